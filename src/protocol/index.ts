@@ -1,0 +1,5 @@
+export * from './messages.js';
+export * from './line-framer.js';
+export * from './connection.js';
+export * from './auth.js';
+export * from './timeline.js';

@@ -1,0 +1,132 @@
+/**
+ * The wire protocol shared by leader and member: newline-delimited JSON over TCP.
+ * Every message is validated on receipt against these schemas; anything else is answered
+ * with an `error` message and otherwise ignored.
+ *
+ * Handshake:
+ *   leader → member  server-hello { protocol, nonce, authRequired }
+ *   member → leader  hello        { protocol, name, clientNonce, proof? }   proof = HMAC(secret, "member|" + nonce + "|" + name)
+ *   leader → member  welcome      { memberId, leaderProof?, playlist, timeline }  leaderProof = HMAC(secret, "leader|" + clientNonce)
+ *                    or error { code: "auth-failed" | "protocol-mismatch" | ... } and the connection closes.
+ * After that:
+ *   member → leader  time-req { id, t1 }            leader → member  time-res { id, t1, t2, t3 }
+ *   leader → member  timeline { timeline }          (a new command, effective at timeline.at)
+ *   leader → member  heartbeat { leaderMs, timeline }  (about 1 Hz: repeats the current timeline)
+ *   leader → member  playlist { tracks }
+ *   member → leader  status { ... }                 (about 1 Hz: sync error, speed, file status)
+ */
+import { z } from 'zod';
+
+export const PROTOCOL_VERSION = 1;
+/** A line longer than this is refused without being parsed. */
+export const MAX_LINE_BYTES = 256 * 1024;
+
+const finite = z.number().finite();
+const name = z.string().min(1).max(64);
+
+export const trackSchema = z.object({
+  path: z.string().min(1).max(4096),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  durationSec: finite.nonnegative(),
+  title: z.string().max(1024),
+  artist: z.string().max(1024).optional(),
+});
+
+/**
+ * "From shared instant `at` (ms of the leader's monotonic clock) the playlist is at track
+ * `trackIndex`, position `positionSec`, in `state`." A playing timeline advances at rate 1 and
+ * auto-advances through the playlist (see timeline.ts).
+ */
+export const timelineSchema = z.object({
+  seq: z.number().int().nonnegative(),
+  state: z.enum(['playing', 'paused', 'stopped']),
+  trackIndex: z.number().int().nonnegative(),
+  positionSec: finite.nonnegative(),
+  at: finite,
+});
+
+export const fileStatusSchema = z.enum(['ok', 'missing', 'different', 'refused', 'checking', 'unknown']);
+
+const serverHello = z.object({
+  type: z.literal('server-hello'),
+  protocol: z.number().int(),
+  nonce: z.string().max(128),
+  authRequired: z.boolean(),
+  version: z.string().max(64),
+});
+const hello = z.object({
+  type: z.literal('hello'),
+  protocol: z.number().int(),
+  name,
+  clientNonce: z.string().max(128),
+  proof: z.string().max(128).optional(),
+  version: z.string().max(64),
+});
+const welcome = z.object({
+  type: z.literal('welcome'),
+  memberId: z.string().max(64),
+  leaderProof: z.string().max(128).optional(),
+  playlist: z.array(trackSchema).max(100_000),
+  timeline: timelineSchema,
+});
+const timeReq = z.object({ type: z.literal('time-req'), id: z.number().int(), t1: finite });
+const timeRes = z.object({ type: z.literal('time-res'), id: z.number().int(), t1: finite, t2: finite, t3: finite });
+const timelineMsg = z.object({ type: z.literal('timeline'), timeline: timelineSchema });
+const heartbeat = z.object({ type: z.literal('heartbeat'), leaderMs: finite, timeline: timelineSchema });
+const playlistMsg = z.object({ type: z.literal('playlist'), tracks: z.array(trackSchema).max(100_000) });
+const status = z.object({
+  type: z.literal('status'),
+  clockOffsetMs: finite.nullable(),
+  rttMs: finite.nullable(),
+  clockSkewPpm: finite.nullable(),
+  /** audio position minus timeline position, ms; positive = ahead; null when not playing */
+  errorMs: finite.nullable(),
+  speed: finite.nullable(),
+  trackIndex: z.number().int().nullable(),
+  playerState: z.enum(['idle', 'loading', 'armed', 'playing', 'paused', 'silent', 'down']),
+  fileStatus: fileStatusSchema,
+  /** per-track problems, e.g. [{ index: 2, status: 'missing' }] */
+  fileProblems: z.array(z.object({ index: z.number().int(), status: fileStatusSchema })).max(100_000),
+  latencyOffsetMs: finite,
+  hardSeeks: z.number().int().nonnegative(),
+});
+const error = z.object({ type: z.literal('error'), code: z.string().max(64), message: z.string().max(2048) });
+
+export const leaderToMember = z.discriminatedUnion('type', [serverHello, welcome, timeRes, timelineMsg, heartbeat, playlistMsg, error]);
+export const memberToLeader = z.discriminatedUnion('type', [hello, timeReq, status, error]);
+
+export type Track = z.infer<typeof trackSchema>;
+export type Timeline = z.infer<typeof timelineSchema>;
+export type FileStatus = z.infer<typeof fileStatusSchema>;
+export type LeaderMessage = z.infer<typeof leaderToMember>;
+export type MemberMessage = z.infer<typeof memberToLeader>;
+export type StatusMessage = z.infer<typeof status>;
+export type HelloMessage = z.infer<typeof hello>;
+
+export type ParseResult<T> = { ok: true; message: T } | { ok: false; code: string; error: string };
+
+/** Parses one line into a validated message, or says precisely what is wrong with it. */
+export function parseLine<T>(schema: z.ZodType<T>, line: string): ParseResult<T> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch (e) {
+    return { ok: false, code: 'malformed-json', error: `not valid JSON (${(e as Error).message})` };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { ok: false, code: 'not-an-object', error: 'a message must be a JSON object' };
+  }
+  const type = (raw as { type?: unknown }).type;
+  const result = schema.safeParse(raw);
+  if (result.success) return { ok: true, message: result.data };
+  const issue = result.error.issues[0];
+  if (issue && issue.path.length === 1 && issue.path[0] === 'type') {
+    return { ok: false, code: 'unknown-type', error: `unknown message type ${JSON.stringify(type)}` };
+  }
+  const where = issue ? issue.path.join('.') || '(message)' : '(message)';
+  return {
+    ok: false,
+    code: 'invalid-message',
+    error: `invalid ${JSON.stringify(type)} message: ${where}: ${issue?.message ?? 'invalid'}`,
+  };
+}
