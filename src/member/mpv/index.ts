@@ -1,0 +1,17 @@
+export {
+  MpvIpcClient,
+  MpvCommandError,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  type MpvIpcClientOptions,
+  type CommandOptions,
+  type MpvEvent,
+  type TimedReading,
+} from './ipc-client.js';
+export {
+  MpvProcess,
+  MpvNotFoundError,
+  MPV_INSTALL_HINT,
+  buildMpvArgs,
+  type MpvProcessOptions,
+} from './mpv-process.js';
+export { SupervisedMpv, type SupervisedMpvOptions } from './supervised-mpv.js';
