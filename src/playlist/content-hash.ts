@@ -1,0 +1,73 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+
+const MAX_ENTRIES = 10_000;
+
+/** (absPath, size, mtimeMs) → sha256; Map keeps insertion order, used for LRU-ish eviction. */
+const cache = new Map<string, Promise<string>>();
+const stats = { hits: 0, misses: 0 };
+
+/**
+ * sha256 (lowercase hex) of the file's content, read as a stream. Results are cached by
+ * (absolute path, size, mtimeMs): hashing an unchanged file again costs one stat().
+ * Concurrent calls for the same unchanged file share a single read.
+ */
+export async function hashFile(absPath: string): Promise<string> {
+  const p = path.resolve(absPath);
+  const st = await stat(p);
+  if (!st.isFile()) throw new Error(`Cannot hash "${p}": not a regular file`);
+  const key = `${p}\0${st.size}\0${st.mtimeMs}`;
+  const cached = cache.get(key);
+  if (cached) {
+    stats.hits++;
+    cache.delete(key);
+    cache.set(key, cached);
+    return cached;
+  }
+  stats.misses++;
+  const pending = streamSha256(p);
+  cache.set(key, pending);
+  while (cache.size > MAX_ENTRIES) {
+    const oldest = cache.keys().next().value;
+    if (oldest === undefined) break;
+    cache.delete(oldest);
+  }
+  try {
+    const hash = await pending;
+    // If the file changed while it was read, the hash may describe neither version: don't keep it.
+    const after = await stat(p).catch(() => undefined);
+    if (!after || after.size !== st.size || after.mtimeMs !== st.mtimeMs) cache.delete(key);
+    return hash;
+  } catch (err) {
+    cache.delete(key);
+    throw err;
+  }
+}
+
+function streamSha256(absPath: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    const s = createReadStream(absPath, { highWaterMark: 1 << 20 });
+    s.on('data', (chunk) => h.update(chunk));
+    s.on('error', reject);
+    s.on('end', () => resolve(h.digest('hex')));
+  });
+}
+
+/** Short form for display: the first 12 hex digits. */
+export function shortHash(hash: string): string {
+  return hash.slice(0, 12);
+}
+
+export function clearHashCache(): void {
+  cache.clear();
+  stats.hits = 0;
+  stats.misses = 0;
+}
+
+/** Cache counters since start / the last clearHashCache(): hits = served without reading. */
+export function hashCacheStats(): { hits: number; misses: number; entries: number } {
+  return { hits: stats.hits, misses: stats.misses, entries: cache.size };
+}
