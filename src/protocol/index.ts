@@ -3,3 +3,4 @@ export * from './line-framer.js';
 export * from './connection.js';
 export * from './auth.js';
 export * from './timeline.js';
+export * from './timeline-history.js';

@@ -1,0 +1,74 @@
+/** `syncplay ctl …`: drive the running leader through its local control socket. */
+import { createConnection } from 'node:net';
+import type { ControlRequest } from '../leader/control-server.js';
+import type { LeaderStatus } from '../leader/leader.js';
+import { defaultControlSocketPath } from '../leader/control-socket-path.js';
+
+export async function sendControl(request: ControlRequest, socketPath = defaultControlSocketPath(), timeoutMs = 5000): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(socketPath);
+    let buffer = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the leader did not answer within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    socket.on('connect', () => socket.write(JSON.stringify(request) + '\n'));
+    socket.on('data', (d: Buffer) => {
+      buffer += d.toString('utf8');
+      const nl = buffer.indexOf('\n');
+      if (nl === -1) return;
+      clearTimeout(timer);
+      socket.end();
+      try {
+        resolve(JSON.parse(buffer.slice(0, nl)) as Record<string, unknown>);
+      } catch (e) {
+        reject(new Error(`unreadable answer from the leader: ${(e as Error).message}`));
+      }
+    });
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') {
+        reject(new Error(`no leader running here (no control socket at ${socketPath}): start one with \`syncplay leader --music-dir DIR\`, or pass --socket PATH`));
+      } else if (e.code === 'EACCES') {
+        reject(new Error(`permission denied on ${socketPath}: run ctl as the user who runs the leader`));
+      } else reject(e);
+    });
+  });
+}
+
+const fmt = (v: number | null, digits = 2, unit = ''): string => (v === null || v === undefined ? '—' : `${v.toFixed(digits)}${unit}`);
+
+export function formatStatus(s: LeaderStatus): string {
+  const lines: string[] = [];
+  const t = s.playhead;
+  const track = s.track;
+  const where = track ? `track ${t.trackIndex + 1}/${s.tracks.length} "${track.title}"${track.artist ? ` by ${track.artist}` : ''} at ${t.positionSec.toFixed(1)} / ${track.durationSec.toFixed(1)} s` : 'end of playlist';
+  lines.push(`${t.state.toUpperCase()}  ${where}`);
+  lines.push(`leader on ${s.listening.host}:${s.listening.port}, timeline #${s.timeline.seq}`);
+  lines.push('');
+  if (s.members.length === 0) {
+    lines.push('no members connected');
+  } else {
+    lines.push(['member', 'address', 'state', 'offset ms', 'rtt ms', 'error ms', 'speed', 'files', 'player'].join('\t'));
+    for (const m of s.members) {
+      const files = m.fileStatus === 'ok' ? 'ok' : `${m.fileStatus}${m.fileProblems.length ? ` (${m.fileProblems.map((p) => `#${p.index + 1} ${p.status}`).slice(0, 3).join(', ')})` : ''}`;
+      lines.push([m.name, m.address, m.connected ? 'connected' : 'LOST', fmt(m.clockOffsetMs, 3), fmt(m.rttMs, 3), fmt(m.errorMs, 3), m.speed === null ? '—' : m.speed.toFixed(5), files, m.playerState].join('\t'));
+    }
+  }
+  return lines.join('\n');
+}
+
+export async function runCtl(request: ControlRequest, opts: { socket?: string; json?: boolean }): Promise<number> {
+  const reply = await sendControl(request, opts.socket);
+  if (opts.json) {
+    process.stdout.write(JSON.stringify(reply, null, 2) + '\n');
+    return reply.ok ? 0 : 1;
+  }
+  if (!reply.ok) {
+    process.stderr.write(`syncplay: ${String(reply.error)}\n`);
+    return 1;
+  }
+  if (request.cmd === 'status') process.stdout.write(formatStatus(reply.status as LeaderStatus) + '\n');
+  else process.stdout.write(`${String(reply.description)}\n`);
+  return 0;
+}

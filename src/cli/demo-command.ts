@@ -1,0 +1,66 @@
+/**
+ * `syncplay demo`: a leader and two members on this machine playing the bundled playlist.
+ * Where no audio device can be opened it says so and plays silently (--ao=null) instead.
+ */
+import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createLogger } from '../log/logger.js';
+import { Member } from '../member/member.js';
+import { canOpenAudioOutput } from '../member/audio-device-probe.js';
+import { loadPlaylist } from '../playlist/load-playlist.js';
+import { formatStatus } from './ctl-command.js';
+import { startLeader, untilSignal } from './leader-command.js';
+import { VERSION, projectRoot } from './version.js';
+
+export interface DemoOptions {
+  musicDir?: string;
+  members: number;
+  silent?: boolean;
+  verbose?: boolean;
+  socket?: string;
+}
+
+export async function runDemo(o: DemoOptions): Promise<void> {
+  const log = createLogger(o.verbose ? 'debug' : 'info');
+  const musicDir = o.musicDir ?? join(projectRoot(), 'playlists');
+  const playlist = await loadPlaylist({ musicDir });
+  let mpvArgs: string[] = [];
+  if (o.silent) {
+    mpvArgs = ['--ao=null'];
+  } else {
+    const probe = await canOpenAudioOutput(join(musicDir, playlist.tracks[0]!.path), []);
+    if (!probe.ok) {
+      log.warn('no audio device could be opened on this machine: playing silently (--ao=null). The sync figures below are real all the same.');
+      mpvArgs = ['--ao=null'];
+    }
+  }
+  const socket = o.socket ?? join(mkdtempSync(join(tmpdir(), 'syncplay-demo-')), 'leader.sock');
+  const running = await startLeader(
+    { musicDir, host: '127.0.0.1', port: 0, leadMs: 500, ui: false, mpvArg: [], latencyOffset: 0, autoplay: true, socket },
+    log,
+  );
+  const members: Member[] = [];
+  for (let i = 1; i <= o.members; i++) {
+    const m = new Member({ host: '127.0.0.1', port: running.leader.port, musicDir, name: `demo-${i}`, secret: null, mpvArgs, latencyOffsetMs: 0, version: VERSION, log: log.child(`demo-${i}`) });
+    await m.start();
+    members.push(m);
+  }
+  log.info(`demo party: ${o.members} members on ${playlist.tracks.length} tracks; Ctrl-C to end. Drive it from another terminal with: syncplay ctl --socket ${socket} next`);
+  let sawPlaying = false;
+  const ended = new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const status = running.leader.status();
+      if (status.playhead.state === 'playing') sawPlaying = true;
+      process.stdout.write('\n' + formatStatus(status) + '\n');
+      if (sawPlaying && status.timeline.state === 'stopped') {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 3000);
+  });
+  await Promise.race([ended, untilSignal()]);
+  log.info('demo over');
+  for (const m of members) await m.stop();
+  await running.stop();
+}

@@ -1,0 +1,119 @@
+/** `syncplay leader`: serve the playlist and the timeline; optionally play here too (--play). */
+import { resolve } from 'node:path';
+import { defaultControlSocketPath } from '../leader/control-socket-path.js';
+import { ControlServer } from '../leader/control-server.js';
+import { Leader } from '../leader/leader.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { Member } from '../member/member.js';
+import { readSecretFile } from '../protocol/auth.js';
+import { loadPlaylist } from '../playlist/load-playlist.js';
+import { DEFAULT_PORT, defaultMemberName } from './options.js';
+import { VERSION } from './version.js';
+
+export interface LeaderCommandOptions {
+  musicDir: string;
+  playlist?: string;
+  host: string;
+  port: number;
+  autoplay?: boolean;
+  leadMs: number;
+  secretFile?: string;
+  ui: boolean;
+  play?: boolean;
+  socket?: string;
+  name?: string;
+  audioDevice?: string;
+  mpvArg: string[];
+  latencyOffset: number;
+  verbose?: boolean;
+}
+
+export interface RunningLeader {
+  leader: Leader;
+  control: ControlServer | null;
+  localMember: Member | null;
+  stop(): Promise<void>;
+}
+
+export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise<RunningLeader> {
+  const musicDir = resolve(o.musicDir);
+  const secret = o.secretFile ? readSecretFile(o.secretFile) : null;
+  const playlist = await loadPlaylist({ musicDir, ...(o.playlist ? { playlistFile: resolve(o.playlist) } : {}) });
+  for (const w of playlist.warnings) log.warn(w);
+  log.info(`playlist: ${playlist.tracks.length} tracks from ${playlist.source}`);
+
+  const leader = new Leader({ host: o.host, port: o.port, tracks: playlist.tracks, secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader') });
+  await leader.start();
+
+  let control: ControlServer | null = null;
+  try {
+    control = new ControlServer(leader, o.socket ?? defaultControlSocketPath(), log.child('ctl'));
+    await control.start();
+  } catch (e) {
+    await leader.stop();
+    throw e;
+  }
+
+  let localMember: Member | null = null;
+  if (o.play) {
+    localMember = new Member({
+      host: o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host,
+      port: leader.port,
+      musicDir,
+      name: o.name ?? `${defaultMemberName()}`,
+      secret,
+      ...(o.audioDevice ? { audioDevice: o.audioDevice } : {}),
+      mpvArgs: o.mpvArg,
+      latencyOffsetMs: o.latencyOffset,
+      version: VERSION,
+      log: log.child('local member'),
+    });
+    await localMember.start();
+  }
+
+  if (o.autoplay) {
+    // Start once the first member has a clock estimate, so nobody misses the opening.
+    const poll = setInterval(() => {
+      const ready = leader.status().members.some((m) => m.connected && m.rttMs !== null);
+      if (ready) {
+        clearInterval(poll);
+        leader.command({ kind: 'play' });
+      }
+    }, 200);
+    poll.unref();
+  }
+
+  return {
+    leader,
+    control,
+    localMember,
+    async stop() {
+      await localMember?.stop();
+      await control?.stop();
+      await leader.stop();
+    },
+  };
+}
+
+export async function runLeader(o: LeaderCommandOptions): Promise<void> {
+  const log = createLogger(o.verbose ? 'debug' : 'info');
+  if (o.ui && process.stdout.isTTY) log.info('the terminal UI is not available in this version; running headless (drive it with `syncplay ctl`)');
+  const running = await startLeader(o, log);
+  log.info(`members join with: syncplay member --ip <this host> --port ${running.leader.port} --music-dir <their music dir>${o.port === DEFAULT_PORT ? '' : ''}`);
+  await untilSignal();
+  log.info('shutting down');
+  await running.stop();
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+export function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}

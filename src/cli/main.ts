@@ -1,0 +1,115 @@
+/** The `syncplay` command line: leader | member | ctl | demo. */
+import { Command, Option } from 'commander';
+import type { ControlRequest } from '../leader/control-server.js';
+import { runCtl } from './ctl-command.js';
+import { runDemo } from './demo-command.js';
+import { runLeader } from './leader-command.js';
+import { runMember } from './member-command.js';
+import { DEFAULT_PORT, collect, parseMs, parsePort, parsePositiveMs } from './options.js';
+import { VERSION } from './version.js';
+
+function fail(e: unknown): never {
+  process.stderr.write(`syncplay: ${(e as Error).message ?? String(e)}\n`);
+  process.exit(1);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('syncplay')
+    .description('Play a playlist of local music files in sync on many devices.\nOne device runs `syncplay leader`, every other runs `syncplay member`; each device holds the same files.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)');
+
+  program
+    .command('leader')
+    .description('serve the playlist and the shared timeline to members; drive it with `syncplay ctl`')
+    .requiredOption('-m, --music-dir <dir>', 'folder holding the music (the same files on every device)')
+    .option('--playlist <file>', 'an .m3u/.m3u8 playlist (default: the first one in the music dir or its playlists/ folder, else every audio file in natural order)')
+    .option('--host <addr>', 'address to listen on', '0.0.0.0')
+    .option('-p, --port <n>', 'TCP port to listen on', parsePort, DEFAULT_PORT)
+    .option('--autoplay', 'start playing as soon as the first member has synchronised its clock')
+    .option('--lead-ms <ms>', "how far ahead a command's instant is set (the slowest member's round trip is added)", parsePositiveMs, 500)
+    .option('--secret-file <file>', 'require members to prove they know the secret in this file (challenge–response, never sent)')
+    .option('--no-ui', 'run headless with plain log lines')
+    .option('--play', "also play on this device's speakers (the leader becomes a member too)")
+    .option('--name <name>', 'member name of this device when --play is given')
+    .option('--audio-device <dev>', "with --play: mpv's --audio-device (e.g. alsa/hdmi, pulse/<sink>)")
+    .option('--mpv-arg <arg>', 'with --play: an extra mpv option, repeatable (e.g. --mpv-arg=--ao=null)', collect, [])
+    .option('--latency-offset <ms>', "with --play: this device's output latency in ms (it starts that much earlier)", parseMs, 0)
+    .option('--socket <path>', 'control socket path (default: $XDG_RUNTIME_DIR/syncplay/leader.sock or ~/.syncplay/leader.sock)')
+    .option('-v, --verbose', 'debug logging')
+    .addHelpText('after', '\nExample:\n  syncplay leader --music-dir ~/Music --play --autoplay\n  syncplay ctl next')
+    .action((o) => runLeader(o).catch(fail));
+
+  program
+    .command('member')
+    .description("follow a leader's timeline on this device's speakers")
+    .requiredOption('--ip <host>', "the leader's address")
+    .option('-p, --port <n>', "the leader's port", parsePort, DEFAULT_PORT)
+    .requiredOption('-m, --music-dir <dir>', "folder holding the same files as the leader's music dir")
+    .option('--name <name>', 'name shown on the leader (default: host name)')
+    .option('--audio-device <dev>', "mpv's --audio-device (e.g. alsa/hdmi, pulse/<sink>; list with `mpv --audio-device=help`)")
+    .option('--mpv-arg <arg>', 'an extra mpv option, repeatable (e.g. --mpv-arg=--ao=null)', collect, [])
+    .option('--mpv-path <path>', 'mpv executable', undefined)
+    .option('--latency-offset <ms>', "this device's output latency in ms (it starts that much earlier)", parseMs, 0)
+    .option('--secret-file <file>', "the leader's secret (see leader --secret-file)")
+    .option('-v, --verbose', 'debug logging')
+    .addHelpText('after', '\nExample:\n  syncplay member --ip 192.168.1.20 --music-dir ~/Music --audio-device alsa/hdmi')
+    .action((o) => runMember(o).catch(fail));
+
+  const ctl = program
+    .command('ctl')
+    .description('drive the leader running on this machine')
+    .option('--socket <path>', 'control socket path (default: $XDG_RUNTIME_DIR/syncplay/leader.sock or ~/.syncplay/leader.sock)')
+    .option('--json', 'print the raw JSON answer');
+  const send = (request: ControlRequest, sub: Command): void => {
+    const o = sub.optsWithGlobals<{ socket?: string; json?: boolean }>();
+    runCtl(request, o).then((code) => process.exit(code), fail);
+  };
+  ctl
+    .command('play [track]')
+    .description('start playing (or resume); with TRACK, jump to that track number')
+    .action((track: string | undefined, _o, sub: Command) => {
+      const n = track === undefined ? undefined : Number(track);
+      if (n !== undefined && (!Number.isInteger(n) || n < 1)) fail(new Error(`track must be a track number from 1, got "${track}"`));
+      send(n === undefined ? { cmd: 'play' } : { cmd: 'play', track: n }, sub);
+    });
+  for (const [name, description] of [
+    ['pause', 'pause every member at one instant'],
+    ['resume', 'resume from where it paused'],
+    ['stop', 'stop playing'],
+    ['next', 'go to the next track'],
+    ['prev', 'restart this track, or go to the previous one within its first 3 s'],
+  ] as const) {
+    ctl.command(name).description(description).action((_o, sub: Command) => send({ cmd: name }, sub));
+  }
+  ctl
+    .command('seek <seconds>')
+    .description('seek to SECONDS in the current track; +N / -N seek relative')
+    .allowUnknownOption()
+    .action((seconds: string, _o, sub: Command) => {
+      const n = Number(seconds);
+      if (!Number.isFinite(n)) fail(new Error(`seek needs a number of seconds, got "${seconds}"`));
+      send({ cmd: 'seek', seconds: n, relative: /^[+-]/.test(seconds) }, sub);
+    });
+  ctl
+    .command('status')
+    .description('the timeline and every member: clock offset, round trip, sync error, speed, files')
+    .option('--json', 'machine-readable')
+    .action((_o, sub: Command) => send({ cmd: 'status' }, sub));
+
+  program
+    .command('demo')
+    .description('a leader and two members on this machine playing the bundled example playlist')
+    .option('-m, --music-dir <dir>', 'play this folder instead of the bundled playlist')
+    .addOption(new Option('--members <n>', 'how many members').default(2).argParser((v) => Math.max(1, Math.min(8, Number(v) || 2))))
+    .option('--silent', 'play to no device (--ao=null) even where one exists')
+    .option('--socket <path>', 'control socket path (default: a private temporary one)')
+    .option('-v, --verbose', 'debug logging')
+    .action((o) => runDemo(o).catch(fail));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}

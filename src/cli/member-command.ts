@@ -1,0 +1,47 @@
+/** `syncplay member`: follow a leader's timeline on this device's speakers. */
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createLogger } from '../log/logger.js';
+import { Member } from '../member/member.js';
+import { readSecretFile } from '../protocol/auth.js';
+import { untilSignal } from './leader-command.js';
+import { defaultMemberName } from './options.js';
+import { VERSION } from './version.js';
+
+export interface MemberCommandOptions {
+  ip: string;
+  port: number;
+  musicDir: string;
+  name?: string;
+  audioDevice?: string;
+  mpvArg: string[];
+  mpvPath?: string;
+  latencyOffset: number;
+  secretFile?: string;
+  verbose?: boolean;
+}
+
+export async function runMember(o: MemberCommandOptions): Promise<void> {
+  const log = createLogger(o.verbose ? 'debug' : 'info');
+  const musicDir = resolve(o.musicDir);
+  if (!existsSync(musicDir) || !statSync(musicDir).isDirectory()) {
+    throw new Error(`music dir ${musicDir} does not exist: pass --music-dir with the folder that holds the same files as the leader's`);
+  }
+  const member = new Member({
+    host: o.ip,
+    port: o.port,
+    musicDir,
+    name: o.name ?? defaultMemberName(),
+    secret: o.secretFile ? readSecretFile(o.secretFile) : null,
+    ...(o.audioDevice ? { audioDevice: o.audioDevice } : {}),
+    mpvArgs: o.mpvArg,
+    ...(o.mpvPath ? { mpvPath: o.mpvPath } : {}),
+    latencyOffsetMs: o.latencyOffset,
+    version: VERSION,
+    log,
+  });
+  await member.start();
+  await untilSignal();
+  log.info('shutting down');
+  await member.stop();
+}

@@ -1,0 +1,31 @@
+/** Parsers and defaults shared by the subcommands. */
+import { InvalidArgumentError } from 'commander';
+import { hostname } from 'node:os';
+
+export const DEFAULT_PORT = 7655;
+
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is a whole number from 1 to 65535 (0 picks a free one).');
+  return n;
+}
+
+export function parseMs(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || Math.abs(n) > 60_000) throw new InvalidArgumentError('give milliseconds as a number between -60000 and 60000.');
+  return n;
+}
+
+export function parsePositiveMs(value: string): number {
+  const n = parseMs(value);
+  if (n < 0) throw new InvalidArgumentError('must not be negative.');
+  return n;
+}
+
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function defaultMemberName(): string {
+  return hostname().slice(0, 64) || 'member';
+}

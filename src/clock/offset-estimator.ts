@@ -1,0 +1,336 @@
+/**
+ * Estimates how the leader's monotonic clock (the shared clock) relates to this member's
+ * monotonic clock, from NTP-style four-timestamp exchanges.
+ *
+ * One exchange: the member sends at t1 (member ms), the leader receives at t2 and replies at t3
+ * (leader ms), the member receives at t4 (member ms). With θ = leader − member:
+ *   a = t2 − t1 = θ + up          b = t4 − t3 = down − θ
+ *   θ_sample = (a − b)/2 = θ + (up − down)/2      δ = a + b = up + down (round trip)
+ * Delays are never negative, so θ ∈ [−b, a]: a sample's offset error is at most δ/2.
+ *
+ * Clock model: offset(local) = θ0 + skew·(local − tRef), shared = local + offset(local), with tRef
+ * the newest sample's t4.
+ *
+ * Filter (NTP's "trust the fastest exchanges", applied to each direction separately, over a
+ * window of recent samples):
+ * - Skew. Over the window, after removing a trial skew k, every `a` is at least θ0 + min(up) and
+ *   every `b` at least −θ0 + min(down). The right k makes the two lower envelopes flat, so it
+ *   maximizes  f(k) = min_i(a_i − k·x_i) + min_j(b_j + k·x_j)  (concave, piecewise linear; its
+ *   breakpoints are the edge slopes of the lower convex hulls of the (x, a) and (x, b) points).
+ *   This fits a line under the fastest exchanges instead of through noisy ones, so queueing
+ *   jitter, stalls and slow outliers (which only ever add delay) do not pull it. Clamped to
+ *   ±maxSkewPpm; a flat top (too little data to decide) resolves to its middle. Until the window
+ *   spans minSkewSpanMs the skew is instead the value nearest 0 with f(k) ≥ 0, i.e. 0 unless
+ *   the samples cannot all be explained without skew.
+ * - Offset. With the skew removed, α = min(a − k·x) and β = min(b + k·x) give θ0 ∈ [−β, α]; the
+ *   estimate is the middle, (α − β)/2, and errorBoundMs = (α + β)/2, which is at most half the
+ *   smallest round trip (the fastest up and fastest down may come from different exchanges).
+ * - Limit: a path slower one way than the other biases θ by (up − down)/2 and no timestamp can
+ *   reveal it. Members behind the same path share the bias.
+ * - A sample whose own interval [−b, a] cannot meet the current model (plus a tolerance) is held
+ *   back; stepSamples such samples in a row mean the clock relation itself changed (e.g. the
+ *   leader restarted) and the window restarts from them. Path changes alone never trigger this.
+ *
+ * Precision: offsets may be days. Stored values are relative to the first sample's offset and
+ * local time, so the fit works on numbers of the size of the delays.
+ */
+
+export interface ClockSample {
+  /** Member local ms when the request was sent. */
+  t1: number;
+  /** Leader ms when the request arrived. */
+  t2: number;
+  /** Leader ms when the reply was sent. */
+  t3: number;
+  /** Member local ms when the reply arrived. */
+  t4: number;
+}
+
+export interface OffsetEstimatorOptions {
+  /**
+   * Samples older than this (member ms before the newest one) leave the window. Default 300 000:
+   * old fast exchanges stay valid evidence (only a change of skew ages them), and a longer
+   * baseline pins skew down (with 10 ms of exponential jitter each way, simulated skew error p95
+   * ~6 ppm with a 120 s window, < 1 ppm with 300 s).
+   */
+  windowMs?: number;
+  /** At most this many samples are kept (oldest dropped first). Default 400. */
+  maxSamples?: number;
+  /** isReady once the window holds this many samples. Default 5. */
+  minSamples?: number;
+  /**
+   * Below this window span the skew is the smallest one the samples force (usually 0) rather
+   * than the best fit. Default 20 000.
+   */
+  minSkewSpanMs?: number;
+  /** Skew is clamped to ±this. Default 500 (crystals are 20–100 ppm). */
+  maxSkewPpm?: number;
+  /** Slack, in ms, before a sample counts as inconsistent with the model. Default 1. */
+  stepToleranceMs?: number;
+  /** Extra slack per ms since the newest sample, for unknown skew error. Default 1e-4 (100 ppm). */
+  stepTolerancePerMs?: number;
+  /** This many inconsistent samples in a row restart the window. Default 3. */
+  stepSamples?: number;
+}
+
+const DEFAULTS: Required<OffsetEstimatorOptions> = {
+  windowMs: 300_000,
+  maxSamples: 400,
+  minSamples: 5,
+  minSkewSpanMs: 20_000,
+  maxSkewPpm: 500,
+  stepToleranceMs: 1,
+  stepTolerancePerMs: 1e-4,
+  stepSamples: 3,
+};
+
+/** A sample relative to the epoch (xBase, thetaBase). */
+interface Stored {
+  /** t1 − xBase */
+  xa: number;
+  /** t4 − xBase */
+  xb: number;
+  /** (t2 − t1) − thetaBase */
+  a: number;
+  /** (t4 − t3) + thetaBase */
+  b: number;
+  /** Round trip δ. */
+  rtt: number;
+}
+
+interface Point {
+  x: number;
+  y: number;
+}
+
+export class OffsetEstimator {
+  private readonly opts: Required<OffsetEstimatorOptions>;
+  private samples: Stored[] = [];
+  private pending: ClockSample[] = [];
+  private xBase = 0;
+  private thetaBase = 0;
+  // Fitted model, relative to the epoch: θ(x) − thetaBase = theta0 + skew·(x − xRef).
+  private xRef = 0;
+  private skew = 0;
+  private alpha = 0;
+  private beta = 0;
+
+  constructor(options: OffsetEstimatorOptions = {}) {
+    const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.opts = { ...DEFAULTS, ...defined };
+  }
+
+  /** Adds one exchange. Samples with a non-finite timestamp or a negative round trip are ignored. */
+  addSample(s: ClockSample): void {
+    const rtt = s.t4 - s.t1 - (s.t3 - s.t2);
+    if (![s.t1, s.t2, s.t3, s.t4].every(Number.isFinite) || !(rtt >= 0)) return;
+    if (this.samples.length === 0) {
+      this.xBase = s.t1;
+      this.thetaBase = (s.t2 - s.t1 + (s.t3 - s.t4)) / 2;
+    }
+    const stored = this.toStored(s, rtt);
+    if (this.samples.length >= this.opts.minSamples && !this.isConsistent(stored)) {
+      this.pending.push(s);
+      if (this.pending.length < this.opts.stepSamples) return;
+      const restartFrom = this.pending;
+      this.reset();
+      for (const p of restartFrom) this.addSample(p);
+      return;
+    }
+    this.pending = [];
+    this.samples.push(stored);
+    this.prune(stored.xb);
+    this.refit();
+  }
+
+  /** Maps a member-local time to shared (leader) time. */
+  toShared(localMs: number): number {
+    const tRef = this.xBase + this.xRef;
+    return localMs + this.offsetAtRef() + this.skew * (localMs - tRef);
+  }
+
+  /** Maps a shared (leader) time to member-local time; the inverse of toShared. */
+  toLocal(sharedMs: number): number {
+    const tRef = this.xBase + this.xRef;
+    return tRef + (sharedMs - this.offsetAtRef() - tRef) / (1 + this.skew);
+  }
+
+  /** Leader − member offset at a given member-local time. */
+  offsetAt(localMs: number): number {
+    return this.offsetAtRef() + this.skew * (localMs - (this.xBase + this.xRef));
+  }
+
+  /** Leader − member offset (ms) at the newest sample; 0 before any sample. */
+  get offsetMs(): number {
+    return this.offsetAtRef();
+  }
+
+  /** Leader clock rate relative to the member's, in ppm (positive: leader runs fast). */
+  get skewPpm(): number {
+    return this.skew * 1e6;
+  }
+
+  /** Smallest round trip in the window (Infinity when empty). */
+  get rttMs(): number {
+    let min = Infinity;
+    for (const s of this.samples) min = Math.min(min, s.rtt);
+    return min;
+  }
+
+  get sampleCount(): number {
+    return this.samples.length;
+  }
+
+  get isReady(): boolean {
+    return this.samples.length >= this.opts.minSamples;
+  }
+
+  /**
+   * Bound on the offset error at the newest sample, given the fitted skew and ignoring path
+   * asymmetry: half the round trip made of the fastest up and fastest down delay in the window
+   * (≤ rttMs / 2). Infinity when empty.
+   */
+  get errorBoundMs(): number {
+    return this.samples.length === 0 ? Infinity : Math.max(0, (this.alpha + this.beta) / 2);
+  }
+
+  reset(): void {
+    this.samples = [];
+    this.pending = [];
+    this.xBase = 0;
+    this.thetaBase = 0;
+    this.xRef = 0;
+    this.skew = 0;
+    this.alpha = 0;
+    this.beta = 0;
+  }
+
+  private offsetAtRef(): number {
+    return this.samples.length === 0 ? 0 : this.thetaBase + (this.alpha - this.beta) / 2;
+  }
+
+  private toStored(s: ClockSample, rtt: number): Stored {
+    return {
+      xa: s.t1 - this.xBase,
+      xb: s.t4 - this.xBase,
+      a: s.t2 - s.t1 - this.thetaBase,
+      b: s.t4 - s.t3 + this.thetaBase,
+      rtt,
+    };
+  }
+
+  /** Does the sample's interval θ0 ∈ [−b', a'] meet the model's [−β, α], within tolerance? */
+  private isConsistent(s: Stored): boolean {
+    const k = this.skew;
+    const hi = s.a - k * (s.xa - this.xRef);
+    const lo = -(s.b + k * (s.xb - this.xRef));
+    const tol = this.opts.stepToleranceMs + this.opts.stepTolerancePerMs * Math.abs(s.xb - this.xRef);
+    return hi >= -this.beta - tol && lo <= this.alpha + tol;
+  }
+
+  private prune(newestXb: number): void {
+    const oldest = newestXb - this.opts.windowMs;
+    let drop = 0;
+    while (drop < this.samples.length && this.samples[drop]!.xb < oldest) drop++;
+    drop = Math.max(drop, this.samples.length - this.opts.maxSamples);
+    if (drop > 0) this.samples.splice(0, drop);
+  }
+
+  private refit(): void {
+    let xRef = -Infinity;
+    let xMin = Infinity;
+    for (const s of this.samples) {
+      xRef = Math.max(xRef, s.xb);
+      xMin = Math.min(xMin, s.xa);
+    }
+    this.xRef = xRef;
+    const upper = lowerHull(this.samples.map((s) => ({ x: s.xa - xRef, y: s.a })));
+    const lower = lowerHull(this.samples.map((s) => ({ x: s.xb - xRef, y: s.b })));
+    const kMax = this.opts.maxSkewPpm * 1e-6;
+    const k =
+      xRef - xMin >= this.opts.minSkewSpanMs
+        ? bestSkew(upper, lower, kMax)
+        : smallestFeasibleSkew(upper, lower, kMax);
+    this.skew = k;
+    this.alpha = minOf(upper, -k);
+    this.beta = minOf(lower, k);
+  }
+}
+
+/** min over points of y + k·x (attained on the lower hull). */
+function minOf(points: Point[], k: number): number {
+  let min = Infinity;
+  for (const p of points) min = Math.min(min, p.y + k * p.x);
+  return min;
+}
+
+/** Lower convex hull (monotone chain), sorted by x. */
+function lowerHull(points: Point[]): Point[] {
+  const sorted = [...points].sort((p, q) => p.x - q.x || p.y - q.y);
+  const hull: Point[] = [];
+  for (const p of sorted) {
+    while (hull.length >= 2) {
+      const o = hull[hull.length - 2]!;
+      const q = hull[hull.length - 1]!;
+      // Pop q unless o → q → p turns left (q strictly below the segment o–p).
+      if ((q.x - o.x) * (p.y - o.y) - (q.y - o.y) * (p.x - o.x) <= 0) hull.pop();
+      else break;
+    }
+    if (hull.length === 0 || hull[hull.length - 1]!.x !== p.x) hull.push(p);
+  }
+  return hull;
+}
+
+/** f(k) = min(a − k·x) + min(b + k·x): twice the error bound; ≥ 0 iff some θ0 fits every sample. */
+function envelopeGap(aHull: Point[], bHull: Point[], k: number): number {
+  return minOf(aHull, -k) + minOf(bHull, k);
+}
+
+/**
+ * The k nearest 0 that leaves every sample consistent (f(k) ≥ 0): skew is assumed 0 until the
+ * samples prove otherwise, and then only as far as they prove. Used while the window is short.
+ */
+function smallestFeasibleSkew(aHull: Point[], bHull: Point[], kMax: number): number {
+  if (envelopeGap(aHull, bHull, 0) >= 0) return 0;
+  const kBest = bestSkew(aHull, bHull, kMax);
+  if (envelopeGap(aHull, bHull, kBest) < 0) return kBest;
+  // f is concave, so it rises monotonically from 0 to kBest: bisect for f = 0.
+  let inside = kBest;
+  let outside = 0;
+  for (let i = 0; i < 60; i++) {
+    const mid = (inside + outside) / 2;
+    if (envelopeGap(aHull, bHull, mid) >= 0) inside = mid;
+    else outside = mid;
+  }
+  return inside;
+}
+
+/**
+ * The k in [−kMax, kMax] maximizing f(k) = min(a − k·x) + min(b + k·x). The maximum of a concave
+ * piecewise-linear function lies on a breakpoint: an edge slope s of the a-hull (k = s) or of
+ * the b-hull (k = −s). Ties (a flat top) resolve to the middle of the flat part.
+ */
+function bestSkew(aHull: Point[], bHull: Point[], kMax: number): number {
+  const candidates = [-kMax, kMax];
+  const addSlopes = (hull: Point[], sign: number): void => {
+    for (let i = 1; i < hull.length; i++) {
+      const p = hull[i - 1]!;
+      const q = hull[i]!;
+      const k = (sign * (q.y - p.y)) / (q.x - p.x);
+      if (Math.abs(k) < kMax) candidates.push(k);
+    }
+  };
+  addSlopes(aHull, 1);
+  addSlopes(bHull, -1);
+  const values = candidates.map((k) => envelopeGap(aHull, bHull, k));
+  const best = Math.max(...values);
+  let lo = Infinity;
+  let hi = -Infinity;
+  values.forEach((v, i) => {
+    if (v >= best - 1e-9) {
+      lo = Math.min(lo, candidates[i]!);
+      hi = Math.max(hi, candidates[i]!);
+    }
+  });
+  return (lo + hi) / 2;
+}

@@ -1,0 +1,108 @@
+/**
+ * The leader's local control socket: `syncplay ctl` (and later the terminal UI) send one JSON
+ * request per line, `{"cmd":"seek","seconds":30}`, and get one JSON reply per line,
+ * `{"ok":true,...}` or `{"ok":false,"error":"..."}`. The socket is 0600 inside a 0700 folder:
+ * only this user can drive the speakers from this machine.
+ */
+import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import type { Logger } from '../log/logger.js';
+import { LineFramer, parseLine } from '../protocol/index.js';
+import type { Command } from './timeline-commands.js';
+import type { Leader } from './leader.js';
+
+export const controlRequestSchema = z.discriminatedUnion('cmd', [
+  z.object({ cmd: z.literal('play'), track: z.number().int().positive().optional() }),
+  z.object({ cmd: z.literal('pause') }),
+  z.object({ cmd: z.literal('resume') }),
+  z.object({ cmd: z.literal('stop') }),
+  z.object({ cmd: z.literal('next') }),
+  z.object({ cmd: z.literal('prev') }),
+  z.object({ cmd: z.literal('seek'), seconds: z.number().finite(), relative: z.boolean().optional() }),
+  z.object({ cmd: z.literal('status') }),
+]);
+export type ControlRequest = z.infer<typeof controlRequestSchema>;
+
+export function toCommand(req: ControlRequest): Command | null {
+  switch (req.cmd) {
+    case 'play':
+      return req.track === undefined ? { kind: 'play' } : { kind: 'play', trackIndex: req.track - 1 };
+    case 'seek':
+      return { kind: 'seek', seconds: req.seconds, relative: req.relative ?? false };
+    case 'status':
+      return null;
+    default:
+      return { kind: req.cmd };
+  }
+}
+
+async function isLive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export class ControlServer {
+  private server: Server | null = null;
+
+  constructor(private readonly leader: Leader, readonly path: string, private readonly log: Logger) {}
+
+  async start(): Promise<void> {
+    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+    if (existsSync(this.path)) {
+      if (await isLive(this.path)) {
+        throw new Error(`another leader is already running on this machine (control socket ${this.path}); stop it, or start this one with --socket PATH`);
+      }
+      unlinkSync(this.path);
+    }
+    const server = createServer((socket) => this.serve(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.path, () => resolve());
+    });
+    chmodSync(this.path, 0o600);
+    this.log.info(`control socket ${this.path} (drive with: syncplay ctl play|pause|resume|stop|next|prev|seek S|status)`);
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    try {
+      unlinkSync(this.path);
+    } catch {
+      /* already gone */
+    }
+  }
+
+  private serve(socket: Socket): void {
+    const reply = (obj: unknown): void => {
+      if (!socket.destroyed) socket.write(JSON.stringify(obj) + '\n');
+    };
+    const framer = new LineFramer(
+      64 * 1024,
+      (line) => {
+        const parsed = parseLine(controlRequestSchema, line);
+        if (!parsed.ok) return reply({ ok: false, error: parsed.error.replace('message type', 'command') });
+        reply(this.handle(parsed.message));
+      },
+      () => reply({ ok: false, error: 'request too long' }),
+    );
+    socket.on('data', (d: Buffer) => framer.push(d));
+    socket.on('error', () => {});
+  }
+
+  handle(req: ControlRequest): unknown {
+    const command = toCommand(req);
+    if (command === null) return { ok: true, status: this.leader.status() };
+    const result = this.leader.command(command);
+    if (!result.ok) return { ok: false, error: result.error };
+    return { ok: true, timeline: result.timeline, description: this.leader.describeTimeline(result.timeline) };
+  }
+}

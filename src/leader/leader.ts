@@ -1,0 +1,216 @@
+/**
+ * The leader: owns the playlist and the timeline, accepts members over TCP, answers their
+ * time exchanges, and turns commands into new timelines effective at a future shared instant.
+ * The shared clock is this process's monotonic clock (monotonicMs()).
+ */
+import { createServer, type Server } from 'node:net';
+import { monotonicMs } from '../clock/monotonic.js';
+import type { Logger } from '../log/logger.js';
+import { playheadAt, type Timeline, type Track } from '../protocol/index.js';
+import { MemberSession } from './member-session.js';
+import { applyCommand, normalizeTimeline, type Command } from './timeline-commands.js';
+
+export interface LeaderOptions {
+  host: string;
+  port: number;
+  tracks: Track[];
+  secret: string | null;
+  /** minimum time between a command and its instant; the slowest member's round trip is added */
+  leadMs: number;
+  version: string;
+  log: Logger;
+  heartbeatMs?: number;
+}
+
+export interface MemberView {
+  id: string;
+  name: string;
+  address: string;
+  connected: boolean;
+  clockOffsetMs: number | null;
+  rttMs: number | null;
+  clockSkewPpm: number | null;
+  errorMs: number | null;
+  speed: number | null;
+  playerState: string;
+  fileStatus: string;
+  fileProblems: { index: number; status: string }[];
+  latencyOffsetMs: number | null;
+  hardSeeks: number;
+  trackIndex: number | null;
+  statusAgeMs: number | null;
+}
+
+export interface LeaderStatus {
+  now: number;
+  timeline: Timeline;
+  playhead: ReturnType<typeof playheadAt>;
+  track: Track | null;
+  tracks: Track[];
+  members: MemberView[];
+  listening: { host: string; port: number };
+}
+
+/** Members that went away stay listed as lost for this long. */
+const LOST_MEMBER_RETENTION_MS = 10 * 60_000;
+
+export class Leader {
+  private server: Server | null = null;
+  private timeline: Timeline = { seq: 0, state: 'stopped', trackIndex: 0, positionSec: 0, at: 0 };
+  private readonly sessions = new Set<MemberSession>();
+  private readonly lost = new Map<string, { view: MemberView; lostAt: number }>();
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private nextId = 1;
+  port = 0;
+
+  constructor(private readonly opts: LeaderOptions) {}
+
+  get tracks(): Track[] {
+    return this.opts.tracks;
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((socket) => this.accept(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === 'EADDRINUSE') reject(new Error(`port ${this.opts.port} on ${this.opts.host} is in use (another leader running?): pick another with --port`));
+        else reject(e);
+      });
+      server.listen(this.opts.port, this.opts.host, () => resolve());
+    });
+    server.on('error', (e) => this.opts.log.error(`server: ${e.message}`));
+    const addr = server.address();
+    this.port = typeof addr === 'object' && addr ? addr.port : this.opts.port;
+    this.timeline = { seq: 0, state: 'stopped', trackIndex: 0, positionSec: 0, at: monotonicMs() };
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.opts.heartbeatMs ?? 1000);
+    this.opts.log.info(`leader listening on ${this.opts.host}:${this.port} with ${this.tracks.length} tracks${this.opts.secret ? ' (secret required)' : ''}`);
+  }
+
+  async stop(): Promise<void> {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    for (const s of this.sessions) s.close('leader shutting down');
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server = null;
+  }
+
+  currentTimeline(): Timeline {
+    return this.timeline;
+  }
+
+  /** The instant a command takes effect: --lead-ms plus the slowest member's round trip. */
+  commandInstant(): number {
+    let slowest = 0;
+    for (const s of this.sessions) {
+      const rtt = s.lastStatus?.rttMs;
+      if (s.joined && rtt != null) slowest = Math.max(slowest, rtt);
+    }
+    return monotonicMs() + this.opts.leadMs + Math.min(slowest, 5000);
+  }
+
+  command(command: Command, at = this.commandInstant()): { ok: true; timeline: Timeline } | { ok: false; error: string } {
+    const result = applyCommand(this.timeline, this.tracks, command, at);
+    if (!result.ok) return result;
+    this.timeline = result.timeline;
+    const inMs = (at - monotonicMs()).toFixed(0);
+    this.opts.log.info(`${command.kind}${'seconds' in command ? ` ${command.seconds}` : ''} → ${this.describeTimeline()} in ${inMs} ms`);
+    this.broadcast({ type: 'timeline', timeline: this.timeline });
+    return result;
+  }
+
+  describeTimeline(t: Timeline = this.timeline): string {
+    const track = this.tracks[t.trackIndex];
+    return `${t.state} track ${t.trackIndex + 1}/${this.tracks.length} "${track?.title ?? '?'}" at ${t.positionSec.toFixed(2)} s`;
+  }
+
+  status(): LeaderStatus {
+    const now = monotonicMs();
+    const playhead = playheadAt(this.timeline, this.tracks, now);
+    const members: MemberView[] = [];
+    for (const s of this.sessions) if (s.joined) members.push(this.view(s, now));
+    for (const [key, entry] of this.lost) {
+      if (now - entry.lostAt > LOST_MEMBER_RETENTION_MS) this.lost.delete(key);
+      else members.push(entry.view);
+    }
+    return {
+      now,
+      timeline: this.timeline,
+      playhead,
+      track: this.tracks[playhead.trackIndex] ?? null,
+      tracks: this.tracks,
+      members,
+      listening: { host: this.opts.host, port: this.port },
+    };
+  }
+
+  private view(s: MemberSession, now: number): MemberView {
+    const st = s.lastStatus;
+    return {
+      id: s.id,
+      name: s.name,
+      address: s.address,
+      connected: s.isOpen,
+      clockOffsetMs: st?.clockOffsetMs ?? null,
+      rttMs: st?.rttMs ?? null,
+      clockSkewPpm: st?.clockSkewPpm ?? null,
+      errorMs: st?.errorMs ?? null,
+      speed: st?.speed ?? null,
+      playerState: st?.playerState ?? 'unknown',
+      fileStatus: st?.fileStatus ?? 'unknown',
+      fileProblems: st?.fileProblems ?? [],
+      latencyOffsetMs: st?.latencyOffsetMs ?? null,
+      hardSeeks: st?.hardSeeks ?? 0,
+      trackIndex: st?.trackIndex ?? null,
+      statusAgeMs: st ? now - s.lastStatusAtMs : null,
+    };
+  }
+
+  private accept(socket: import('node:net').Socket): void {
+    const session = new MemberSession(socket, {
+      secret: this.opts.secret,
+      version: this.opts.version,
+      tracks: () => this.tracks,
+      timeline: () => this.timeline,
+      log: this.opts.log,
+      onJoined: (s) => this.joined(s),
+      onLeft: (s) => this.left(s),
+    });
+    this.sessions.add(session);
+    socket.on('close', () => this.sessions.delete(session));
+  }
+
+  private joined(s: MemberSession): void {
+    // Two live members with one name would be indistinguishable in the table: number the newcomer.
+    const taken = new Set([...this.sessions].filter((o) => o !== s && o.joined && o.isOpen).map((o) => o.name));
+    if (taken.has(s.name)) {
+      let n = 2;
+      while (taken.has(`${s.name}#${n}`)) n++;
+      s.name = `${s.name}#${n}`;
+    }
+    s.id = String(this.nextId++);
+    this.lost.delete(s.name);
+    this.opts.log.info(`${s.label} joined`);
+  }
+
+  private left(s: MemberSession): void {
+    this.opts.log.warn(`${s.label} disconnected`);
+    const view = this.view(s, monotonicMs());
+    this.lost.set(s.name, { view: { ...view, connected: false }, lostAt: monotonicMs() });
+  }
+
+  private heartbeat(): void {
+    const now = monotonicMs();
+    const normalized = normalizeTimeline(this.timeline, this.tracks, now);
+    if (normalized !== this.timeline) {
+      const wasTrack = this.timeline.trackIndex;
+      this.timeline = normalized;
+      if (normalized.state === 'stopped') this.opts.log.info('playlist finished');
+      else if (normalized.trackIndex !== wasTrack) this.opts.log.info(`now playing ${this.describeTimeline()}`);
+    }
+    this.broadcast({ type: 'heartbeat', leaderMs: now, timeline: this.timeline });
+  }
+
+  private broadcast(message: Parameters<MemberSession['send']>[0]): void {
+    for (const s of this.sessions) s.send(message);
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * The member's connection to its leader: handshake, clock exchanges, status reports, and
+ * reconnection with backoff. It never stops trying; while the leader is away the member keeps
+ * following the last timeline on its current clock estimate.
+ */
+import { EventEmitter } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { monotonicMs } from '../clock/monotonic.js';
+import { OffsetEstimator } from '../clock/offset-estimator.js';
+import type { Logger } from '../log/logger.js';
+import {
+  JsonLineConnection,
+  PROTOCOL_VERSION,
+  leaderProof,
+  leaderToMember,
+  memberProof,
+  newNonce,
+  proofsMatch,
+  type LeaderMessage,
+  type MemberMessage,
+  type StatusMessage,
+  type Timeline,
+  type Track,
+} from '../protocol/index.js';
+
+export interface LeaderLinkOptions {
+  host: string;
+  port: number;
+  name: string;
+  secret: string | null;
+  version: string;
+  log: Logger;
+  status: () => Omit<StatusMessage, 'type' | 'clockOffsetMs' | 'rttMs' | 'clockSkewPpm'>;
+  /** time exchanges per second after the initial burst */
+  exchangeHz?: number;
+}
+
+export interface LeaderLinkEvents {
+  welcome: [tracks: Track[], timeline: Timeline];
+  timeline: [timeline: Timeline];
+  playlist: [tracks: Track[]];
+  connected: [];
+  disconnected: [reason: string];
+}
+
+const BURST_COUNT = 20;
+const BURST_INTERVAL_MS = 40;
+const LEADER_SILENCE_MS = 5000;
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 10_000;
+
+export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
+  /** The estimate in use. A fresh one replaces it after a reconnect once it is ready. */
+  clock = new OffsetEstimator();
+  private pendingClock: OffsetEstimator | null = null;
+  private conn: JsonLineConnection<LeaderMessage, MemberMessage> | null = null;
+  private socket: Socket | null = null;
+  private joined = false;
+  private stopped = false;
+  private backoffMs = BACKOFF_MIN_MS;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private exchangeTimer: NodeJS.Timeout | null = null;
+  private statusTimer: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private lastHeardMs = 0;
+  private nextExchangeId = 1;
+  private readonly inFlight = new Map<number, number>();
+  private clientNonce = '';
+  lastError: string | null = null;
+
+  constructor(private readonly opts: LeaderLinkOptions) {
+    super();
+  }
+
+  get isJoined(): boolean {
+    return this.joined;
+  }
+
+  /** The estimator that is ready to use, or null before the first estimate exists. */
+  get readyClock(): OffsetEstimator | null {
+    return this.clock.isReady ? this.clock : null;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.connectNow();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.teardown('stopping');
+    this.socket?.destroy();
+  }
+
+  private connectNow(): void {
+    if (this.stopped) return;
+    const { host, port, log } = this.opts;
+    log.debug(`connecting to ${host}:${port}`);
+    const socket = connect({ host, port });
+    this.socket = socket;
+    socket.setKeepAlive(true, 2000);
+    this.clientNonce = newNonce();
+    this.joined = false;
+    this.lastHeardMs = monotonicMs();
+    let failure: string | null = null;
+    this.conn = new JsonLineConnection<LeaderMessage, MemberMessage>(socket, leaderToMember, {
+      onMessage: (m) => {
+        this.lastHeardMs = monotonicMs();
+        try {
+          this.onMessage(m);
+        } catch (e) {
+          log.error(`handling ${m.type}: ${(e as Error).message}`);
+        }
+      },
+      onBadInput: (code, detail) => log.warn(`bad input from leader: ${code}: ${detail}`),
+      onClose: () => {
+        const reason = failure ?? this.lastError ?? 'connection closed';
+        this.teardown(reason);
+        this.scheduleReconnect();
+      },
+    });
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      failure = e.code === 'ECONNREFUSED' ? `no leader listening at ${host}:${port} (is \`syncplay leader\` running there?)` : e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN' ? `cannot resolve leader host "${host}"` : e.message;
+    });
+    this.watchdog = setInterval(() => {
+      if (monotonicMs() - this.lastHeardMs > LEADER_SILENCE_MS) {
+        failure = `leader silent for ${LEADER_SILENCE_MS / 1000} s`;
+        socket.destroy();
+      }
+    }, 1000);
+  }
+
+  private teardown(reason: string): void {
+    for (const t of [this.exchangeTimer, this.statusTimer, this.watchdog]) if (t) clearInterval(t);
+    this.exchangeTimer = this.statusTimer = this.watchdog = null;
+    this.inFlight.clear();
+    this.pendingClock = null;
+    const wasJoined = this.joined;
+    this.joined = false;
+    this.conn = null;
+    if (wasJoined) {
+      this.opts.log.warn(`lost the leader (${reason}); playing on from the last timeline`);
+      this.emit('disconnected', reason);
+    } else if (!this.stopped) {
+      this.opts.log.warn(`cannot join leader: ${reason}`);
+    }
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped) return;
+    const delay = this.backoffMs * (0.8 + 0.4 * Math.random());
+    this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2);
+    this.opts.log.info(`reconnecting in ${(delay / 1000).toFixed(1)} s`);
+    this.reconnectTimer = setTimeout(() => this.connectNow(), delay);
+  }
+
+  private send(m: MemberMessage): void {
+    this.conn?.send(m);
+  }
+
+  private onMessage(m: LeaderMessage): void {
+    switch (m.type) {
+      case 'server-hello': {
+        if (m.protocol !== PROTOCOL_VERSION) {
+          this.lastError = `leader speaks protocol ${m.protocol} (syncplay ${m.version}), this member ${PROTOCOL_VERSION} (syncplay ${this.opts.version}): run the same version everywhere`;
+          this.conn?.end();
+          return;
+        }
+        if (m.authRequired && this.opts.secret === null) {
+          this.lastError = 'the leader requires a secret: pass --secret-file with the leader\'s secret';
+        }
+        const proof = this.opts.secret !== null ? memberProof(this.opts.secret, m.nonce, this.opts.name) : undefined;
+        this.send({ type: 'hello', protocol: PROTOCOL_VERSION, name: this.opts.name, clientNonce: this.clientNonce, version: this.opts.version, ...(proof ? { proof } : {}) });
+        return;
+      }
+      case 'welcome': {
+        if (this.opts.secret !== null && !proofsMatch(leaderProof(this.opts.secret, this.clientNonce), m.leaderProof)) {
+          this.lastError = 'the leader did not prove it knows the secret; refusing to follow it';
+          this.conn?.end();
+          return;
+        }
+        this.joined = true;
+        this.lastError = null;
+        this.backoffMs = BACKOFF_MIN_MS;
+        this.opts.log.info(`joined leader ${this.opts.host}:${this.opts.port} as "${this.opts.name}" (${m.playlist.length} tracks)`);
+        this.startExchanges();
+        this.statusTimer = setInterval(() => this.sendStatus(), 1000);
+        this.emit('connected');
+        this.emit('welcome', m.playlist, m.timeline);
+        return;
+      }
+      case 'time-res':
+        return this.onTimeResponse(m);
+      case 'timeline':
+      case 'heartbeat':
+        return void this.emit('timeline', m.timeline);
+      case 'playlist':
+        return void this.emit('playlist', m.tracks);
+      case 'error':
+        this.lastError = `leader says: ${m.message}`;
+        this.opts.log.warn(`leader error ${m.code}: ${m.message}`);
+        return;
+    }
+  }
+
+  private startExchanges(): void {
+    // A fresh estimate for this connection: the path (or the leader) may have changed.
+    this.pendingClock = this.clock.isReady ? new OffsetEstimator() : null;
+    let burst = 0;
+    const tick = (): void => {
+      this.requestTime();
+      burst += 1;
+      if (burst === BURST_COUNT) {
+        if (this.exchangeTimer) clearInterval(this.exchangeTimer);
+        this.exchangeTimer = setInterval(() => this.requestTime(), 1000 / (this.opts.exchangeHz ?? 2));
+      }
+    };
+    this.exchangeTimer = setInterval(tick, BURST_INTERVAL_MS);
+    tick();
+  }
+
+  private requestTime(): void {
+    const id = this.nextExchangeId++;
+    const t1 = monotonicMs();
+    this.inFlight.set(id, t1);
+    if (this.inFlight.size > 50) this.inFlight.delete(this.inFlight.keys().next().value!);
+    this.send({ type: 'time-req', id, t1 });
+  }
+
+  private onTimeResponse(m: Extract<LeaderMessage, { type: 'time-res' }>): void {
+    const t4 = monotonicMs();
+    const sent = this.inFlight.get(m.id);
+    if (sent === undefined || sent !== m.t1) return;
+    this.inFlight.delete(m.id);
+    const sample = { t1: m.t1, t2: m.t2, t3: m.t3, t4 };
+    if (this.pendingClock) {
+      this.pendingClock.addSample(sample);
+      if (this.pendingClock.isReady) {
+        this.clock = this.pendingClock;
+        this.pendingClock = null;
+      }
+    } else {
+      this.clock.addSample(sample);
+    }
+  }
+
+  private sendStatus(): void {
+    const ready = this.readyClock;
+    this.send({
+      type: 'status',
+      clockOffsetMs: ready ? ready.offsetMs : null,
+      rttMs: ready ? ready.rttMs : null,
+      clockSkewPpm: ready ? ready.skewPpm : null,
+      ...this.opts.status(),
+    });
+  }
+}

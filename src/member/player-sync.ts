@@ -1,0 +1,382 @@
+/**
+ * Makes this device's mpv follow the leader's timeline.
+ *
+ * Every tick (100 ms) it asks: under the timeline in force at (shared now + latency offset),
+ * which track and position should be audible? Then:
+ * - a timeline announced for a future instant is prepared ahead ("armed": paused, loaded and
+ *   seeked exactly) and unpaused at that instant with a precise wait;
+ * - while playing, mpv's `audio-pts` (the position of the sample leaving the audio device now,
+ *   stamped at the midpoint of its IPC round trip) is compared with the timeline and the
+ *   SpeedController turns the error into a speed nudge, or asks for a re-arm when it is large;
+ * - tracks follow one another inside mpv (gapless, the next one appended), and anything else
+ *   (a late join, a dead mpv, a missing file) is repaired by re-arming at a near instant.
+ * A member with a latency offset L plays the timeline L ms early, so its sound, delayed by its
+ * output device, lines up with the others'.
+ */
+import { monotonicMs } from '../clock/monotonic.js';
+import type { OffsetEstimator } from '../clock/offset-estimator.js';
+import { waitUntilLocal } from '../clock/precise-wait.js';
+import type { Logger } from '../log/logger.js';
+import { TimelineHistory, playheadAt, trackStartsAt, type StatusMessage, type Timeline, type Track } from '../protocol/index.js';
+import type { MpvIpcClient } from './mpv/ipc-client.js';
+import type { SupervisedMpv } from './mpv/supervised-mpv.js';
+import type { FileCheck } from './file-check.js';
+import { DEFAULT_SPEED_CONTROLLER, SpeedController, type SpeedControllerOptions } from './speed-controller.js';
+
+export interface PlayerSyncOptions {
+  mpv: SupervisedMpv;
+  clock: () => OffsetEstimator | null;
+  files: FileCheck;
+  log: Logger;
+  latencyOffsetMs: number;
+  controller?: Partial<SpeedControllerOptions>;
+  tickMs?: number;
+  /** how long before an instant to start preparing when something is audible now */
+  prepareMs?: number;
+  /** readings whose IPC round trip exceeds this are discarded as untrustworthy */
+  maxReadingRttMs?: number;
+  /** called after each accepted reading (benchmarks and tests) */
+  onReading?: (r: SyncReading) => void;
+}
+
+export interface SyncReading {
+  sharedMs: number;
+  trackIndex: number;
+  audioPtsSec: number;
+  errorMs: number;
+  speed: number;
+}
+
+type Phase = StatusMessage['playerState'];
+/** Around a track boundary mpv switches files on its own; its readings are unreliable then. */
+const BOUNDARY_GRACE_SEC = 0.6;
+
+export class PlayerSync {
+  private tracks: Track[] = [];
+  private readonly history = new TimelineHistory();
+  private client: MpvIpcClient | null = null;
+  private phase: Phase = 'down';
+  /** track indices in mpv's playlist, mirroring it */
+  private entries: number[] = [];
+  private busy = false;
+  private abort: AbortController | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly controller: SpeedController;
+  private lastReadingMs: number | null = null;
+  private lastErrorMs: number | null = null;
+  private currentSpeed = 1;
+  private hardSeeks = 0;
+  private retryAfterMs = 0;
+  private pausedAt: { track: number; positionSec: number } | null = null;
+  private latencyOffsetMs: number;
+
+  constructor(private readonly opts: PlayerSyncOptions) {
+    this.controller = new SpeedController({ ...DEFAULT_SPEED_CONTROLLER, ...opts.controller });
+    this.latencyOffsetMs = opts.latencyOffsetMs;
+    opts.mpv.on('ready', (client: MpvIpcClient) => {
+      this.client = client;
+      this.phase = 'idle';
+      this.entries = [];
+      this.currentSpeed = 1;
+      this.pausedAt = null;
+      this.poke();
+    });
+    opts.mpv.on('down', () => {
+      this.client = null;
+      this.phase = 'down';
+      this.abort?.abort();
+      opts.log.warn('mpv died; restarting it and rejoining the timeline');
+    });
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.opts.tickMs ?? 100);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.abort?.abort();
+  }
+
+  setTracks(tracks: Track[]): void {
+    this.tracks = tracks;
+    this.entries = [];
+    this.phase = this.client ? 'idle' : 'down';
+    this.poke();
+  }
+
+  setTimeline(timeline: Timeline): void {
+    if (!this.history.add(timeline)) return;
+    // A new command cancels whatever was being prepared for an older one.
+    this.abort?.abort();
+    this.poke();
+  }
+
+  /** After the leader restarted: forget its old timelines. */
+  resetTimelines(): void {
+    this.history.clear();
+  }
+
+  setLatencyOffset(ms: number): void {
+    this.latencyOffsetMs = ms;
+  }
+
+  status(): Omit<StatusMessage, 'type' | 'clockOffsetMs' | 'rttMs' | 'clockSkewPpm' | 'fileStatus' | 'fileProblems'> {
+    return {
+      errorMs: this.phase === 'playing' ? this.lastErrorMs : null,
+      speed: this.client ? this.currentSpeed : null,
+      trackIndex: this.loadedTrack(),
+      playerState: this.phase,
+      latencyOffsetMs: this.latencyOffsetMs,
+      hardSeeks: this.hardSeeks,
+    };
+  }
+
+  private poke(): void {
+    setImmediate(() => void this.tick());
+  }
+
+  private loadedTrack(): number | null {
+    return this.entries[0] ?? null;
+  }
+
+  /** Shared instant whose timeline position this device should be playing now. */
+  private target(sharedNow: number): number {
+    return sharedNow + this.latencyOffsetMs;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.busy || !this.client) return;
+    const clock = this.opts.clock();
+    if (!clock || this.tracks.length === 0) return;
+    if (monotonicMs() < this.retryAfterMs) return;
+    this.busy = true;
+    const client = this.client;
+    try {
+      await this.step(client, clock);
+    } catch (e) {
+      if (this.client === client) {
+        this.opts.log.warn(`player: ${(e as Error).message}`);
+        this.phase = 'idle';
+        this.retryAfterMs = monotonicMs() + 1000;
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async step(client: MpvIpcClient, clock: OffsetEstimator): Promise<void> {
+    const sharedNow = clock.toShared(monotonicMs());
+    const t = this.target(sharedNow);
+    this.history.prune(t);
+    const upcoming = this.history.upcoming(t);
+    const current = this.history.effective(t);
+
+    if (upcoming) {
+      const leadMs = upcoming.at - t;
+      const audible = this.phase === 'playing';
+      if (!audible || leadMs <= (this.opts.prepareMs ?? 250)) {
+        await this.transition(client, clock, upcoming);
+        return;
+      }
+    }
+    if (!current) return this.ensureIdle(client);
+    const here = playheadAt(current, this.tracks, t);
+    if (here.state === 'stopped' || here.state === 'ended' || here.state === 'pending') return this.ensureIdle(client);
+    if (here.state === 'paused') return this.ensurePaused(client, here.trackIndex, here.positionSec);
+    return this.follow(client, clock, current, here.trackIndex, here.positionSec);
+  }
+
+  /** Prepares for `timeline` and switches to it exactly at its instant. */
+  private async transition(client: MpvIpcClient, clock: OffsetEstimator, timeline: Timeline): Promise<void> {
+    const abort = new AbortController();
+    this.abort = abort;
+    const startShared = timeline.at - this.latencyOffsetMs;
+    if (timeline.state === 'playing') {
+      const file = this.opts.files.file(timeline.trackIndex);
+      if (file?.status !== 'ok') {
+        await this.waitShared(clock, startShared, abort.signal);
+        if (!abort.signal.aborted) await this.silence(client, timeline.trackIndex);
+        return;
+      }
+      const prepareAt = startShared - (this.opts.prepareMs ?? 250);
+      if (this.phase === 'playing') await this.waitShared(clock, prepareAt, abort.signal);
+      if (abort.signal.aborted) return;
+      await this.armAndStart(client, clock, timeline.trackIndex, timeline.positionSec, startShared, abort.signal);
+      return;
+    }
+    await this.waitShared(clock, startShared, abort.signal);
+    if (abort.signal.aborted) return;
+    if (timeline.state === 'paused') {
+      await client.setProperty('pause', true);
+      this.phase = 'paused';
+      this.pausedAt = null;
+    } else {
+      await this.ensureIdle(client);
+    }
+  }
+
+  private async waitShared(clock: OffsetEstimator, sharedMs: number, signal: AbortSignal): Promise<void> {
+    const local = clock.toLocal(sharedMs);
+    if (local > monotonicMs()) {
+      try {
+        await waitUntilLocal(local, { signal });
+      } catch {
+        /* aborted */
+      }
+    }
+  }
+
+  /**
+   * Loads `trackIndex` paused at the position it will have at shared instant `startShared`,
+   * waits for that instant, and unpauses. If the instant is too close, a later one is chosen.
+   */
+  private async armAndStart(client: MpvIpcClient, clock: OffsetEstimator, trackIndex: number, positionSec: number, startShared: number, signal: AbortSignal): Promise<void> {
+    const file = this.opts.files.file(trackIndex);
+    if (!file || file.status !== 'ok' || !file.absPath) return this.silence(client, trackIndex);
+    this.phase = 'loading';
+    await client.setProperty('pause', true);
+    const restart = client.waitForEvent('playback-restart', undefined, 10_000);
+    restart.catch(() => {});
+    if (this.loadedTrack() === trackIndex) {
+      await client.command(['seek', positionSec, 'absolute+exact']);
+    } else {
+      await client.command(['loadfile', file.absPath, 'replace', `start=${positionSec.toFixed(6)}`]);
+      this.entries = [trackIndex];
+    }
+    await restart;
+    await this.appendNext(client);
+    this.controller.rearmed();
+    this.currentSpeed = 1 - this.controller.learnedDrift;
+    await client.setProperty('speed', this.currentSpeed);
+    if (signal.aborted) return;
+    this.phase = 'armed';
+    await this.waitShared(clock, startShared, signal);
+    if (signal.aborted) return;
+    await client.setProperty('pause', false);
+    this.phase = 'playing';
+    this.lastReadingMs = null;
+  }
+
+  /** Queues the following track in mpv so it plays on without a gap. */
+  private async appendNext(client: MpvIpcClient): Promise<void> {
+    while (this.entries.length > 1) {
+      await client.command(['playlist-remove', this.entries.length - 1]);
+      this.entries.pop();
+    }
+    const next = (this.loadedTrack() ?? -2) + 1;
+    const file = this.opts.files.file(next);
+    if (next < this.tracks.length && file?.status === 'ok' && file.absPath) {
+      await client.command(['loadfile', file.absPath, 'append']);
+      this.entries.push(next);
+    }
+  }
+
+  private async follow(client: MpvIpcClient, clock: OffsetEstimator, timeline: Timeline, trackIndex: number, positionSec: number): Promise<void> {
+    const file = this.opts.files.file(trackIndex);
+    if (file?.status !== 'ok') return this.silence(client, trackIndex);
+
+    if (this.phase === 'playing') {
+      // Did mpv move on to the queued track?
+      const pos = (await client.getProperty<number>('playlist-pos')) ?? -1;
+      if (pos > 0 && this.entries.length > 1) {
+        await client.command(['playlist-remove', 0]);
+        this.entries.shift();
+        this.opts.log.debug(`playing track ${(this.loadedTrack() ?? 0) + 1}`);
+        await this.appendNext(client);
+      } else if (pos < 0) {
+        this.entries = [];
+      }
+      const loaded = this.loadedTrack();
+      if (this.nearBoundary(timeline, trackIndex, positionSec)) return;
+      if (loaded === trackIndex) {
+        await this.correct(client, clock, timeline);
+        return;
+      }
+    }
+    if (this.phase === 'silent' && this.pausedAt?.track === trackIndex) return;
+    // Not playing the right thing: start it at a near instant.
+    const startShared = clock.toShared(monotonicMs()) + (this.opts.prepareMs ?? 250);
+    const at = playheadAt(timeline, this.tracks, startShared + this.latencyOffsetMs);
+    if (at.state !== 'playing') return;
+    this.opts.log.info(`starting track ${at.trackIndex + 1} at ${at.positionSec.toFixed(3)} s`);
+    const abort = new AbortController();
+    this.abort = abort;
+    await this.armAndStart(client, clock, at.trackIndex, at.positionSec, startShared, abort.signal);
+  }
+
+  private nearBoundary(timeline: Timeline, trackIndex: number, positionSec: number): boolean {
+    if (positionSec < BOUNDARY_GRACE_SEC && trackIndex > timeline.trackIndex && this.entries.includes(trackIndex)) return true;
+    const duration = this.tracks[trackIndex]?.durationSec ?? 0;
+    return duration - positionSec < BOUNDARY_GRACE_SEC && this.entries.includes(trackIndex + 1);
+  }
+
+  /** One controller step: measure the error and nudge the speed, or re-arm when it is large. */
+  private async correct(client: MpvIpcClient, clock: OffsetEstimator, timeline: Timeline): Promise<void> {
+    let reading;
+    try {
+      reading = await client.timedGetProperty('audio-pts');
+    } catch {
+      return; // no audio position yet (just started, or between files)
+    }
+    if (reading.rttMs > (this.opts.maxReadingRttMs ?? 1.5)) return;
+    const sharedAt = clock.toShared(reading.localMs);
+    const expected = playheadAt(timeline, this.tracks, this.target(sharedAt));
+    if (expected.state !== 'playing' || expected.trackIndex !== this.loadedTrack()) return;
+    const errorSec = reading.value - expected.positionSec;
+    const dtSec = this.lastReadingMs === null ? 0.1 : (reading.localMs - this.lastReadingMs) / 1000;
+    this.lastReadingMs = reading.localMs;
+    this.lastErrorMs = errorSec * 1000;
+    const decision = this.controller.update(errorSec, dtSec);
+    if (decision.action === 'hard-seek') {
+      this.hardSeeks += 1;
+      this.opts.log.info(`off by ${(errorSec * 1000).toFixed(1)} ms: re-syncing with an exact seek`);
+      this.phase = 'idle';
+      return;
+    }
+    if (Math.abs(decision.speed - this.currentSpeed) > 1e-7) {
+      await client.setProperty('speed', decision.speed);
+      this.currentSpeed = decision.speed;
+    }
+    this.opts.onReading?.({ sharedMs: sharedAt, trackIndex: expected.trackIndex, audioPtsSec: reading.value, errorMs: errorSec * 1000, speed: this.currentSpeed });
+  }
+
+  private async ensurePaused(client: MpvIpcClient, trackIndex: number, positionSec: number): Promise<void> {
+    const file = this.opts.files.file(trackIndex);
+    if (!file || file.status !== 'ok' || !file.absPath) return this.silence(client, trackIndex);
+    if (this.phase === 'paused' && this.pausedAt && this.pausedAt.track === trackIndex && Math.abs(this.pausedAt.positionSec - positionSec) < 0.001) return;
+    await client.setProperty('pause', true);
+    const restart = client.waitForEvent('playback-restart', undefined, 10_000);
+    restart.catch(() => {});
+    if (this.loadedTrack() === trackIndex) {
+      await client.command(['seek', positionSec, 'absolute+exact']);
+    } else {
+      await client.command(['loadfile', file.absPath, 'replace', `start=${positionSec.toFixed(6)}`]);
+      this.entries = [trackIndex];
+    }
+    await restart;
+    await this.appendNext(client);
+    this.phase = 'paused';
+    this.pausedAt = { track: trackIndex, positionSec };
+  }
+
+  private async ensureIdle(client: MpvIpcClient): Promise<void> {
+    if (this.phase === 'idle' && this.entries.length === 0) return;
+    await client.command(['stop']);
+    this.entries = [];
+    this.phase = 'idle';
+    this.pausedAt = null;
+  }
+
+  /** This device lacks the right file for `trackIndex`: stay silent rather than play the wrong audio. */
+  private async silence(client: MpvIpcClient, trackIndex: number): Promise<void> {
+    if (this.phase === 'silent' && this.pausedAt?.track === trackIndex) return;
+    await client.command(['stop']);
+    this.entries = [];
+    this.phase = 'silent';
+    this.pausedAt = { track: trackIndex, positionSec: 0 };
+    const file = this.opts.files.file(trackIndex);
+    this.opts.log.warn(`silent for track ${trackIndex + 1}: file ${file?.status ?? 'unknown'}${file?.detail ? ` (${file.detail})` : ''}`);
+  }
+}
+export { trackStartsAt };
