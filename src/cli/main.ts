@@ -52,6 +52,7 @@ export function buildProgram(): Command {
     .option('--mpv-path <path>', 'mpv executable', undefined)
     .option('--latency-offset <ms>', "this device's output latency in ms (it starts that much earlier)", parseMs, 0)
     .option('--secret-file <file>', "the leader's secret (see leader --secret-file)")
+    .option('--telemetry <file>', 'append every sync reading (position error, speed) to FILE as JSON lines')
     .option('-v, --verbose', 'debug logging')
     .addHelpText('after', '\nExample:\n  syncplay member --ip 192.168.1.20 --music-dir ~/Music --audio-device alsa/hdmi')
     .action((o) => runMember(o).catch(fail));

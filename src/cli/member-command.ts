@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createLogger } from '../log/logger.js';
 import { Member } from '../member/member.js';
+import { TelemetryWriter } from '../member/telemetry.js';
 import { readSecretFile } from '../protocol/auth.js';
 import { untilSignal } from './leader-command.js';
 import { defaultMemberName } from './options.js';
@@ -19,6 +20,7 @@ export interface MemberCommandOptions {
   latencyOffset: number;
   secretFile?: string;
   verbose?: boolean;
+  telemetry?: string;
 }
 
 export async function runMember(o: MemberCommandOptions): Promise<void> {
@@ -27,11 +29,13 @@ export async function runMember(o: MemberCommandOptions): Promise<void> {
   if (!existsSync(musicDir) || !statSync(musicDir).isDirectory()) {
     throw new Error(`music dir ${musicDir} does not exist: pass --music-dir with the folder that holds the same files as the leader's`);
   }
+  const name = o.name ?? defaultMemberName();
+  const telemetry = o.telemetry ? new TelemetryWriter(o.telemetry, name) : null;
   const member = new Member({
     host: o.ip,
     port: o.port,
     musicDir,
-    name: o.name ?? defaultMemberName(),
+    name,
     secret: o.secretFile ? readSecretFile(o.secretFile) : null,
     ...(o.audioDevice ? { audioDevice: o.audioDevice } : {}),
     mpvArgs: o.mpvArg,
@@ -39,9 +43,11 @@ export async function runMember(o: MemberCommandOptions): Promise<void> {
     latencyOffsetMs: o.latencyOffset,
     version: VERSION,
     log,
+    ...(telemetry ? { onReading: (r) => telemetry.write(r) } : {}),
   });
   await member.start();
   await untilSignal();
   log.info('shutting down');
   await member.stop();
+  await telemetry?.close();
 }

@@ -9,7 +9,9 @@
  * Delays are never negative, so θ ∈ [−b, a]: a sample's offset error is at most δ/2.
  *
  * Clock model: offset(local) = θ0 + skew·(local − tRef), shared = local + offset(local), with tRef
- * the newest sample's t4.
+ * the newest exchange's midpoint (t1 + t4)/2. Each exchange is placed at its midpoint; that a
+ * really belongs to t1 and b to t4 shifts them by skew·δ/2 in opposite directions, which cancels
+ * in θ and is < 0.1 µs on any exchange fast enough to matter.
  *
  * Filter (NTP's "trust the fastest exchanges", applied to each direction separately, over a
  * window of recent samples):
@@ -19,9 +21,10 @@
  *   breakpoints are the edge slopes of the lower convex hulls of the (x, a) and (x, b) points).
  *   This fits a line under the fastest exchanges instead of through noisy ones, so queueing
  *   jitter, stalls and slow outliers (which only ever add delay) do not pull it. Clamped to
- *   ±maxSkewPpm; a flat top (too little data to decide) resolves to its middle. Until the window
- *   spans minSkewSpanMs the skew is instead the value nearest 0 with f(k) ≥ 0, i.e. 0 unless
- *   the samples cannot all be explained without skew.
+ *   ±maxSkewPpm; a flat top (too little data to decide) resolves to its middle. While the window
+ *   is short (< minSkewSpanMs) and noisy, the fit is too loose to extrapolate with, so the skew
+ *   is instead the value nearest 0 with f(k) ≥ 0, i.e. 0 unless the samples cannot all be
+ *   explained without skew.
  * - Offset. With the skew removed, α = min(a − k·x) and β = min(b + k·x) give θ0 ∈ [−β, α]; the
  *   estimate is the middle, (α − β)/2, and errorBoundMs = (α + β)/2, which is at most half the
  *   smallest round trip (the fastest up and fastest down may come from different exchanges).
@@ -60,9 +63,15 @@ export interface OffsetEstimatorOptions {
   minSamples?: number;
   /**
    * Below this window span the skew is the smallest one the samples force (usually 0) rather
-   * than the best fit. Default 20 000.
+   * than the best fit, unless the path is quiet (see earlySkewMaxJitterPpm). Default 20 000.
    */
   minSkewSpanMs?: number;
+  /**
+   * On a short window the best-fit skew is used anyway when the round-trip jitter (median −
+   * minimum) is at most this many ppm of the window span: the fit is then already good to about
+   * that. Default 200 (e.g. 0.2 ms of jitter over 1 s of samples).
+   */
+  earlySkewMaxJitterPpm?: number;
   /** Skew is clamped to ±this. Default 500 (crystals are 20–100 ppm). */
   maxSkewPpm?: number;
   /** Slack, in ms, before a sample counts as inconsistent with the model. Default 1. */
@@ -78,6 +87,7 @@ const DEFAULTS: Required<OffsetEstimatorOptions> = {
   maxSamples: 400,
   minSamples: 5,
   minSkewSpanMs: 20_000,
+  earlySkewMaxJitterPpm: 200,
   maxSkewPpm: 500,
   stepToleranceMs: 1,
   stepTolerancePerMs: 1e-4,
@@ -86,10 +96,8 @@ const DEFAULTS: Required<OffsetEstimatorOptions> = {
 
 /** A sample relative to the epoch (xBase, thetaBase). */
 interface Stored {
-  /** t1 − xBase */
-  xa: number;
-  /** t4 − xBase */
-  xb: number;
+  /** Exchange midpoint (t1 + t4)/2 − xBase. */
+  x: number;
   /** (t2 − t1) − thetaBase */
   a: number;
   /** (t4 − t3) + thetaBase */
@@ -139,7 +147,7 @@ export class OffsetEstimator {
     }
     this.pending = [];
     this.samples.push(stored);
-    this.prune(stored.xb);
+    this.prune(stored.x);
     this.refit();
   }
 
@@ -211,8 +219,7 @@ export class OffsetEstimator {
 
   private toStored(s: ClockSample, rtt: number): Stored {
     return {
-      xa: s.t1 - this.xBase,
-      xb: s.t4 - this.xBase,
+      x: (s.t1 + s.t4) / 2 - this.xBase,
       a: s.t2 - s.t1 - this.thetaBase,
       b: s.t4 - s.t3 + this.thetaBase,
       rtt,
@@ -222,35 +229,42 @@ export class OffsetEstimator {
   /** Does the sample's interval θ0 ∈ [−b', a'] meet the model's [−β, α], within tolerance? */
   private isConsistent(s: Stored): boolean {
     const k = this.skew;
-    const hi = s.a - k * (s.xa - this.xRef);
-    const lo = -(s.b + k * (s.xb - this.xRef));
-    const tol = this.opts.stepToleranceMs + this.opts.stepTolerancePerMs * Math.abs(s.xb - this.xRef);
+    const hi = s.a - k * (s.x - this.xRef);
+    const lo = -(s.b + k * (s.x - this.xRef));
+    const tol = this.opts.stepToleranceMs + this.opts.stepTolerancePerMs * Math.abs(s.x - this.xRef);
     return hi >= -this.beta - tol && lo <= this.alpha + tol;
   }
 
-  private prune(newestXb: number): void {
-    const oldest = newestXb - this.opts.windowMs;
+  private prune(newestX: number): void {
+    const oldest = newestX - this.opts.windowMs;
     let drop = 0;
-    while (drop < this.samples.length && this.samples[drop]!.xb < oldest) drop++;
+    while (drop < this.samples.length && this.samples[drop]!.x < oldest) drop++;
     drop = Math.max(drop, this.samples.length - this.opts.maxSamples);
     if (drop > 0) this.samples.splice(0, drop);
+  }
+
+  /** Median minus minimum round trip: how much queueing noise rides on the exchanges. */
+  private rttJitterMs(): number {
+    const rtts = this.samples.map((s) => s.rtt).sort((p, q) => p - q);
+    return rtts[Math.floor((rtts.length - 1) / 2)]! - rtts[0]!;
   }
 
   private refit(): void {
     let xRef = -Infinity;
     let xMin = Infinity;
     for (const s of this.samples) {
-      xRef = Math.max(xRef, s.xb);
-      xMin = Math.min(xMin, s.xa);
+      xRef = Math.max(xRef, s.x);
+      xMin = Math.min(xMin, s.x);
     }
     this.xRef = xRef;
-    const upper = lowerHull(this.samples.map((s) => ({ x: s.xa - xRef, y: s.a })));
-    const lower = lowerHull(this.samples.map((s) => ({ x: s.xb - xRef, y: s.b })));
+    const upper = lowerHull(this.samples.map((s) => ({ x: s.x - xRef, y: s.a })));
+    const lower = lowerHull(this.samples.map((s) => ({ x: s.x - xRef, y: s.b })));
     const kMax = this.opts.maxSkewPpm * 1e-6;
-    const k =
-      xRef - xMin >= this.opts.minSkewSpanMs
-        ? bestSkew(upper, lower, kMax)
-        : smallestFeasibleSkew(upper, lower, kMax);
+    const span = xRef - xMin;
+    const fitSkew =
+      span >= this.opts.minSkewSpanMs ||
+      this.rttJitterMs() <= span * this.opts.earlySkewMaxJitterPpm * 1e-6;
+    const k = fitSkew ? bestSkew(upper, lower, kMax) : smallestFeasibleSkew(upper, lower, kMax);
     this.skew = k;
     this.alpha = minOf(upper, -k);
     this.beta = minOf(lower, k);

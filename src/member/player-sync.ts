@@ -17,7 +17,7 @@ import { monotonicMs } from '../clock/monotonic.js';
 import type { OffsetEstimator } from '../clock/offset-estimator.js';
 import { waitUntilLocal } from '../clock/precise-wait.js';
 import type { Logger } from '../log/logger.js';
-import { TimelineHistory, playheadAt, trackStartsAt, type StatusMessage, type Timeline, type Track } from '../protocol/index.js';
+import { TimelineHistory, playheadAt, type StatusMessage, type Timeline, type Track } from '../protocol/index.js';
 import type { MpvIpcClient } from './mpv/ipc-client.js';
 import type { SupervisedMpv } from './mpv/supervised-mpv.js';
 import type { FileCheck } from './file-check.js';
@@ -40,7 +40,13 @@ export interface PlayerSyncOptions {
 }
 
 export interface SyncReading {
+  /** local monotonic ms of the reading (midpoint of its IPC round trip) */
+  localMs: number;
+  /** the same instant on the shared clock, as this member estimates it */
   sharedMs: number;
+  /** the latency offset in force (the member aims at the timeline position of sharedMs + this) */
+  latencyOffsetMs: number;
+  ipcRttMs: number;
   trackIndex: number;
   audioPtsSec: number;
   errorMs: number;
@@ -338,7 +344,7 @@ export class PlayerSync {
       await client.setProperty('speed', decision.speed);
       this.currentSpeed = decision.speed;
     }
-    this.opts.onReading?.({ sharedMs: sharedAt, trackIndex: expected.trackIndex, audioPtsSec: reading.value, errorMs: errorSec * 1000, speed: this.currentSpeed });
+    this.opts.onReading?.({ localMs: reading.localMs, sharedMs: sharedAt, latencyOffsetMs: this.latencyOffsetMs, ipcRttMs: reading.rttMs, trackIndex: expected.trackIndex, audioPtsSec: reading.value, errorMs: errorSec * 1000, speed: this.currentSpeed });
   }
 
   private async ensurePaused(client: MpvIpcClient, trackIndex: number, positionSec: number): Promise<void> {
@@ -379,4 +385,3 @@ export class PlayerSync {
     this.opts.log.warn(`silent for track ${trackIndex + 1}: file ${file?.status ?? 'unknown'}${file?.detail ? ` (${file.detail})` : ''}`);
   }
 }
-export { trackStartsAt };

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// Makes a fresh checkout runnable: checks Node, installs npm packages when missing, makes sure
+// mpv is there (installing it with apt when running as root, otherwise saying how), and builds.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const say = (m) => process.stderr.write(`setup: ${m}\n`);
+const run = (cmd, args) => {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    say(`\`${cmd} ${args.join(' ')}\` failed (exit ${r.status ?? r.signal})`);
+    process.exit(1);
+  }
+};
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 20) {
+  say(`Node ${process.versions.node} is too old: syncplay needs Node 20 or newer (https://nodejs.org, or \`sudo apt install nodejs\` on Debian 13 / Raspberry Pi OS trixie).`);
+  process.exit(1);
+}
+
+const lock = join(root, 'package-lock.json');
+const marker = join(root, 'node_modules', '.package-lock.json');
+if (!existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs)) {
+  say('installing npm packages');
+  run('npm', existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
+}
+
+if (!has('mpv')) {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot && has('apt-get')) {
+    say('mpv is missing: installing it with apt-get');
+    run('apt-get', ['update', '-qq']);
+    run('apt-get', ['install', '-y', '-qq', 'mpv']);
+  } else {
+    say('mpv is missing. Install it with:  sudo apt install mpv   (Debian, Ubuntu, Raspberry Pi OS; other systems: https://mpv.io/installation/)');
+    process.exit(1);
+  }
+}
+
+say('building');
+run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+try {
+  say(`ready (${execFileSync('mpv', ['--version']).toString().split('\n')[0]})`);
+} catch {
+  say('ready');
+}
