@@ -117,7 +117,7 @@ export class OffsetEstimator {
   private pending: ClockSample[] = [];
   private xBase = 0;
   private thetaBase = 0;
-  // Fitted model, relative to the epoch: θ(x) − thetaBase = theta0 + skew·(x − xRef).
+  // Fitted model, relative to the epoch: θ(x) − thetaBase = (alpha − beta)/2 + skew·(x − xRef).
   private xRef = 0;
   private skew = 0;
   private alpha = 0;
