@@ -74,18 +74,19 @@ export function applyCommand(current: Timeline, tracks: readonly Track[], comman
 
 /**
  * The same timeline restated from a later instant: identical meaning, smaller numbers, and
- * a playlist that has run out becomes 'stopped' at the first track.
+ * a playlist that has run out becomes 'stopped' at the first track. The sequence number stays:
+ * it names the command, and members that already follow it have nothing new to do.
  */
 export function normalizeTimeline(current: Timeline, tracks: readonly Track[], now: number): Timeline {
   if (current.state !== 'playing' || now < current.at) return current;
   const here = playheadAt(current, tracks, now);
   if (here.state === 'ended') {
-    return { seq: current.seq + 1, state: 'stopped', trackIndex: 0, positionSec: 0, at: now };
+    return { seq: current.seq, state: 'stopped', trackIndex: 0, positionSec: 0, at: now };
   }
   if (here.trackIndex === current.trackIndex) return current;
   let startAt = current.at - current.positionSec * 1000;
   for (let i = current.trackIndex; i < here.trackIndex; i++) startAt += tracks[i]!.durationSec * 1000;
-  return { seq: current.seq + 1, state: 'playing', trackIndex: here.trackIndex, positionSec: 0, at: startAt };
+  return { seq: current.seq, state: 'playing', trackIndex: here.trackIndex, positionSec: 0, at: startAt };
 }
 
 function describe(state: string): string {
