@@ -49,10 +49,10 @@ export function formatStatus(s: LeaderStatus): string {
   if (s.members.length === 0) {
     lines.push('no members connected');
   } else {
-    lines.push(['member', 'address', 'state', 'offset ms', 'rtt ms', 'error ms', 'speed', 'files', 'player'].join('\t'));
+    lines.push(['member', 'address', 'state', 'offset ms', 'rtt ms', 'error ms', 'speed', 'files', 'player', 'volume', 'latency ms'].join('\t'));
     for (const m of s.members) {
       const files = m.fileStatus === 'ok' ? 'ok' : `${m.fileStatus}${m.fileProblems.length ? ` (${m.fileProblems.map((p) => `#${p.index + 1} ${p.status}`).slice(0, 3).join(', ')})` : ''}`;
-      lines.push([m.name, m.address, m.connected ? 'connected' : 'LOST', fmt(m.clockOffsetMs, 3), fmt(m.rttMs, 3), fmt(m.errorMs, 3), m.speed === null ? '—' : m.speed.toFixed(5), files, m.playerState].join('\t'));
+      lines.push([m.name, m.address, m.connected ? 'connected' : 'LOST', fmt(m.clockOffsetMs, 3), fmt(m.rttMs, 3), fmt(m.errorMs, 3), m.speed === null ? '—' : m.speed.toFixed(5), files, m.playerState, m.muted ? 'muted' : String(m.volume), fmt(m.latencyOffsetMs, 0)].join('\t'));
     }
   }
   return lines.join('\n');

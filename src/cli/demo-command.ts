@@ -37,7 +37,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   }
   const socket = o.socket ?? join(mkdtempSync(join(tmpdir(), 'syncplay-demo-')), 'leader.sock');
   const running = await startLeader(
-    { musicDir, host: '127.0.0.1', port: 0, leadMs: 500, ui: false, mpvArg: [], latencyOffset: 0, autoplay: true, socket },
+    { musicDir, host: '127.0.0.1', port: 0, leadMs: 500, ui: false, mpvArg: [], latencyOffset: 0, autoplay: true, socket, stateFile: null },
     log,
   );
   const members: Member[] = [];

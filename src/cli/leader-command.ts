@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { defaultControlSocketPath } from '../leader/control-socket-path.js';
 import { ControlServer } from '../leader/control-server.js';
 import { Leader } from '../leader/leader.js';
+import { defaultStateFile } from '../leader/member-settings-store.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { Member } from '../member/member.js';
 import { readSecretFile } from '../protocol/auth.js';
@@ -21,6 +22,7 @@ export interface LeaderCommandOptions {
   ui: boolean;
   play?: boolean;
   socket?: string;
+  stateFile?: string | null;
   name?: string;
   audioDevice?: string;
   mpvArg: string[];
@@ -42,7 +44,7 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
   for (const w of playlist.warnings) log.warn(w);
   log.info(`playlist: ${playlist.tracks.length} tracks from ${playlist.source}`);
 
-  const leader = new Leader({ host: o.host, port: o.port, tracks: playlist.tracks, secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader') });
+  const leader = new Leader({ host: o.host, port: o.port, tracks: playlist.tracks, secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader'), settingsFile: o.stateFile === undefined ? defaultStateFile() : o.stateFile });
   await leader.start();
 
   let control: ControlServer | null = null;

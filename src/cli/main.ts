@@ -36,6 +36,7 @@ export function buildProgram(): Command {
     .option('--mpv-arg <arg>', 'with --play: an extra mpv option, repeatable (e.g. --mpv-arg=--ao=null)', collect, [])
     .option('--latency-offset <ms>', "with --play: this device's output latency in ms (it starts that much earlier)", parseMs, 0)
     .option('--socket <path>', 'control socket path (default: $XDG_RUNTIME_DIR/syncplay/leader.sock or ~/.syncplay/leader.sock)')
+    .option('--state-file <file>', 'where per-member volume, mute and latency offsets are remembered (default: $XDG_STATE_HOME/syncplay/members.json or ~/.local/state/syncplay/members.json)')
     .option('-v, --verbose', 'debug logging')
     .addHelpText('after', '\nExample:\n  syncplay leader --music-dir ~/Music --play --autoplay\n  syncplay ctl next')
     .action((o) => runLeader(o).catch(fail));
@@ -91,6 +92,32 @@ export function buildProgram(): Command {
       const n = Number(seconds);
       if (!Number.isFinite(n)) fail(new Error(`seek needs a number of seconds, got "${seconds}"`));
       send({ cmd: 'seek', seconds: n, relative: /^[+-]/.test(seconds) }, sub);
+    });
+  ctl
+    .command('volume <member> <level>')
+    .description('set a member\'s volume 0–100 (+N / -N relative); MEMBER "all" sets every member')
+    .allowUnknownOption()
+    .action((member: string, level: string, _o, sub: Command) => {
+      const n = Number(level);
+      if (!Number.isFinite(n)) fail(new Error(`volume needs a number 0–100 or +N / -N, got "${level}"`));
+      send(/^[+-]/.test(level) ? { cmd: 'volume', member, delta: n } : { cmd: 'volume', member, volume: Math.max(0, Math.min(100, n)) }, sub);
+    });
+  ctl
+    .command('mute <member> [state]')
+    .description('mute or unmute a member (STATE on | off; default: toggle); MEMBER "all" for every member')
+    .action((member: string, state: string | undefined, _o, sub: Command) => {
+      if (state !== undefined && state !== 'on' && state !== 'off') fail(new Error(`mute state is "on" or "off", got "${state}"`));
+      send(state === undefined ? { cmd: 'mute', member } : { cmd: 'mute', member, muted: state === 'on' }, sub);
+    });
+  ctl
+    .command('offset <member> <ms>')
+    .description("set a member's output latency offset in ms (+N / -N relative; \"clear\" returns to the member's own --latency-offset); remembered by name")
+    .allowUnknownOption()
+    .action((member: string, ms: string, _o, sub: Command) => {
+      if (ms === 'clear') return send({ cmd: 'offset', member, ms: null }, sub);
+      const n = Number(ms);
+      if (!Number.isFinite(n) || Math.abs(n) > 10_000) fail(new Error(`offset needs milliseconds between -10000 and 10000, got "${ms}"`));
+      send({ cmd: 'offset', member, ms: n, relative: /^[+-]/.test(ms) }, sub);
     });
   ctl
     .command('status')

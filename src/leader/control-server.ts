@@ -22,10 +22,15 @@ export const controlRequestSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('prev') }),
   z.object({ cmd: z.literal('seek'), seconds: z.number().finite(), relative: z.boolean().optional() }),
   z.object({ cmd: z.literal('status') }),
+  z.object({ cmd: z.literal('volume'), member: z.string().min(1), volume: z.number().min(0).max(100).optional(), delta: z.number().min(-100).max(100).optional() }),
+  z.object({ cmd: z.literal('mute'), member: z.string().min(1), muted: z.boolean().optional() }),
+  z.object({ cmd: z.literal('offset'), member: z.string().min(1), ms: z.number().min(-10_000).max(10_000).nullable(), relative: z.boolean().optional() }),
 ]);
 export type ControlRequest = z.infer<typeof controlRequestSchema>;
 
-export function toCommand(req: ControlRequest): Command | null {
+type TimelineRequest = Exclude<ControlRequest, { cmd: 'volume' | 'mute' | 'offset' }>;
+
+export function toCommand(req: TimelineRequest): Command | null {
   switch (req.cmd) {
     case 'play':
       return req.track === undefined ? { kind: 'play' } : { kind: 'play', trackIndex: req.track - 1 };
@@ -99,10 +104,30 @@ export class ControlServer {
   }
 
   handle(req: ControlRequest): unknown {
+    if (req.cmd === 'volume' || req.cmd === 'mute' || req.cmd === 'offset') return this.handleSettings(req);
     const command = toCommand(req);
     if (command === null) return { ok: true, status: this.leader.status() };
     const result = this.leader.command(command);
     if (!result.ok) return { ok: false, error: result.error };
     return { ok: true, timeline: result.timeline, description: this.leader.describeTimeline(result.timeline) };
+  }
+
+  private handleSettings(req: Extract<ControlRequest, { cmd: 'volume' | 'mute' | 'offset' }>): unknown {
+    const clampVolume = (v: number): number => Math.max(0, Math.min(100, Math.round(v)));
+    const result = this.leader.setMemberSettings(req.member, (current) => {
+      switch (req.cmd) {
+        case 'volume':
+          return { volume: clampVolume(req.volume ?? current.volume + (req.delta ?? 0)) };
+        case 'mute':
+          return { muted: req.muted ?? !current.muted };
+        case 'offset':
+          return { latencyOffsetMs: req.ms === null ? null : req.relative ? (current.latencyOffsetMs ?? 0) + req.ms : req.ms };
+      }
+    });
+    if (!result.ok) return result;
+    const description = Object.entries(result.settings)
+      .map(([name, s]) => `${name}: volume ${s.volume}${s.muted ? ' muted' : ''}, latency offset ${s.latencyOffsetMs === null ? "the member's own" : `${s.latencyOffsetMs} ms`}`)
+      .join('\n');
+    return { ok: true, settings: result.settings, description };
   }
 }

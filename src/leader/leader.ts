@@ -6,8 +6,9 @@
 import { createServer, type Server } from 'node:net';
 import { monotonicMs } from '../clock/monotonic.js';
 import type { Logger } from '../log/logger.js';
-import { playheadAt, type Timeline, type Track } from '../protocol/index.js';
+import { playheadAt, type MemberSettings, type Timeline, type Track } from '../protocol/index.js';
 import { MemberSession } from './member-session.js';
+import { MemberSettingsStore } from './member-settings-store.js';
 import { applyCommand, normalizeTimeline, type Command } from './timeline-commands.js';
 
 export interface LeaderOptions {
@@ -20,6 +21,8 @@ export interface LeaderOptions {
   version: string;
   log: Logger;
   heartbeatMs?: number;
+  /** where per-member settings are remembered (null: not remembered) */
+  settingsFile?: string | null;
 }
 
 export interface MemberView {
@@ -36,6 +39,8 @@ export interface MemberView {
   fileStatus: string;
   fileProblems: { index: number; status: string }[];
   latencyOffsetMs: number | null;
+  volume: number;
+  muted: boolean;
   hardSeeks: number;
   trackIndex: number | null;
   statusAgeMs: number | null;
@@ -61,9 +66,12 @@ export class Leader {
   private readonly lost = new Map<string, { view: MemberView; lostAt: number }>();
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private nextId = 1;
+  private readonly settings: MemberSettingsStore;
   port = 0;
 
-  constructor(private readonly opts: LeaderOptions) {}
+  constructor(private readonly opts: LeaderOptions) {
+    this.settings = new MemberSettingsStore(opts.settingsFile ?? null, opts.log);
+  }
 
   get tracks(): Track[] {
     return this.opts.tracks;
@@ -118,6 +126,28 @@ export class Leader {
     return result;
   }
 
+  /**
+   * Changes a member's volume, mute or latency offset, remembers it under its name, and sends it
+   * if the member is connected. `name` "all" applies to every member the leader knows.
+   */
+  setMemberSettings(name: string, patch: Partial<MemberSettings> | ((current: MemberSettings) => Partial<MemberSettings>)): { ok: true; settings: Record<string, MemberSettings> } | { ok: false; error: string } {
+    const live = [...this.sessions].filter((s) => s.joined && s.isOpen);
+    const known = new Set([...live.map((s) => s.name), ...this.lost.keys(), ...this.settings.names()]);
+    const names = name === 'all' ? [...new Set([...live.map((s) => s.name), ...this.lost.keys()])] : known.has(name) ? [name] : [];
+    if (names.length === 0) {
+      return { ok: false, error: name === 'all' ? 'no members' : `no member named "${name}" (known: ${[...known].join(', ') || 'none'})` };
+    }
+    const result: Record<string, MemberSettings> = {};
+    for (const n of names) {
+      const change = typeof patch === 'function' ? patch(this.settings.get(n)) : patch;
+      const next = this.settings.set(n, change);
+      result[n] = next;
+      for (const s of live) if (s.name === n) s.send({ type: 'settings', settings: next });
+      this.opts.log.info(`member "${n}": volume ${next.volume}${next.muted ? ' (muted)' : ''}, latency offset ${next.latencyOffsetMs === null ? 'its own' : `${next.latencyOffsetMs} ms`}`);
+    }
+    return { ok: true, settings: result };
+  }
+
   describeTimeline(t: Timeline = this.timeline): string {
     const track = this.tracks[t.trackIndex];
     return `${t.state} track ${t.trackIndex + 1}/${this.tracks.length} "${track?.title ?? '?'}" at ${t.positionSec.toFixed(2)} s`;
@@ -158,7 +188,9 @@ export class Leader {
       playerState: st?.playerState ?? 'unknown',
       fileStatus: st?.fileStatus ?? 'unknown',
       fileProblems: st?.fileProblems ?? [],
-      latencyOffsetMs: st?.latencyOffsetMs ?? null,
+      latencyOffsetMs: st?.latencyOffsetMs ?? this.settings.get(s.name).latencyOffsetMs,
+      volume: this.settings.get(s.name).volume,
+      muted: this.settings.get(s.name).muted,
       hardSeeks: st?.hardSeeks ?? 0,
       trackIndex: st?.trackIndex ?? null,
       statusAgeMs: st ? now - s.lastStatusAtMs : null,
@@ -190,6 +222,8 @@ export class Leader {
     s.id = String(this.nextId++);
     this.lost.delete(s.name);
     this.opts.log.info(`${s.label} joined`);
+    // After the welcome, so the member knows the playlist before its settings.
+    setImmediate(() => s.send({ type: 'settings', settings: this.settings.get(s.name) }));
   }
 
   private left(s: MemberSession): void {

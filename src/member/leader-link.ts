@@ -18,6 +18,7 @@ import {
   proofsMatch,
   type LeaderMessage,
   type MemberMessage,
+  type MemberSettings,
   type StatusMessage,
   type Timeline,
   type Track,
@@ -39,6 +40,7 @@ export interface LeaderLinkEvents {
   welcome: [tracks: Track[], timeline: Timeline];
   timeline: [timeline: Timeline];
   playlist: [tracks: Track[]];
+  settings: [settings: MemberSettings];
   connected: [];
   disconnected: [reason: string];
 }
@@ -197,6 +199,8 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
         return void this.emit('timeline', m.timeline);
       case 'playlist':
         return void this.emit('playlist', m.tracks);
+      case 'settings':
+        return void this.emit('settings', m.settings);
       case 'error':
         this.lastError = `leader says: ${m.message}`;
         this.opts.log.warn(`leader error ${m.code}: ${m.message}`);

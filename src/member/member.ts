@@ -72,6 +72,10 @@ export class Member {
     });
     this.link.on('playlist', (tracks) => void this.setTracks(tracks));
     this.link.on('timeline', (timeline) => this.sync.setTimeline(timeline));
+    this.link.on('settings', (settings) => {
+      this.sync.setOutput(settings.volume, settings.muted);
+      this.sync.setLatencyOffset(settings.latencyOffsetMs ?? opts.latencyOffsetMs);
+    });
   }
 
   /** Starts mpv (throws if it cannot be found) and begins following the leader. */

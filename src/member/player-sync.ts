@@ -75,6 +75,7 @@ export class PlayerSync {
   private retryAfterMs = 0;
   private pausedAt: { track: number; positionSec: number } | null = null;
   private latencyOffsetMs: number;
+  private output = { volume: 100, muted: false };
 
   constructor(private readonly opts: PlayerSyncOptions) {
     this.controller = new SpeedController({ ...DEFAULT_SPEED_CONTROLLER, ...opts.controller });
@@ -85,6 +86,7 @@ export class PlayerSync {
       this.entries = [];
       this.currentSpeed = 1;
       this.pausedAt = null;
+      void this.applyOutput();
       this.poke();
     });
     opts.mpv.on('down', () => {
@@ -124,7 +126,27 @@ export class PlayerSync {
   }
 
   setLatencyOffset(ms: number): void {
+    if (ms === this.latencyOffsetMs) return;
+    this.opts.log.info(`latency offset ${ms} ms`);
     this.latencyOffsetMs = ms;
+  }
+
+  /** Volume (0–100) and mute, applied to mpv now and after every restart. */
+  setOutput(volume: number, muted: boolean): void {
+    if (volume === this.output.volume && muted === this.output.muted) return;
+    this.output = { volume, muted };
+    void this.applyOutput();
+  }
+
+  private async applyOutput(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    try {
+      await client.setProperty('volume', this.output.volume);
+      await client.setProperty('mute', this.output.muted);
+    } catch (e) {
+      this.opts.log.warn(`cannot set volume: ${(e as Error).message}`);
+    }
   }
 
   status(): Omit<StatusMessage, 'type' | 'clockOffsetMs' | 'rttMs' | 'clockSkewPpm' | 'fileStatus' | 'fileProblems'> {
@@ -134,6 +156,8 @@ export class PlayerSync {
       trackIndex: this.loadedTrack(),
       playerState: this.phase,
       latencyOffsetMs: this.latencyOffsetMs,
+      volume: this.output.volume,
+      muted: this.output.muted,
       hardSeeks: this.hardSeeks,
     };
   }

@@ -13,6 +13,7 @@
  *   leader → member  timeline { timeline }          (a new command, effective at timeline.at)
  *   leader → member  heartbeat { leaderMs, timeline }  (about 1 Hz: repeats the current timeline)
  *   leader → member  playlist { tracks }
+ *   leader → member  settings { volume, muted, latencyOffsetMs }  (remembered per member name)
  *   member → leader  status { ... }                 (about 1 Hz: sync error, speed, file status)
  */
 import { z } from 'zod';
@@ -74,6 +75,13 @@ const timeRes = z.object({ type: z.literal('time-res'), id: z.number().int(), t1
 const timelineMsg = z.object({ type: z.literal('timeline'), timeline: timelineSchema });
 const heartbeat = z.object({ type: z.literal('heartbeat'), leaderMs: finite, timeline: timelineSchema });
 const playlistMsg = z.object({ type: z.literal('playlist'), tracks: z.array(trackSchema).max(100_000) });
+/** Per-member settings kept by the leader; a null latency offset leaves the member's own --latency-offset. */
+export const memberSettingsSchema = z.object({
+  volume: z.number().min(0).max(100),
+  muted: z.boolean(),
+  latencyOffsetMs: z.number().min(-10_000).max(10_000).nullable(),
+});
+const settingsMsg = z.object({ type: z.literal('settings'), settings: memberSettingsSchema });
 const status = z.object({
   type: z.literal('status'),
   clockOffsetMs: finite.nullable(),
@@ -88,11 +96,13 @@ const status = z.object({
   /** per-track problems, e.g. [{ index: 2, status: 'missing' }] */
   fileProblems: z.array(z.object({ index: z.number().int(), status: fileStatusSchema })).max(100_000),
   latencyOffsetMs: finite,
+  volume: z.number().min(0).max(100).nullable(),
+  muted: z.boolean().nullable(),
   hardSeeks: z.number().int().nonnegative(),
 });
 const error = z.object({ type: z.literal('error'), code: z.string().max(64), message: z.string().max(2048) });
 
-export const leaderToMember = z.discriminatedUnion('type', [serverHello, welcome, timeRes, timelineMsg, heartbeat, playlistMsg, error]);
+export const leaderToMember = z.discriminatedUnion('type', [serverHello, welcome, timeRes, timelineMsg, heartbeat, playlistMsg, settingsMsg, error]);
 export const memberToLeader = z.discriminatedUnion('type', [hello, timeReq, status, error]);
 
 export type Track = z.infer<typeof trackSchema>;
@@ -102,6 +112,7 @@ export type LeaderMessage = z.infer<typeof leaderToMember>;
 export type MemberMessage = z.infer<typeof memberToLeader>;
 export type StatusMessage = z.infer<typeof status>;
 export type HelloMessage = z.infer<typeof hello>;
+export type MemberSettings = z.infer<typeof memberSettingsSchema>;
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; code: string; error: string };
 
