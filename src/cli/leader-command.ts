@@ -7,6 +7,8 @@ import { defaultStateFile } from '../leader/member-settings-store.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { Member } from '../member/member.js';
 import { readSecretFile } from '../protocol/auth.js';
+import type { RepeatMode, Track } from '../protocol/index.js';
+import { randomInt } from 'node:crypto';
 import { loadPlaylist } from '../playlist/load-playlist.js';
 import { DEFAULT_PORT, defaultMemberName } from './options.js';
 import { VERSION } from './version.js';
@@ -17,6 +19,8 @@ export interface LeaderCommandOptions {
   host: string;
   port: number;
   autoplay?: boolean;
+  shuffle?: boolean;
+  repeat?: RepeatMode;
   leadMs: number;
   secretFile?: string;
   ui: boolean;
@@ -42,9 +46,10 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
   const secret = o.secretFile ? readSecretFile(o.secretFile) : null;
   const playlist = await loadPlaylist({ musicDir, ...(o.playlist ? { playlistFile: resolve(o.playlist) } : {}) });
   for (const w of playlist.warnings) log.warn(w);
-  log.info(`playlist: ${playlist.tracks.length} tracks from ${playlist.source}`);
+  log.info(`playlist: ${playlist.tracks.length} tracks from ${playlist.source}${o.shuffle ? ', shuffled' : ''}`);
+  const tracks = o.shuffle ? shuffled(playlist.tracks) : playlist.tracks;
 
-  const leader = new Leader({ host: o.host, port: o.port, tracks: playlist.tracks, secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader'), settingsFile: o.stateFile === undefined ? defaultStateFile() : o.stateFile });
+  const leader = new Leader({ host: o.host, port: o.port, tracks, repeat: o.repeat ?? 'off', secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader'), settingsFile: o.stateFile === undefined ? defaultStateFile() : o.stateFile });
   await leader.start();
 
   let control: ControlServer | null = null;
@@ -95,6 +100,16 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
       await leader.stop();
     },
   };
+}
+
+/** Fisher–Yates with a cryptographic random source: every order equally likely. */
+function shuffled(tracks: Track[]): Track[] {
+  const out = [...tracks];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
 }
 
 export async function runLeader(o: LeaderCommandOptions): Promise<void> {

@@ -27,6 +27,8 @@ export function buildProgram(): Command {
     .option('--host <addr>', 'address to listen on', '0.0.0.0')
     .option('-p, --port <n>', 'TCP port to listen on', parsePort, DEFAULT_PORT)
     .option('--autoplay', 'start playing as soon as the first member has synchronised its clock')
+    .option('--shuffle', 'play the playlist in a random order')
+    .addOption(new Option('--repeat <mode>', 'what follows the last track: off (stop), all (start over), one (repeat each track)').choices(['off', 'all', 'one']).default('off'))
     .option('--lead-ms <ms>', "how far ahead a command's instant is set (the slowest member's round trip is added)", parsePositiveMs, 500)
     .option('--secret-file <file>', 'require members to prove they know the secret in this file (challenge–response, never sent)')
     .option('--no-ui', 'run headless with plain log lines')
@@ -92,6 +94,13 @@ export function buildProgram(): Command {
       const n = Number(seconds);
       if (!Number.isFinite(n)) fail(new Error(`seek needs a number of seconds, got "${seconds}"`));
       send({ cmd: 'seek', seconds: n, relative: /^[+-]/.test(seconds) }, sub);
+    });
+  ctl
+    .command('repeat <mode>')
+    .description('what follows the last track: all (start over), one (repeat this track), off (stop)')
+    .action((mode: string, _o, sub: Command) => {
+      if (mode !== 'all' && mode !== 'one' && mode !== 'off') fail(new Error(`repeat mode is all, one or off, got "${mode}"`));
+      send({ cmd: 'repeat', mode }, sub);
     });
   ctl
     .command('volume <member> <level>')

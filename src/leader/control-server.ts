@@ -22,6 +22,7 @@ export const controlRequestSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('prev') }),
   z.object({ cmd: z.literal('seek'), seconds: z.number().finite(), relative: z.boolean().optional() }),
   z.object({ cmd: z.literal('status') }),
+  z.object({ cmd: z.literal('repeat'), mode: z.enum(['off', 'all', 'one']) }),
   z.object({ cmd: z.literal('volume'), member: z.string().min(1), volume: z.number().min(0).max(100).optional(), delta: z.number().min(-100).max(100).optional() }),
   z.object({ cmd: z.literal('mute'), member: z.string().min(1), muted: z.boolean().optional() }),
   z.object({ cmd: z.literal('offset'), member: z.string().min(1), ms: z.number().min(-10_000).max(10_000).nullable(), relative: z.boolean().optional() }),
@@ -36,6 +37,8 @@ export function toCommand(req: TimelineRequest): Command | null {
       return req.track === undefined ? { kind: 'play' } : { kind: 'play', trackIndex: req.track - 1 };
     case 'seek':
       return { kind: 'seek', seconds: req.seconds, relative: req.relative ?? false };
+    case 'repeat':
+      return { kind: 'repeat', mode: req.mode };
     case 'status':
       return null;
     default:

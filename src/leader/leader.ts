@@ -1,12 +1,13 @@
 /**
  * The leader: owns the playlist and the timeline, accepts members over TCP, answers their
  * time exchanges, and turns commands into new timelines effective at a future shared instant.
- * The shared clock is this process's monotonic clock (monotonicMs()).
+ * The shared clock is this process's monotonic clock (monotonicMs()), or UTC through NTP when
+ * started with --ntp (`opts.clock`).
  */
 import { createServer, type Server } from 'node:net';
 import { monotonicMs } from '../clock/monotonic.js';
 import type { Logger } from '../log/logger.js';
-import { playheadAt, type MemberSettings, type Timeline, type Track } from '../protocol/index.js';
+import { playheadAt, type MemberSettings, type RepeatMode, type Timeline, type Track } from '../protocol/index.js';
 import { MemberSession } from './member-session.js';
 import { MemberSettingsStore } from './member-settings-store.js';
 import { applyCommand, normalizeTimeline, type Command } from './timeline-commands.js';
@@ -21,6 +22,10 @@ export interface LeaderOptions {
   version: string;
   log: Logger;
   heartbeatMs?: number;
+  /** what follows the last track (default 'off': the playlist ends) */
+  repeat?: RepeatMode;
+  /** the shared clock in ms (default: this process's monotonic clock) */
+  clock?: () => number;
   /** where per-member settings are remembered (null: not remembered) */
   settingsFile?: string | null;
 }
@@ -61,15 +66,19 @@ const LOST_MEMBER_RETENTION_MS = 10 * 60_000;
 
 export class Leader {
   private server: Server | null = null;
-  private timeline: Timeline = { seq: 0, state: 'stopped', trackIndex: 0, positionSec: 0, at: 0 };
+  private timeline: Timeline;
   private readonly sessions = new Set<MemberSession>();
   private readonly lost = new Map<string, { view: MemberView; lostAt: number }>();
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private nextId = 1;
   private readonly settings: MemberSettingsStore;
   port = 0;
+  /** Now on the shared clock, ms. */
+  readonly now: () => number;
 
   constructor(private readonly opts: LeaderOptions) {
+    this.now = opts.clock ?? monotonicMs;
+    this.timeline = { seq: 0, state: 'stopped', trackIndex: 0, positionSec: 0, at: this.now(), repeat: opts.repeat ?? 'off' };
     this.settings = new MemberSettingsStore(opts.settingsFile ?? null, opts.log);
   }
 
@@ -90,7 +99,7 @@ export class Leader {
     server.on('error', (e) => this.opts.log.error(`server: ${e.message}`));
     const addr = server.address();
     this.port = typeof addr === 'object' && addr ? addr.port : this.opts.port;
-    this.timeline = { seq: 0, state: 'stopped', trackIndex: 0, positionSec: 0, at: monotonicMs() };
+    this.timeline = { ...this.timeline, at: this.now() };
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.opts.heartbeatMs ?? 1000);
     this.opts.log.info(`leader listening on ${this.opts.host}:${this.port} with ${this.tracks.length} tracks${this.opts.secret ? ' (secret required)' : ''}`);
   }
@@ -113,14 +122,14 @@ export class Leader {
       const rtt = s.lastStatus?.rttMs;
       if (s.joined && rtt != null) slowest = Math.max(slowest, rtt);
     }
-    return monotonicMs() + this.opts.leadMs + Math.min(slowest, 5000);
+    return this.now() + this.opts.leadMs + Math.min(slowest, 5000);
   }
 
   command(command: Command, at = this.commandInstant()): { ok: true; timeline: Timeline } | { ok: false; error: string } {
     const result = applyCommand(this.timeline, this.tracks, command, at);
     if (!result.ok) return result;
     this.timeline = result.timeline;
-    const inMs = (at - monotonicMs()).toFixed(0);
+    const inMs = (at - this.now()).toFixed(0);
     this.opts.log.info(`${command.kind}${'seconds' in command ? ` ${command.seconds}` : ''} → ${this.describeTimeline()} in ${inMs} ms`);
     this.broadcast({ type: 'timeline', timeline: this.timeline });
     return result;
@@ -154,7 +163,7 @@ export class Leader {
   }
 
   status(): LeaderStatus {
-    const now = monotonicMs();
+    const now = this.now();
     const playhead = playheadAt(this.timeline, this.tracks, now);
     const members: MemberView[] = [];
     for (const s of this.sessions) if (s.joined) members.push(this.view(s, now));
@@ -201,6 +210,7 @@ export class Leader {
     const session = new MemberSession(socket, {
       secret: this.opts.secret,
       version: this.opts.version,
+      clock: this.now,
       tracks: () => this.tracks,
       timeline: () => this.timeline,
       log: this.opts.log,
@@ -233,7 +243,7 @@ export class Leader {
   }
 
   private heartbeat(): void {
-    const now = monotonicMs();
+    const now = this.now();
     const normalized = normalizeTimeline(this.timeline, this.tracks, now);
     if (normalized !== this.timeline) {
       const wasTrack = this.timeline.trackIndex;

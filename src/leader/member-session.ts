@@ -23,6 +23,8 @@ import {
 export interface SessionContext {
   secret: string | null;
   version: string;
+  /** the shared clock: time exchanges are answered in it */
+  clock: () => number;
   tracks: () => readonly Track[];
   timeline: () => Timeline;
   log: Logger;
@@ -88,9 +90,9 @@ export class MemberSession {
   private onMessage(m: MemberMessage): void {
     if (m.type === 'time-req') {
       // t2 is stamped as early as the event loop lets us, t3 just before the write.
-      const t2 = monotonicMs();
+      const t2 = this.ctx.clock();
       if (!this.joined) return;
-      this.conn.send({ type: 'time-res', id: m.id, t1: m.t1, t2, t3: monotonicMs() });
+      this.conn.send({ type: 'time-res', id: m.id, t1: m.t1, t2, t3: this.ctx.clock() });
       return;
     }
     if (m.type === 'hello') return this.onHello(m);

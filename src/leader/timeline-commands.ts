@@ -3,7 +3,7 @@
  * effective at the future shared instant `at`. The playhead at `at` under the old timeline is
  * where the new one takes over, so a command never jumps the music except where it means to.
  */
-import { playheadAt, type Timeline, type Track } from '../protocol/index.js';
+import { nextTrackIndex, playheadAt, type RepeatMode, type Timeline, type Track } from '../protocol/index.js';
 
 export type Command =
   | { kind: 'play'; trackIndex?: number }
@@ -12,7 +12,8 @@ export type Command =
   | { kind: 'stop' }
   | { kind: 'next' }
   | { kind: 'prev' }
-  | { kind: 'seek'; seconds: number; relative?: boolean };
+  | { kind: 'seek'; seconds: number; relative?: boolean }
+  | { kind: 'repeat'; mode: RepeatMode };
 
 export type CommandResult = { ok: true; timeline: Timeline } | { ok: false; error: string };
 
@@ -27,7 +28,7 @@ export function applyCommand(current: Timeline, tracks: readonly Track[], comman
   const index = ended ? 0 : Math.min(here.trackIndex, tracks.length - 1);
   const make = (state: Timeline['state'], trackIndex: number, positionSec: number): CommandResult => ({
     ok: true,
-    timeline: { seq, state, trackIndex, positionSec: Math.max(0, positionSec), at },
+    timeline: { seq, state, trackIndex, positionSec: Math.max(0, positionSec), at, repeat: current.repeat },
   });
   const running = here.state === 'playing' || here.state === 'pending';
 
@@ -53,12 +54,14 @@ export function applyCommand(current: Timeline, tracks: readonly Track[], comman
       if (here.state === 'stopped' || ended) return { ok: false, error: 'already stopped' };
       return make('stopped', index, 0);
     case 'next': {
-      if (index + 1 >= tracks.length) return { ok: false, error: 'already at the last track' };
-      return make(running ? 'playing' : here.state === 'paused' ? 'paused' : 'stopped', index + 1, 0);
+      const next = nextTrackIndex(current.repeat === 'one' ? 'all' : current.repeat, index, tracks.length);
+      if (next === null) return { ok: false, error: 'already at the last track' };
+      return make(running ? 'playing' : here.state === 'paused' ? 'paused' : 'stopped', next, 0);
     }
     case 'prev': {
       const state = running ? 'playing' : here.state === 'paused' ? 'paused' : 'stopped';
-      if (here.positionSec > PREV_RESTART_THRESHOLD_SEC || index === 0) return make(state, index, 0);
+      if (here.positionSec > PREV_RESTART_THRESHOLD_SEC) return make(state, index, 0);
+      if (index === 0) return make(state, current.repeat === 'off' ? 0 : tracks.length - 1, 0);
       return make(state, index - 1, 0);
     }
     case 'seek': {
@@ -68,6 +71,11 @@ export function applyCommand(current: Timeline, tracks: readonly Track[], comman
       const target = command.relative ? here.positionSec + command.seconds : command.seconds;
       if (target >= duration) return { ok: false, error: `seek to ${target.toFixed(1)} s is past the end of the track (${duration.toFixed(1)} s)` };
       return make(running ? 'playing' : 'paused', index, Math.max(0, target));
+    }
+    case 'repeat': {
+      // The playhead carries on untouched; only what follows the current track changes.
+      const state = running ? 'playing' : here.state === 'paused' ? 'paused' : 'stopped';
+      return { ok: true, timeline: { seq, state, trackIndex: index, positionSec: ended ? 0 : here.positionSec, at, repeat: command.mode } };
     }
   }
 }
@@ -81,12 +89,13 @@ export function normalizeTimeline(current: Timeline, tracks: readonly Track[], n
   if (current.state !== 'playing' || now < current.at) return current;
   const here = playheadAt(current, tracks, now);
   if (here.state === 'ended') {
-    return { seq: current.seq, state: 'stopped', trackIndex: 0, positionSec: 0, at: now };
+    return { seq: current.seq, state: 'stopped', trackIndex: 0, positionSec: 0, at: now, repeat: current.repeat };
   }
-  if (here.trackIndex === current.trackIndex) return current;
-  let startAt = current.at - current.positionSec * 1000;
-  for (let i = current.trackIndex; i < here.trackIndex; i++) startAt += tracks[i]!.durationSec * 1000;
-  return { seq: current.seq, state: 'playing', trackIndex: here.trackIndex, positionSec: 0, at: startAt };
+  // Anchor at the start of the track now playing (also when a repeated track started over).
+  const startAt = now - here.positionSec * 1000;
+  const anchoredTrackStart = current.at - current.positionSec * 1000;
+  if (here.trackIndex === current.trackIndex && Math.abs(startAt - anchoredTrackStart) < 1) return current;
+  return { seq: current.seq, state: 'playing', trackIndex: here.trackIndex, positionSec: 0, at: startAt, repeat: current.repeat };
 }
 
 function describe(state: string): string {

@@ -17,7 +17,7 @@ import { monotonicMs } from '../clock/monotonic.js';
 import type { OffsetEstimator } from '../clock/offset-estimator.js';
 import { waitUntilLocal } from '../clock/precise-wait.js';
 import type { Logger } from '../log/logger.js';
-import { TimelineHistory, playheadAt, type StatusMessage, type Timeline, type Track } from '../protocol/index.js';
+import { TimelineHistory, nextTrackIndex, playheadAt, type StatusMessage, type Timeline, type Track } from '../protocol/index.js';
 import type { MpvIpcClient } from './mpv/ipc-client.js';
 import type { SupervisedMpv } from './mpv/supervised-mpv.js';
 import type { FileCheck } from './file-check.js';
@@ -75,6 +75,8 @@ export class PlayerSync {
   private retryAfterMs = 0;
   private pausedAt: { track: number; positionSec: number } | null = null;
   private latencyOffsetMs: number;
+  /** the repeat mode of the timeline in force: decides which track mpv queues next */
+  private repeat: Timeline['repeat'] = 'off';
   private output = { volume: 100, muted: false };
 
   constructor(private readonly opts: PlayerSyncOptions) {
@@ -211,6 +213,10 @@ export class PlayerSync {
       }
     }
     if (!current) return this.ensureIdle(client);
+    if (current.repeat !== this.repeat) {
+      this.repeat = current.repeat;
+      if (this.phase === 'playing' || this.phase === 'paused') await this.appendNext(client);
+    }
     const here = playheadAt(current, this.tracks, t);
     if (here.state === 'stopped' || here.state === 'ended' || here.state === 'pending') return this.ensureIdle(client);
     if (here.state === 'paused') return this.ensurePaused(client, here.trackIndex, here.positionSec);
@@ -229,6 +235,11 @@ export class PlayerSync {
         if (!abort.signal.aborted) await this.silence(client, timeline.trackIndex);
         return;
       }
+      if (this.phase === 'playing' && this.continues(timeline, startShared)) {
+        // Same sound either way (a repeat-mode change, a restated timeline): nothing to re-arm.
+        await this.waitShared(clock, startShared, abort.signal);
+        return;
+      }
       const prepareAt = startShared - (this.opts.prepareMs ?? 250);
       if (this.phase === 'playing') await this.waitShared(clock, prepareAt, abort.signal);
       if (abort.signal.aborted) return;
@@ -244,6 +255,16 @@ export class PlayerSync {
     } else {
       await this.ensureIdle(client);
     }
+  }
+
+  /** Whether `next` puts the playhead where the timeline in force already would at its instant. */
+  private continues(next: Timeline, startShared: number): boolean {
+    const t = startShared + this.latencyOffsetMs;
+    const before = this.history.effective(t - 1e-6);
+    if (!before) return false;
+    const a = playheadAt(before, this.tracks, t);
+    const b = playheadAt(next, this.tracks, t);
+    return a.state === 'playing' && b.state === 'playing' && a.trackIndex === b.trackIndex && Math.abs(a.positionSec - b.positionSec) < 0.0005 && this.loadedTrack() === a.trackIndex;
   }
 
   private async waitShared(clock: OffsetEstimator, sharedMs: number, signal: AbortSignal): Promise<void> {
@@ -288,15 +309,17 @@ export class PlayerSync {
     this.lastReadingMs = null;
   }
 
-  /** Queues the following track in mpv so it plays on without a gap. */
+  /** Queues the track that follows (as the timeline's repeat mode says) so it plays on without a gap. */
   private async appendNext(client: MpvIpcClient): Promise<void> {
     while (this.entries.length > 1) {
       await client.command(['playlist-remove', this.entries.length - 1]);
       this.entries.pop();
     }
-    const next = (this.loadedTrack() ?? -2) + 1;
-    const file = this.opts.files.file(next);
-    if (next < this.tracks.length && file?.status === 'ok' && file.absPath) {
+    const loaded = this.loadedTrack();
+    if (loaded === null) return;
+    const next = nextTrackIndex(this.repeat, loaded, this.tracks.length);
+    const file = next === null ? null : this.opts.files.file(next);
+    if (next !== null && file?.status === 'ok' && file.absPath) {
       await client.command(['loadfile', file.absPath, 'append']);
       this.entries.push(next);
     }
@@ -318,7 +341,7 @@ export class PlayerSync {
         this.entries = [];
       }
       const loaded = this.loadedTrack();
-      if (this.nearBoundary(timeline, trackIndex, positionSec)) return;
+      if (this.nearBoundary(timeline, trackIndex, positionSec, this.target(clock.toShared(monotonicMs())))) return;
       if (loaded === trackIndex) {
         await this.correct(client, clock, timeline);
         return;
@@ -335,10 +358,17 @@ export class PlayerSync {
     await this.armAndStart(client, clock, at.trackIndex, at.positionSec, startShared, abort.signal);
   }
 
-  private nearBoundary(timeline: Timeline, trackIndex: number, positionSec: number): boolean {
-    if (positionSec < BOUNDARY_GRACE_SEC && trackIndex > timeline.trackIndex && this.entries.includes(trackIndex)) return true;
-    const duration = this.tracks[trackIndex]?.durationSec ?? 0;
-    return duration - positionSec < BOUNDARY_GRACE_SEC && this.entries.includes(trackIndex + 1);
+  /**
+   * Whether the timeline crosses from one track into the next (by auto-advance) within the grace
+   * period around now: a playhead that is not continuous over ±grace around `positionSec`.
+   */
+  private nearBoundary(timeline: Timeline, trackIndex: number, positionSec: number, targetMs: number): boolean {
+    const graceMs = BOUNDARY_GRACE_SEC * 1000;
+    const before = playheadAt(timeline, this.tracks, targetMs - graceMs);
+    const after = playheadAt(timeline, this.tracks, targetMs + graceMs);
+    const crossedBefore = before.state === 'playing' && (before.trackIndex !== trackIndex || before.positionSec > positionSec);
+    const crossesAfter = after.state !== 'playing' || after.trackIndex !== trackIndex || after.positionSec < positionSec;
+    return crossedBefore || crossesAfter;
   }
 
   /** One controller step: measure the error and nudge the speed, or re-arm when it is large. */

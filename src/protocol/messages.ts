@@ -33,10 +33,12 @@ export const trackSchema = z.object({
   artist: z.string().max(1024).optional(),
 });
 
+export const repeatModeSchema = z.enum(['off', 'all', 'one']);
+
 /**
- * "From shared instant `at` (ms of the leader's monotonic clock) the playlist is at track
+ * "From shared instant `at` (ms of the leader's shared clock) the playlist is at track
  * `trackIndex`, position `positionSec`, in `state`." A playing timeline advances at rate 1 and
- * auto-advances through the playlist (see timeline.ts).
+ * auto-advances through the playlist as `repeat` says (see timeline.ts).
  */
 export const timelineSchema = z.object({
   seq: z.number().int().nonnegative(),
@@ -44,6 +46,7 @@ export const timelineSchema = z.object({
   trackIndex: z.number().int().nonnegative(),
   positionSec: finite.nonnegative(),
   at: finite,
+  repeat: repeatModeSchema,
 });
 
 export const fileStatusSchema = z.enum(['ok', 'missing', 'different', 'refused', 'checking', 'unknown']);
@@ -107,6 +110,7 @@ export const memberToLeader = z.discriminatedUnion('type', [hello, timeReq, stat
 
 export type Track = z.infer<typeof trackSchema>;
 export type Timeline = z.infer<typeof timelineSchema>;
+export type RepeatMode = z.infer<typeof repeatModeSchema>;
 export type FileStatus = z.infer<typeof fileStatusSchema>;
 export type LeaderMessage = z.infer<typeof leaderToMember>;
 export type MemberMessage = z.infer<typeof memberToLeader>;

@@ -3,10 +3,11 @@
  *
  * A playing timeline says "at instant `at` the playlist is at (trackIndex, positionSec)" and
  * advances at rate 1: at instant t the playlist has advanced by (t − at)/1000 s, crossing into
- * the following tracks as each one's duration runs out (continuous playback). Past the last
- * track the playlist is over (state 'ended'). Paused and stopped timelines stand still.
+ * the following tracks as each one's duration runs out (continuous playback). With repeat 'off'
+ * the playlist is over past the last track (state 'ended'); 'all' wraps to the first track;
+ * 'one' plays the same track again. Paused and stopped timelines stand still.
  */
-import type { Timeline, Track } from './messages.js';
+import type { RepeatMode, Timeline, Track } from './messages.js';
 
 export interface PlayheadAt {
   state: 'playing' | 'paused' | 'stopped' | 'ended' | 'pending';
@@ -14,8 +15,17 @@ export interface PlayheadAt {
   positionSec: number;
 }
 
+type Durations = readonly Pick<Track, 'durationSec'>[];
+
+/** The track that follows `index` under `repeat`, or null at the end of the playlist. */
+export function nextTrackIndex(repeat: RepeatMode, index: number, count: number): number | null {
+  if (repeat === 'one') return index;
+  if (index + 1 < count) return index + 1;
+  return repeat === 'all' && count > 0 ? 0 : null;
+}
+
 /** Where the timeline puts the playhead at shared instant `sharedMs`. */
-export function playheadAt(timeline: Timeline, tracks: readonly Pick<Track, 'durationSec'>[], sharedMs: number): PlayheadAt {
+export function playheadAt(timeline: Timeline, tracks: Durations, sharedMs: number): PlayheadAt {
   const { trackIndex, positionSec } = timeline;
   if (timeline.state !== 'playing') {
     return { state: timeline.state, trackIndex, positionSec };
@@ -23,19 +33,41 @@ export function playheadAt(timeline: Timeline, tracks: readonly Pick<Track, 'dur
   if (sharedMs < timeline.at) return { state: 'pending', trackIndex, positionSec };
   let index = trackIndex;
   let position = positionSec + (sharedMs - timeline.at) / 1000;
-  for (;;) {
+  // Whole laps of a repeated playlist (or track) are skipped arithmetically.
+  const lap = timeline.repeat === 'one' ? (tracks[index]?.durationSec ?? 0) : timeline.repeat === 'all' ? tracks.reduce((sum, t) => sum + t.durationSec, 0) : 0;
+  const remainingInTrack = (tracks[index]?.durationSec ?? 0) - positionSec;
+  if (lap > 0 && position - positionSec > remainingInTrack + lap) {
+    const laps = Math.floor((position - positionSec - remainingInTrack) / lap);
+    position -= laps * lap;
+  }
+  for (let steps = 0; steps <= tracks.length + 1; steps++) {
     const track = tracks[index];
-    if (!track) return { state: 'ended', trackIndex: tracks.length, positionSec: 0 };
+    if (!track) break;
     if (position < track.durationSec) return { state: 'playing', trackIndex: index, positionSec: position };
     position -= track.durationSec;
-    index += 1;
+    const next = nextTrackIndex(timeline.repeat, index, tracks.length);
+    if (next === null) break;
+    index = next;
   }
+  return { state: 'ended', trackIndex: tracks.length, positionSec: 0 };
 }
 
-/** The shared instant at which the playing timeline reaches the start of track `index` (> timeline.trackIndex). */
-export function trackStartsAt(timeline: Timeline, tracks: readonly Pick<Track, 'durationSec'>[], index: number): number | null {
-  if (timeline.state !== 'playing' || index <= timeline.trackIndex || index > tracks.length) return null;
+/**
+ * The first shared instant after the timeline's anchor at which the playing timeline reaches the
+ * start of track `index` through auto-advance, or null if it never does within one lap.
+ */
+export function trackStartsAt(timeline: Timeline, tracks: Durations, index: number): number | null {
+  if (timeline.state !== 'playing') return null;
   let sec = -timeline.positionSec;
-  for (let i = timeline.trackIndex; i < index; i++) sec += tracks[i]!.durationSec;
-  return timeline.at + sec * 1000;
+  let current = timeline.trackIndex;
+  for (let steps = 0; steps < tracks.length + 1; steps++) {
+    const track = tracks[current];
+    if (!track) return null;
+    sec += track.durationSec;
+    const next = nextTrackIndex(timeline.repeat, current, tracks.length);
+    if (next === null) return null;
+    if (next === index) return timeline.at + sec * 1000;
+    current = next;
+  }
+  return null;
 }
