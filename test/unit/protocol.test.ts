@@ -32,7 +32,7 @@ describe('parseLine', () => {
   });
 
   it('accepts every leader message kind', () => {
-    const timeline = { seq: 1, state: 'playing', trackIndex: 0, positionSec: 1.5, at: 1000 };
+    const timeline = { seq: 1, state: 'playing', trackIndex: 0, positionSec: 1.5, at: 1000, repeat: 'off' };
     const track = { path: 'a.mp3', hash: HASH, durationSec: 10, title: 'A' };
     const lines: unknown[] = [
       { type: 'server-hello', protocol: PROTOCOL_VERSION, nonce: 'n', authRequired: false, version: '0.1.0' },
@@ -84,7 +84,7 @@ describe('parseLine', () => {
 
     const nested = parseLine(
       leaderToMember,
-      JSON.stringify({ type: 'timeline', timeline: { seq: -1, state: 'playing', trackIndex: 0, positionSec: 0, at: 0 } }),
+      JSON.stringify({ type: 'timeline', timeline: { seq: -1, state: 'playing', trackIndex: 0, positionSec: 0, at: 0, repeat: 'off' } }),
     );
     if (nested.ok) throw new Error('expected failure');
     expect(nested.code).toBe('invalid-message');
@@ -92,9 +92,13 @@ describe('parseLine', () => {
   });
 
   it('rejects non-finite numbers and bad enums in timelines', () => {
-    expect(timelineSchema.safeParse({ seq: 0, state: 'playing', trackIndex: 0, positionSec: -1, at: 0 }).success).toBe(false);
-    expect(timelineSchema.safeParse({ seq: 0, state: 'rewinding', trackIndex: 0, positionSec: 0, at: 0 }).success).toBe(false);
-    expect(timelineSchema.safeParse({ seq: 0, state: 'playing', trackIndex: 0, positionSec: Infinity, at: 0 }).success).toBe(false);
+    const valid = { seq: 0, state: 'playing', trackIndex: 0, positionSec: 0, at: 0, repeat: 'off' };
+    expect(timelineSchema.safeParse(valid).success).toBe(true);
+    expect(timelineSchema.safeParse({ ...valid, positionSec: -1 }).success).toBe(false);
+    expect(timelineSchema.safeParse({ ...valid, state: 'rewinding' }).success).toBe(false);
+    expect(timelineSchema.safeParse({ ...valid, positionSec: Infinity }).success).toBe(false);
+    expect(timelineSchema.safeParse({ ...valid, at: NaN }).success).toBe(false);
+    expect(timelineSchema.safeParse({ ...valid, trackIndex: 0.5 }).success).toBe(false);
     // JSON has no Infinity: a huge exponent parses to Infinity and must be refused.
     const r = parseLine(memberToLeader, '{"type":"time-req","id":1,"t1":1e999}');
     expect(r).toMatchObject({ ok: false, code: 'invalid-message' });

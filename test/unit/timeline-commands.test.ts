@@ -9,7 +9,9 @@ function track(i: number, durationSec: number): Track {
 const tracks: Track[] = [track(1, 10), track(2, 20), track(3, 5)];
 
 function tl(partial: Partial<Timeline>): Timeline {
-  return { seq: 4, state: 'playing', trackIndex: 0, positionSec: 0, at: 1000, ...partial };
+  // repeat 'off': the playlist plays once through (the default)
+  const base = { seq: 4, state: 'playing', trackIndex: 0, positionSec: 0, at: 1000, repeat: 'off' };
+  return { ...base, ...partial } as Timeline;
 }
 
 function ok(r: CommandResult): Timeline {
@@ -48,11 +50,11 @@ describe('applyCommand: common rules', () => {
 
 describe('play', () => {
   it('from stopped: plays the current track from the start', () => {
-    expect(ok(applyCommand(stopped, tracks, { kind: 'play' }, 5000))).toEqual({ seq: 5, state: 'playing', trackIndex: 1, positionSec: 0, at: 5000 });
+    expect(ok(applyCommand(stopped, tracks, { kind: 'play' }, 5000))).toMatchObject({ seq: 5, state: 'playing', trackIndex: 1, positionSec: 0, at: 5000 });
   });
 
   it('from paused: continues where it paused', () => {
-    expect(ok(applyCommand(paused, tracks, { kind: 'play' }, 5000))).toEqual({ seq: 5, state: 'playing', trackIndex: 1, positionSec: 7.25, at: 5000 });
+    expect(ok(applyCommand(paused, tracks, { kind: 'play' }, 5000))).toMatchObject({ seq: 5, state: 'playing', trackIndex: 1, positionSec: 7.25, at: 5000 });
   });
 
   it('when already playing or pending: refuses', () => {
@@ -80,7 +82,7 @@ describe('play', () => {
 
 describe('pause / resume', () => {
   it('pause holds the playhead at the instant', () => {
-    expect(ok(applyCommand(playing, tracks, { kind: 'pause' }, 1000 + 3000))).toEqual({ seq: 5, state: 'paused', trackIndex: 0, positionSec: 5, at: 4000 });
+    expect(ok(applyCommand(playing, tracks, { kind: 'pause' }, 1000 + 3000))).toMatchObject({ seq: 5, state: 'paused', trackIndex: 0, positionSec: 5, at: 4000 });
   });
 
   it('pause after an automatic track change pauses in the new track', () => {
@@ -100,7 +102,7 @@ describe('pause / resume', () => {
   });
 
   it('resume continues from the paused position', () => {
-    expect(ok(applyCommand(paused, tracks, { kind: 'resume' }, 9000))).toEqual({ seq: 5, state: 'playing', trackIndex: 1, positionSec: 7.25, at: 9000 });
+    expect(ok(applyCommand(paused, tracks, { kind: 'resume' }, 9000))).toMatchObject({ seq: 5, state: 'playing', trackIndex: 1, positionSec: 7.25, at: 9000 });
   });
 
   it('resume when not paused: says why', () => {
@@ -121,7 +123,7 @@ describe('pause / resume', () => {
 
 describe('stop', () => {
   it('stops at the start of the current track', () => {
-    expect(ok(applyCommand(playing, tracks, { kind: 'stop' }, 1000 + 9000))).toEqual({ seq: 5, state: 'stopped', trackIndex: 1, positionSec: 0, at: 10_000 });
+    expect(ok(applyCommand(playing, tracks, { kind: 'stop' }, 1000 + 9000))).toMatchObject({ seq: 5, state: 'stopped', trackIndex: 1, positionSec: 0, at: 10_000 });
     expect(ok(applyCommand(paused, tracks, { kind: 'stop' }, 5000))).toMatchObject({ state: 'stopped', trackIndex: 1, positionSec: 0 });
   });
 
@@ -171,7 +173,7 @@ describe('next / prev', () => {
 
 describe('seek', () => {
   it('absolute seek in a playing track', () => {
-    expect(ok(applyCommand(playing, tracks, { kind: 'seek', seconds: 7.5 }, 3000))).toEqual({ seq: 5, state: 'playing', trackIndex: 0, positionSec: 7.5, at: 3000 });
+    expect(ok(applyCommand(playing, tracks, { kind: 'seek', seconds: 7.5 }, 3000))).toMatchObject({ seq: 5, state: 'playing', trackIndex: 0, positionSec: 7.5, at: 3000 });
   });
 
   it('relative seek counts from the playhead at the instant', () => {
@@ -287,7 +289,7 @@ describe('normalizeTimeline', () => {
 
   it('the end of the playlist becomes stopped at the first track, from now', () => {
     const now = 1000 + 40_000;
-    expect(normalizeTimeline(playing, tracks, now)).toEqual({ seq: playing.seq, state: 'stopped', trackIndex: 0, positionSec: 0, at: now });
+    expect(normalizeTimeline(playing, tracks, now)).toMatchObject({ seq: playing.seq, state: 'stopped', trackIndex: 0, positionSec: 0, at: now });
   });
 
   it('commands after normalization behave as on the original timeline', () => {

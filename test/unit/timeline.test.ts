@@ -4,7 +4,9 @@ import { TimelineHistory, playheadAt, trackStartsAt, type Timeline } from '../..
 const tracks = [{ durationSec: 10 }, { durationSec: 20 }, { durationSec: 5 }];
 
 function tl(partial: Partial<Timeline>): Timeline {
-  return { seq: 1, state: 'playing', trackIndex: 0, positionSec: 0, at: 1000, ...partial };
+  // repeat 'off': the playlist plays once through (the default)
+  const base = { seq: 1, state: 'playing', trackIndex: 0, positionSec: 0, at: 1000, repeat: 'off' };
+  return { ...base, ...partial } as Timeline;
 }
 
 describe('playheadAt', () => {
@@ -98,9 +100,10 @@ describe('trackStartsAt', () => {
     expect(trackStartsAt(t, tracks, 2)).toBe(5000 + 22_000);
   });
 
-  it('index = tracks.length gives the end of the playlist', () => {
-    expect(trackStartsAt(t, tracks, 3)).toBe(5000 + 27_000);
-    expect(playheadAt(t, tracks, 5000 + 27_000).state).toBe('ended');
+  it('the last track runs until the playlist ends', () => {
+    const lastStart = trackStartsAt(t, tracks, 2)!;
+    expect(playheadAt(t, tracks, lastStart + 4999).state).toBe('playing');
+    expect(playheadAt(t, tracks, lastStart + 5000).state).toBe('ended');
   });
 
   it('agrees with playheadAt', () => {
@@ -116,6 +119,7 @@ describe('trackStartsAt', () => {
     expect(trackStartsAt(tl({ trackIndex: 1 }), tracks, 1)).toBeNull();
     expect(trackStartsAt(tl({ trackIndex: 1 }), tracks, 0)).toBeNull();
     expect(trackStartsAt(t, tracks, 4)).toBeNull();
+    expect(trackStartsAt(t, tracks, 7)).toBeNull();
     expect(trackStartsAt({ ...t, state: 'paused' }, tracks, 1)).toBeNull();
     expect(trackStartsAt({ ...t, state: 'stopped' }, tracks, 1)).toBeNull();
   });
