@@ -59,7 +59,12 @@ export interface LeaderStatus {
   tracks: Track[];
   members: MemberView[];
   listening: { host: string; port: number };
+  /** the next scheduled start and stop (ISO 8601 wall-clock times), when schedules are set */
+  schedule: { nextStart: string | null; nextStop: string | null };
+  repeat: RepeatMode;
 }
+
+export type ScheduleInfo = () => { nextStart: Date | null; nextStop: Date | null };
 
 /** Members that went away stay listed as lost for this long. */
 const LOST_MEMBER_RETENTION_MS = 10 * 60_000;
@@ -72,6 +77,7 @@ export class Leader {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private nextId = 1;
   private readonly settings: MemberSettingsStore;
+  private scheduleInfo: ScheduleInfo = () => ({ nextStart: null, nextStop: null });
   port = 0;
   /** Now on the shared clock, ms. */
   readonly now: () => number;
@@ -109,6 +115,11 @@ export class Leader {
     for (const s of this.sessions) s.close('leader shutting down');
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.server = null;
+  }
+
+  /** Lets the party scheduler report its next start and stop in status(). */
+  setScheduleInfo(info: ScheduleInfo): void {
+    this.scheduleInfo = info;
   }
 
   currentTimeline(): Timeline {
@@ -179,6 +190,11 @@ export class Leader {
       tracks: this.tracks,
       members,
       listening: { host: this.opts.host, port: this.port },
+      schedule: (() => {
+        const next = this.scheduleInfo();
+        return { nextStart: next.nextStart?.toISOString() ?? null, nextStop: next.nextStop?.toISOString() ?? null };
+      })(),
+      repeat: this.timeline.repeat,
     };
   }
 
