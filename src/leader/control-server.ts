@@ -4,7 +4,7 @@
  * `{"ok":true,...}` or `{"ok":false,"error":"..."}`. The socket is 0600 inside a 0700 folder:
  * only this user can drive the speakers from this machine.
  */
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { z } from 'zod';
@@ -63,8 +63,12 @@ export class ControlServer {
   constructor(private readonly leader: Leader, readonly path: string, private readonly log: Logger) {}
 
   async start(): Promise<void> {
-    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+    const dir = dirname(this.path);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (existsSync(this.path)) {
+      if (!lstatSync(this.path).isSocket()) {
+        throw new Error(`${this.path} exists and is not a socket: pick another --socket PATH`);
+      }
       if (await isLive(this.path)) {
         throw new Error(`another leader is already running on this machine (control socket ${this.path}); stop it, or start this one with --socket PATH`);
       }
@@ -72,10 +76,16 @@ export class ControlServer {
     }
     const server = createServer((socket) => this.serve(socket));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.path, () => resolve());
-    });
+    // The socket is born 0600 (umask), not made private after the fact.
+    const umask = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.path, () => resolve());
+      });
+    } finally {
+      process.umask(umask);
+    }
     chmodSync(this.path, 0o600);
     this.log.info(`control socket ${this.path} (drive with: syncplay ctl play|pause|resume|stop|next|prev|seek S|status)`);
   }
@@ -96,8 +106,8 @@ export class ControlServer {
     const framer = new LineFramer(
       64 * 1024,
       (line) => {
-        const parsed = parseLine(controlRequestSchema, line);
-        if (!parsed.ok) return reply({ ok: false, error: parsed.error.replace('message type', 'command') });
+        const parsed = parseLine(controlRequestSchema, line, 'cmd', 'command');
+        if (!parsed.ok) return reply({ ok: false, error: parsed.error });
         reply(this.handle(parsed.message));
       },
       () => reply({ ok: false, error: 'request too long' }),

@@ -120,8 +120,12 @@ export type MemberSettings = z.infer<typeof memberSettingsSchema>;
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; code: string; error: string };
 
-/** Parses one line into a validated message, or says precisely what is wrong with it. */
-export function parseLine<T>(schema: z.ZodType<T>, line: string): ParseResult<T> {
+/**
+ * Parses one line into a validated message, or says precisely what is wrong with it.
+ * `kindKey` is the field that names the kind of message ("type" on the wire, "cmd" on the
+ * control socket); `kindWord` is how errors call it.
+ */
+export function parseLine<T>(schema: z.ZodType<T>, line: string, kindKey = 'type', kindWord = 'message type'): ParseResult<T> {
   let raw: unknown;
   try {
     raw = JSON.parse(line);
@@ -131,17 +135,17 @@ export function parseLine<T>(schema: z.ZodType<T>, line: string): ParseResult<T>
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { ok: false, code: 'not-an-object', error: 'a message must be a JSON object' };
   }
-  const type = (raw as { type?: unknown }).type;
+  const kind = (raw as Record<string, unknown>)[kindKey];
   const result = schema.safeParse(raw);
   if (result.success) return { ok: true, message: result.data };
   const issue = result.error.issues[0];
-  if (issue && issue.path.length === 1 && issue.path[0] === 'type') {
-    return { ok: false, code: 'unknown-type', error: `unknown message type ${JSON.stringify(type)}` };
+  if (issue && issue.path.length === 1 && issue.path[0] === kindKey) {
+    return { ok: false, code: 'unknown-type', error: kind === undefined ? `missing "${kindKey}" field` : `unknown ${kindWord} ${JSON.stringify(kind)}` };
   }
   const where = issue ? issue.path.join('.') || '(message)' : '(message)';
   return {
     ok: false,
     code: 'invalid-message',
-    error: `invalid ${JSON.stringify(type)} message: ${where}: ${issue?.message ?? 'invalid'}`,
+    error: `invalid ${JSON.stringify(kind)} ${kindWord === 'message type' ? 'message' : kindWord}: ${where}: ${issue?.message ?? 'invalid'}`,
   };
 }
