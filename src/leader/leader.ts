@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:net';
 import { monotonicMs } from '../clock/monotonic.js';
 import type { Logger } from '../log/logger.js';
 import { playheadAt, type MemberSettings, type RepeatMode, type Timeline, type Track } from '../protocol/index.js';
-import { MemberSession } from './member-session.js';
+import { MemberSession, type CalibratorRequest } from './member-session.js';
 import { MemberSettingsStore } from './member-settings-store.js';
 import { applyCommand, normalizeTimeline, type Command } from './timeline-commands.js';
 
@@ -151,7 +151,7 @@ export class Leader {
    * if the member is connected. `name` "all" applies to every member the leader knows.
    */
   setMemberSettings(name: string, patch: Partial<MemberSettings> | ((current: MemberSettings) => Partial<MemberSettings>)): { ok: true; settings: Record<string, MemberSettings> } | { ok: false; error: string } {
-    const live = [...this.sessions].filter((s) => s.joined && s.isOpen);
+    const live = [...this.sessions].filter((s) => s.joined && s.isOpen && s.role === 'member');
     const known = new Set([...live.map((s) => s.name), ...this.lost.keys(), ...this.settings.names()]);
     const names = name === 'all' ? [...new Set([...live.map((s) => s.name), ...this.lost.keys()])] : known.has(name) ? [name] : [];
     if (names.length === 0) {
@@ -177,7 +177,7 @@ export class Leader {
     const now = this.now();
     const playhead = playheadAt(this.timeline, this.tracks, now);
     const members: MemberView[] = [];
-    for (const s of this.sessions) if (s.joined) members.push(this.view(s, now));
+    for (const s of this.sessions) if (s.joined && s.role === 'member') members.push(this.view(s, now));
     for (const [key, entry] of this.lost) {
       if (now - entry.lostAt > LOST_MEMBER_RETENTION_MS) this.lost.delete(key);
       else members.push(entry.view);
@@ -232,20 +232,54 @@ export class Leader {
       log: this.opts.log,
       onJoined: (s) => this.joined(s),
       onLeft: (s) => this.left(s),
+      onCalibratorRequest: (s, request) => this.calibratorRequest(s, request),
     });
     this.sessions.add(session);
     socket.on('close', () => this.sessions.delete(session));
   }
 
+  private liveMember(name: string): MemberSession | null {
+    return [...this.sessions].find((s) => s.joined && s.isOpen && s.role === 'member' && s.name === name) ?? null;
+  }
+
+  /** A calibrator's requests: list the members, have one play the test signal, store a measured offset. */
+  private calibratorRequest(from: MemberSession, request: CalibratorRequest): { ok: boolean; error?: string; members?: { name: string; connected: boolean; latencyOffsetMs: number | null; playerState: string }[] } {
+    switch (request.type) {
+      case 'list-members':
+        return {
+          ok: true,
+          members: this.status().members.map((m) => ({ name: m.name, connected: m.connected, latencyOffsetMs: m.latencyOffsetMs, playerState: m.playerState })),
+        };
+      case 'calibrate-play': {
+        const member = this.liveMember(request.member);
+        if (!member) return { ok: false, error: `member "${request.member}" is not connected` };
+        const here = playheadAt(this.timeline, this.tracks, this.now());
+        if (here.state === 'playing' || here.state === 'pending') return { ok: false, error: 'the music is playing: pause or stop it first (syncplay ctl pause)' };
+        if (request.at < this.now() + 200) return { ok: false, error: 'the signal instant is too close or past: schedule it at least 200 ms ahead' };
+        this.opts.log.info(`${from.label}: ${member.label} plays the test signal`);
+        member.send({ type: 'play-signal', at: request.at, signal: request.signal });
+        return { ok: true };
+      }
+      case 'set-offset': {
+        const result = this.setMemberSettings(request.member, { latencyOffsetMs: request.latencyOffsetMs });
+        return result.ok ? { ok: true } : { ok: false, error: result.error };
+      }
+    }
+  }
+
   private joined(s: MemberSession): void {
+    s.id = String(this.nextId++);
+    if (s.role === 'calibrator') {
+      this.opts.log.info(`${s.label} joined`);
+      return;
+    }
     // Two live members with one name would be indistinguishable in the table: number the newcomer.
-    const taken = new Set([...this.sessions].filter((o) => o !== s && o.joined && o.isOpen).map((o) => o.name));
+    const taken = new Set([...this.sessions].filter((o) => o !== s && o.joined && o.isOpen && o.role === 'member').map((o) => o.name));
     if (taken.has(s.name)) {
       let n = 2;
       while (taken.has(`${s.name}#${n}`)) n++;
       s.name = `${s.name}#${n}`;
     }
-    s.id = String(this.nextId++);
     this.lost.delete(s.name);
     this.opts.log.info(`${s.label} joined`);
     // After the welcome, so the member knows the playlist before its settings.
@@ -253,6 +287,10 @@ export class Leader {
   }
 
   private left(s: MemberSession): void {
+    if (s.role === 'calibrator') {
+      this.opts.log.info(`${s.label} left`);
+      return;
+    }
     this.opts.log.warn(`${s.label} disconnected`);
     const view = this.view(s, monotonicMs());
     this.lost.set(s.name, { view: { ...view, connected: false }, lostAt: monotonicMs() });

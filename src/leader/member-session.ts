@@ -15,6 +15,7 @@ import {
   proofsMatch,
   type LeaderMessage,
   type MemberMessage,
+  type ReplyMessage,
   type StatusMessage,
   type Timeline,
   type Track,
@@ -31,7 +32,11 @@ export interface SessionContext {
   /** called once the member has proved itself; returns the id it is known by */
   onJoined: (session: MemberSession) => void;
   onLeft: (session: MemberSession) => void;
+  /** answers a calibrator's request (list-members, calibrate-play, set-offset) */
+  onCalibratorRequest: (session: MemberSession, request: CalibratorRequest) => Omit<ReplyMessage, 'type' | 'requestId'>;
 }
+
+export type CalibratorRequest = Extract<MemberMessage, { type: 'list-members' | 'calibrate-play' | 'set-offset' }>;
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -39,6 +44,7 @@ export class MemberSession {
   readonly address: string;
   name = '?';
   id = '';
+  role: 'member' | 'calibrator' = 'member';
   joined = false;
   connectedAtMs = monotonicMs();
   lastStatus: StatusMessage | null = null;
@@ -72,7 +78,7 @@ export class MemberSession {
   }
 
   get label(): string {
-    return this.joined ? `member "${this.name}" (${this.address})` : `connection ${this.address}`;
+    return this.joined ? `${this.role} "${this.name}" (${this.address})` : `connection ${this.address}`;
   }
 
   get isOpen(): boolean {
@@ -98,6 +104,15 @@ export class MemberSession {
     if (m.type === 'hello') return this.onHello(m);
     if (!this.joined) {
       this.conn.send({ type: 'error', code: 'not-joined', message: `send hello before ${m.type}` });
+      return;
+    }
+    if (m.type === 'list-members' || m.type === 'calibrate-play' || m.type === 'set-offset') {
+      if (this.role !== 'calibrator') {
+        this.conn.send({ type: 'error', code: 'not-allowed', message: `${m.type} is for calibrators (join with role "calibrator")` });
+        return;
+      }
+      const answer = this.ctx.onCalibratorRequest(this, m);
+      this.conn.send({ type: 'reply', requestId: m.requestId, ...answer });
       return;
     }
     if (m.type === 'status') {
@@ -126,6 +141,7 @@ export class MemberSession {
     }
     clearTimeout(this.handshakeTimer);
     this.name = m.name;
+    this.role = m.role ?? 'member';
     this.joined = true;
     this.ctx.onJoined(this);
     this.conn.send({

@@ -19,10 +19,14 @@ import {
   type LeaderMessage,
   type MemberMessage,
   type MemberSettings,
+  type ReplyMessage,
+  type SweepSpecMessage,
   type StatusMessage,
   type Timeline,
   type Track,
 } from '../protocol/index.js';
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export interface LeaderLinkOptions {
   host: string;
@@ -34,6 +38,8 @@ export interface LeaderLinkOptions {
   status: () => Omit<StatusMessage, 'type' | 'clockOffsetMs' | 'rttMs' | 'clockSkewPpm'>;
   /** time exchanges per second after the initial burst */
   exchangeHz?: number;
+  /** 'calibrator' joins to run calibrations rather than to play (default 'member') */
+  role?: 'member' | 'calibrator';
 }
 
 export interface LeaderLinkEvents {
@@ -41,6 +47,7 @@ export interface LeaderLinkEvents {
   timeline: [timeline: Timeline];
   playlist: [tracks: Track[]];
   settings: [settings: MemberSettings];
+  'play-signal': [at: number, signal: SweepSpecMessage];
   connected: [];
   disconnected: [reason: string];
 }
@@ -68,6 +75,8 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
   private nextExchangeId = 1;
   private readonly inFlight = new Map<number, number>();
   private clientNonce = '';
+  private nextRequestId = 1;
+  private readonly pendingRequests = new Map<number, { resolve: (r: ReplyMessage) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   lastError: string | null = null;
 
   constructor(private readonly opts: LeaderLinkOptions) {
@@ -133,7 +142,26 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
     }, 1000);
   }
 
+  /** Sends a calibrator request and resolves with the leader's reply. */
+  request(message: DistributiveOmit<Extract<MemberMessage, { type: 'list-members' | 'calibrate-play' | 'set-offset' }>, 'requestId'>, timeoutMs = 5000): Promise<ReplyMessage> {
+    if (!this.joined) return Promise.reject(new Error('not connected to the leader'));
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pendingRequests.delete(requestId);
+        reject(new Error(`the leader did not answer ${message.type} within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.pendingRequests.set(requestId, { resolve, reject, timer });
+      this.send({ ...message, requestId } as MemberMessage);
+    });
+  }
+
   private teardown(reason: string): void {
+    for (const [id, p] of this.pendingRequests) {
+      clearTimeout(p.timer);
+      p.reject(new Error(`lost the leader (${reason})`));
+      this.pendingRequests.delete(id);
+    }
     for (const t of [this.exchangeTimer, this.statusTimer, this.watchdog]) if (t) clearInterval(t);
     this.exchangeTimer = this.statusTimer = this.watchdog = null;
     this.inFlight.clear();
@@ -173,7 +201,7 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
           this.lastError = 'the leader requires a secret: pass --secret-file with the leader\'s secret';
         }
         const proof = this.opts.secret !== null ? memberProof(this.opts.secret, m.nonce, this.opts.name) : undefined;
-        this.send({ type: 'hello', protocol: PROTOCOL_VERSION, name: this.opts.name, clientNonce: this.clientNonce, version: this.opts.version, ...(proof ? { proof } : {}) });
+        this.send({ type: 'hello', protocol: PROTOCOL_VERSION, name: this.opts.name, clientNonce: this.clientNonce, version: this.opts.version, role: this.opts.role ?? 'member', ...(proof ? { proof } : {}) });
         return;
       }
       case 'welcome': {
@@ -187,7 +215,7 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
         this.backoffMs = BACKOFF_MIN_MS;
         this.opts.log.info(`joined leader ${this.opts.host}:${this.opts.port} as "${this.opts.name}" (${m.playlist.length} tracks)`);
         this.startExchanges();
-        this.statusTimer = setInterval(() => this.sendStatus(), 1000);
+        if ((this.opts.role ?? 'member') === 'member') this.statusTimer = setInterval(() => this.sendStatus(), 1000);
         this.emit('connected');
         this.emit('welcome', m.playlist, m.timeline);
         return;
@@ -201,6 +229,16 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
         return void this.emit('playlist', m.tracks);
       case 'settings':
         return void this.emit('settings', m.settings);
+      case 'play-signal':
+        return void this.emit('play-signal', m.at, m.signal);
+      case 'reply': {
+        const pending = this.pendingRequests.get(m.requestId);
+        if (!pending) return;
+        clearTimeout(pending.timer);
+        this.pendingRequests.delete(m.requestId);
+        pending.resolve(m);
+        return;
+      }
       case 'error':
         this.lastError = `leader says: ${m.message}`;
         this.opts.log.warn(`leader error ${m.code}: ${m.message}`);

@@ -78,6 +78,8 @@ export class PlayerSync {
   /** the repeat mode of the timeline in force: decides which track mpv queues next */
   private repeat: Timeline['repeat'] = 'off';
   private output = { volume: 100, muted: false };
+  /** a calibration signal to play at a shared instant, then back to the timeline */
+  private pendingSignal: { atShared: number; path: string; durationSec: number } | null = null;
 
   constructor(private readonly opts: PlayerSyncOptions) {
     this.controller = new SpeedController({ ...DEFAULT_SPEED_CONTROLLER, ...opts.controller });
@@ -118,6 +120,16 @@ export class PlayerSync {
   setTimeline(timeline: Timeline): void {
     if (!this.history.add(timeline)) return;
     // A new command cancels whatever was being prepared for an older one.
+    this.abort?.abort();
+    this.poke();
+  }
+
+  /**
+   * Plays a calibration test signal (a WAV file) through this member's own player path at shared
+   * instant `atShared` — shifted by the latency offset like music — then returns to the timeline.
+   */
+  playSignal(atShared: number, path: string, durationSec: number): void {
+    this.pendingSignal = { atShared, path, durationSec };
     this.abort?.abort();
     this.poke();
   }
@@ -198,6 +210,11 @@ export class PlayerSync {
   }
 
   private async step(client: MpvIpcClient, clock: OffsetEstimator): Promise<void> {
+    if (this.pendingSignal) {
+      const signal = this.pendingSignal;
+      this.pendingSignal = null;
+      return this.runSignal(client, clock, signal);
+    }
     const sharedNow = clock.toShared(monotonicMs());
     const t = this.target(sharedNow);
     this.history.prune(t);
@@ -254,6 +271,33 @@ export class PlayerSync {
       this.pausedAt = null;
     } else {
       await this.ensureIdle(client);
+    }
+  }
+
+  private async runSignal(client: MpvIpcClient, clock: OffsetEstimator, signal: { atShared: number; path: string; durationSec: number }): Promise<void> {
+    const abort = new AbortController();
+    this.abort = abort;
+    this.phase = 'calibrating';
+    this.pausedAt = null;
+    try {
+      await client.setProperty('pause', true);
+      const restart = client.waitForEvent('playback-restart', undefined, 10_000);
+      restart.catch(() => {});
+      await client.command(['loadfile', signal.path, 'replace']);
+      this.entries = [];
+      await restart;
+      await client.setProperty('speed', 1 - this.controller.learnedDrift);
+      await this.waitShared(clock, signal.atShared - this.latencyOffsetMs, abort.signal);
+      if (abort.signal.aborted) return;
+      const ended = client.waitForEvent('end-file', undefined, signal.durationSec * 1000 + 5000);
+      ended.catch(() => {});
+      await client.setProperty('pause', false);
+      this.opts.log.info('playing the calibration signal');
+      await ended;
+    } finally {
+      await client.command(['stop']).catch(() => {});
+      this.entries = [];
+      this.phase = 'idle';
     }
   }
 

@@ -15,6 +15,11 @@
  *   leader → member  playlist { tracks }
  *   leader → member  settings { volume, muted, latencyOffsetMs }  (remembered per member name)
  *   member → leader  status { ... }                 (about 1 Hz: sync error, speed, file status)
+ * A calibrator (`syncplay calibrate`) joins with role "calibrator" and may ask:
+ *   calibrator → leader  list-members { requestId }                → reply { requestId, ok, members }
+ *   calibrator → leader  calibrate-play { requestId, member, at, signal } → reply; the leader sends
+ *                        leader → member  play-signal { at, signal }   (the member plays it at `at`)
+ *   calibrator → leader  set-offset { requestId, member, latencyOffsetMs } → reply
  */
 import { z } from 'zod';
 
@@ -51,6 +56,17 @@ export const timelineSchema = z.object({
 
 export const fileStatusSchema = z.enum(['ok', 'missing', 'different', 'refused', 'checking', 'unknown']);
 
+/** The calibration test signal: an exponential sine sweep the member renders itself. */
+export const sweepSpecSchema = z.object({
+  kind: z.literal('sweep'),
+  f0: z.number().min(10).max(24_000),
+  f1: z.number().min(10).max(24_000),
+  durationSec: z.number().min(0.05).max(10),
+  sampleRate: z.number().int().min(8000).max(192_000),
+  amplitude: z.number().min(0).max(1),
+  fadeSec: z.number().min(0).max(1),
+});
+
 const serverHello = z.object({
   type: z.literal('server-hello'),
   protocol: z.number().int(),
@@ -65,6 +81,7 @@ const hello = z.object({
   clientNonce: z.string().max(128),
   proof: z.string().max(128).optional(),
   version: z.string().max(64),
+  role: z.enum(['member', 'calibrator']).optional(),
 });
 const welcome = z.object({
   type: z.literal('welcome'),
@@ -94,7 +111,7 @@ const status = z.object({
   errorMs: finite.nullable(),
   speed: finite.nullable(),
   trackIndex: z.number().int().nullable(),
-  playerState: z.enum(['idle', 'loading', 'armed', 'playing', 'paused', 'silent', 'down']),
+  playerState: z.enum(['idle', 'loading', 'armed', 'playing', 'paused', 'silent', 'down', 'calibrating']),
   fileStatus: fileStatusSchema,
   /** per-track problems, e.g. [{ index: 2, status: 'missing' }] */
   fileProblems: z.array(z.object({ index: z.number().int(), status: fileStatusSchema })).max(100_000),
@@ -104,9 +121,16 @@ const status = z.object({
   hardSeeks: z.number().int().nonnegative(),
 });
 const error = z.object({ type: z.literal('error'), code: z.string().max(64), message: z.string().max(2048) });
+const requestId = z.number().int().nonnegative();
+const listMembers = z.object({ type: z.literal('list-members'), requestId });
+const calibratePlay = z.object({ type: z.literal('calibrate-play'), requestId, member: name, at: finite, signal: sweepSpecSchema });
+const setOffset = z.object({ type: z.literal('set-offset'), requestId, member: name, latencyOffsetMs: z.number().min(-10_000).max(10_000).nullable() });
+const playSignal = z.object({ type: z.literal('play-signal'), at: finite, signal: sweepSpecSchema });
+export const memberSummarySchema = z.object({ name, connected: z.boolean(), latencyOffsetMs: finite.nullable(), playerState: z.string().max(32) });
+const reply = z.object({ type: z.literal('reply'), requestId, ok: z.boolean(), error: z.string().max(2048).optional(), members: z.array(memberSummarySchema).max(10_000).optional() });
 
-export const leaderToMember = z.discriminatedUnion('type', [serverHello, welcome, timeRes, timelineMsg, heartbeat, playlistMsg, settingsMsg, error]);
-export const memberToLeader = z.discriminatedUnion('type', [hello, timeReq, status, error]);
+export const leaderToMember = z.discriminatedUnion('type', [serverHello, welcome, timeRes, timelineMsg, heartbeat, playlistMsg, settingsMsg, playSignal, reply, error]);
+export const memberToLeader = z.discriminatedUnion('type', [hello, timeReq, status, listMembers, calibratePlay, setOffset, error]);
 
 export type Track = z.infer<typeof trackSchema>;
 export type Timeline = z.infer<typeof timelineSchema>;
@@ -117,6 +141,9 @@ export type MemberMessage = z.infer<typeof memberToLeader>;
 export type StatusMessage = z.infer<typeof status>;
 export type HelloMessage = z.infer<typeof hello>;
 export type MemberSettings = z.infer<typeof memberSettingsSchema>;
+export type SweepSpecMessage = z.infer<typeof sweepSpecSchema>;
+export type MemberSummary = z.infer<typeof memberSummarySchema>;
+export type ReplyMessage = z.infer<typeof reply>;
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; code: string; error: string };
 
