@@ -7,6 +7,7 @@ import type { Track } from '../protocol/index.js';
 import { FileCheck } from './file-check.js';
 import { LeaderLink } from './leader-link.js';
 import { SupervisedMpv } from './mpv/supervised-mpv.js';
+import { signalFile } from './signal-file.js';
 import { PlayerSync, type SyncReading } from './player-sync.js';
 import type { SpeedControllerOptions } from './speed-controller.js';
 
@@ -72,6 +73,14 @@ export class Member {
     });
     this.link.on('playlist', (tracks) => void this.setTracks(tracks));
     this.link.on('timeline', (timeline) => this.sync.setTimeline(timeline));
+    this.link.on('play-signal', (at, spec) => {
+      try {
+        const file = signalFile(spec);
+        this.sync.playSignal(at, file.path, file.durationSec);
+      } catch (e) {
+        log.warn(`cannot prepare the calibration signal: ${(e as Error).message}`);
+      }
+    });
     this.link.on('settings', (settings) => {
       this.sync.setOutput(settings.volume, settings.muted);
       this.sync.setLatencyOffset(settings.latencyOffsetMs ?? opts.latencyOffsetMs);
