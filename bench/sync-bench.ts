@@ -693,6 +693,8 @@ function report(r: ScenarioResult, opts: Options): string {
   }
   const notes: string[] = [];
   if (r.spreadOver1Ms) notes.push(`${r.spreadOver1Ms} steady grid points with spread > 1 ms (${r.spreadOver3Ms} > 3 ms)`);
+  const load = Math.max(r.loadAvg.start[0]!, r.loadAvg.end[0]!);
+  if (load > availableParallelism()) notes.push(`the machine was overloaded (1-min load average up to ${load.toFixed(1)} on ${availableParallelism()} CPUs): mpv and the members compete for CPU, so late starts, underruns and noisy readings are expected`);
   if (r.unmatchedReadings) notes.push(`${r.unmatchedReadings} readings were of a track neither at nor next to the timeline's (left out)`);
   if (r.memberDeaths.length) notes.push(`member deaths: ${r.memberDeaths.join('; ')}`);
   if (r.uncleanStops.length) notes.push(`needed SIGKILL: ${r.uncleanStops.join(', ')}`);
