@@ -26,6 +26,8 @@ export interface LeaderOptions {
   repeat?: RepeatMode;
   /** the shared clock in ms (default: this process's monotonic clock) */
   clock?: () => number;
+  /** 'utc' when `clock` is UTC through NTP */
+  clockKind?: 'monotonic' | 'utc';
   /** where per-member settings are remembered (null: not remembered) */
   settingsFile?: string | null;
 }
@@ -227,6 +229,7 @@ export class Leader {
       secret: this.opts.secret,
       version: this.opts.version,
       clock: this.now,
+      clockKind: this.opts.clockKind ?? 'monotonic',
       tracks: () => this.tracks,
       timeline: () => this.timeline,
       log: this.opts.log,

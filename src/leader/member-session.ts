@@ -26,6 +26,7 @@ export interface SessionContext {
   version: string;
   /** the shared clock: time exchanges are answered in it */
   clock: () => number;
+  clockKind: 'monotonic' | 'utc';
   tracks: () => readonly Track[];
   timeline: () => Timeline;
   log: Logger;
@@ -74,7 +75,7 @@ export class MemberSession {
       }
     }, HANDSHAKE_TIMEOUT_MS);
     this.handshakeTimer.unref();
-    this.conn.send({ type: 'server-hello', protocol: PROTOCOL_VERSION, nonce: this.nonce, authRequired: ctx.secret !== null, version: ctx.version });
+    this.conn.send({ type: 'server-hello', protocol: PROTOCOL_VERSION, nonce: this.nonce, authRequired: ctx.secret !== null, version: ctx.version, clock: ctx.clockKind });
   }
 
   get label(): string {

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { monotonicMs } from '../clock/monotonic.js';
 import { OffsetEstimator } from '../clock/offset-estimator.js';
+import type { ClockMapping } from '../clock/clock-mapping.js';
 import type { Logger } from '../log/logger.js';
 import {
   JsonLineConnection,
@@ -40,6 +41,8 @@ export interface LeaderLinkOptions {
   exchangeHz?: number;
   /** 'calibrator' joins to run calibrations rather than to play (default 'member') */
   role?: 'member' | 'calibrator';
+  /** this device's NTP clock (--ntp): used as the shared clock when the leader's is UTC too */
+  ntp?: ClockMapping | null;
 }
 
 export interface LeaderLinkEvents {
@@ -87,8 +90,16 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
     return this.joined;
   }
 
-  /** The estimator that is ready to use, or null before the first estimate exists. */
-  get readyClock(): OffsetEstimator | null {
+  private leaderClockKind: 'monotonic' | 'utc' | null = null;
+
+  /**
+   * The shared-clock mapping to play by, or null before one exists: this device's own NTP clock
+   * when both sides use UTC through NTP (it keeps working without the leader), else the estimate
+   * of the leader's clock from the time exchanges.
+   */
+  get readyClock(): ClockMapping | null {
+    const ntp = this.opts.ntp;
+    if (ntp && this.leaderClockKind === 'utc' && ntp.isReady) return ntp;
     return this.clock.isReady ? this.clock : null;
   }
 
@@ -197,6 +208,11 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
           this.conn?.end();
           return;
         }
+        if (this.leaderClockKind !== m.clock) {
+          if (m.clock === 'utc' && this.opts.ntp) this.opts.log.info('leader and member both keep UTC through NTP: playing by the NTP clock');
+          if (m.clock === 'monotonic' && this.opts.ntp) this.opts.log.warn('this member has --ntp but the leader does not: following the leader\'s own clock');
+        }
+        this.leaderClockKind = m.clock;
         if (m.authRequired && this.opts.secret === null) {
           this.lastError = 'the leader requires a secret: pass --secret-file with the leader\'s secret';
         }

@@ -2,6 +2,7 @@
  * A member: one supervised mpv, a link to the leader, the file check, and the player sync that
  * makes mpv follow the leader's timeline.
  */
+import type { ClockMapping } from '../clock/clock-mapping.js';
 import type { Logger } from '../log/logger.js';
 import type { Track } from '../protocol/index.js';
 import { FileCheck } from './file-check.js';
@@ -24,6 +25,8 @@ export interface MemberOptions {
   version: string;
   log: Logger;
   controller?: Partial<SpeedControllerOptions>;
+  /** this device's NTP clock (--ntp), started by the caller */
+  ntp?: ClockMapping | null;
   onReading?: (r: SyncReading) => void;
 }
 
@@ -54,6 +57,7 @@ export class Member {
       secret: opts.secret,
       version: opts.version,
       log,
+      ntp: opts.ntp ?? null,
       status: () => {
         const files = this.files.summary();
         return { ...this.sync.status(), fileStatus: files.status, fileProblems: files.problems };

@@ -14,7 +14,7 @@
  * output device, lines up with the others'.
  */
 import { monotonicMs } from '../clock/monotonic.js';
-import type { OffsetEstimator } from '../clock/offset-estimator.js';
+import type { ClockMapping } from '../clock/clock-mapping.js';
 import { waitUntilLocal } from '../clock/precise-wait.js';
 import type { Logger } from '../log/logger.js';
 import { TimelineHistory, nextTrackIndex, playheadAt, type StatusMessage, type Timeline, type Track } from '../protocol/index.js';
@@ -25,7 +25,7 @@ import { DEFAULT_SPEED_CONTROLLER, SpeedController, type SpeedControllerOptions 
 
 export interface PlayerSyncOptions {
   mpv: SupervisedMpv;
-  clock: () => OffsetEstimator | null;
+  clock: () => ClockMapping | null;
   files: FileCheck;
   log: Logger;
   latencyOffsetMs: number;
@@ -209,7 +209,7 @@ export class PlayerSync {
     }
   }
 
-  private async step(client: MpvIpcClient, clock: OffsetEstimator): Promise<void> {
+  private async step(client: MpvIpcClient, clock: ClockMapping): Promise<void> {
     if (this.pendingSignal) {
       const signal = this.pendingSignal;
       this.pendingSignal = null;
@@ -241,7 +241,7 @@ export class PlayerSync {
   }
 
   /** Prepares for `timeline` and switches to it exactly at its instant. */
-  private async transition(client: MpvIpcClient, clock: OffsetEstimator, timeline: Timeline): Promise<void> {
+  private async transition(client: MpvIpcClient, clock: ClockMapping, timeline: Timeline): Promise<void> {
     const abort = new AbortController();
     this.abort = abort;
     const startShared = timeline.at - this.latencyOffsetMs;
@@ -274,7 +274,7 @@ export class PlayerSync {
     }
   }
 
-  private async runSignal(client: MpvIpcClient, clock: OffsetEstimator, signal: { atShared: number; path: string; durationSec: number }): Promise<void> {
+  private async runSignal(client: MpvIpcClient, clock: ClockMapping, signal: { atShared: number; path: string; durationSec: number }): Promise<void> {
     const abort = new AbortController();
     this.abort = abort;
     this.phase = 'calibrating';
@@ -311,7 +311,7 @@ export class PlayerSync {
     return a.state === 'playing' && b.state === 'playing' && a.trackIndex === b.trackIndex && Math.abs(a.positionSec - b.positionSec) < 0.0005 && this.loadedTrack() === a.trackIndex;
   }
 
-  private async waitShared(clock: OffsetEstimator, sharedMs: number, signal: AbortSignal): Promise<void> {
+  private async waitShared(clock: ClockMapping, sharedMs: number, signal: AbortSignal): Promise<void> {
     const local = clock.toLocal(sharedMs);
     if (local > monotonicMs()) {
       try {
@@ -326,7 +326,7 @@ export class PlayerSync {
    * Loads `trackIndex` paused at the position it will have at shared instant `startShared`,
    * waits for that instant, and unpauses. If the instant is too close, a later one is chosen.
    */
-  private async armAndStart(client: MpvIpcClient, clock: OffsetEstimator, trackIndex: number, positionSec: number, startShared: number, signal: AbortSignal): Promise<void> {
+  private async armAndStart(client: MpvIpcClient, clock: ClockMapping, trackIndex: number, positionSec: number, startShared: number, signal: AbortSignal): Promise<void> {
     const file = this.opts.files.file(trackIndex);
     if (!file || file.status !== 'ok' || !file.absPath) return this.silence(client, trackIndex);
     this.phase = 'loading';
@@ -369,7 +369,7 @@ export class PlayerSync {
     }
   }
 
-  private async follow(client: MpvIpcClient, clock: OffsetEstimator, timeline: Timeline, trackIndex: number, positionSec: number): Promise<void> {
+  private async follow(client: MpvIpcClient, clock: ClockMapping, timeline: Timeline, trackIndex: number, positionSec: number): Promise<void> {
     const file = this.opts.files.file(trackIndex);
     if (file?.status !== 'ok') return this.silence(client, trackIndex);
 
@@ -416,7 +416,7 @@ export class PlayerSync {
   }
 
   /** One controller step: measure the error and nudge the speed, or re-arm when it is large. */
-  private async correct(client: MpvIpcClient, clock: OffsetEstimator, timeline: Timeline): Promise<void> {
+  private async correct(client: MpvIpcClient, clock: ClockMapping, timeline: Timeline): Promise<void> {
     let reading;
     try {
       reading = await client.timedGetProperty('audio-pts');

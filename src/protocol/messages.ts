@@ -73,6 +73,8 @@ const serverHello = z.object({
   nonce: z.string().max(128),
   authRequired: z.boolean(),
   version: z.string().max(64),
+  /** what the shared clock is: the leader's monotonic clock, or UTC through NTP (--ntp) */
+  clock: z.enum(['monotonic', 'utc']),
 });
 const hello = z.object({
   type: z.literal('hello'),

@@ -35,7 +35,7 @@ describe('parseLine', () => {
     const timeline = { seq: 1, state: 'playing', trackIndex: 0, positionSec: 1.5, at: 1000, repeat: 'off' };
     const track = { path: 'a.mp3', hash: HASH, durationSec: 10, title: 'A' };
     const lines: unknown[] = [
-      { type: 'server-hello', protocol: PROTOCOL_VERSION, nonce: 'n', authRequired: false, version: '0.1.0' },
+      { type: 'server-hello', protocol: PROTOCOL_VERSION, nonce: 'n', authRequired: false, version: '0.1.0', clock: 'monotonic' },
       { type: 'welcome', memberId: '1', playlist: [track], timeline },
       { type: 'time-res', id: 1, t1: 1, t2: 2, t3: 3 },
       { type: 'timeline', timeline },
