@@ -113,11 +113,30 @@ function shuffled(tracks: Track[]): Track[] {
 }
 
 export async function runLeader(o: LeaderCommandOptions): Promise<void> {
-  const log = createLogger(o.verbose ? 'debug' : 'info');
-  if (o.ui && process.stdout.isTTY) log.info('the terminal UI is not available in this version; running headless (drive it with `syncplay ctl`)');
-  const running = await startLeader(o, log);
+  // The terminal UI needs a terminal both ways; otherwise (or with --no-ui) plain log lines.
+  const withUi = o.ui !== false && process.stdout.isTTY === true && process.stdin.isTTY === true;
+  const logs = withUi ? new (await import('../leader/ui/log-buffer.js')).LogBuffer() : null;
+  const log = createLogger(o.verbose ? 'debug' : 'info', '', logs ? logs.write : undefined);
+  let running: RunningLeader;
+  try {
+    running = await startLeader(o, log);
+  } catch (e) {
+    logs?.detach();
+    for (const line of logs?.lines() ?? []) process.stderr.write(line + '\n');
+    throw e;
+  }
   log.info(`members join with: syncplay member --ip <this host> --port ${running.leader.port} --music-dir <their music dir>${o.port === DEFAULT_PORT ? '' : ''}`);
-  await untilSignal();
+  if (logs) {
+    const { runLeaderUi } = await import('../leader/ui/run-leader-ui.js');
+    const { leader, control } = running;
+    await runLeaderUi({
+      source: { status: () => leader.status(), handle: (req) => (control ? control.handle(req) : { ok: false, error: 'no control socket' }) },
+      logs,
+    });
+    logs.detach();
+  } else {
+    await untilSignal();
+  }
   log.info('shutting down');
   await running.stop();
 }

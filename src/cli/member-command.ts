@@ -24,7 +24,10 @@ export interface MemberCommandOptions {
 }
 
 export async function runMember(o: MemberCommandOptions): Promise<void> {
-  const log = createLogger(o.verbose ? 'debug' : 'info');
+  // On a terminal, a status line updated in place below the log lines; otherwise plain logs.
+  const statusModule = process.stdout.isTTY === true ? await import('../member/status-line.js') : null;
+  const statusLine = statusModule ? new statusModule.StatusLine() : null;
+  const log = createLogger(o.verbose ? 'debug' : 'info', '', statusLine ? statusLine.log : undefined);
   const musicDir = resolve(o.musicDir);
   if (!existsSync(musicDir) || !statSync(musicDir).isDirectory()) {
     throw new Error(`music dir ${musicDir} does not exist: pass --music-dir with the folder that holds the same files as the leader's`);
@@ -45,8 +48,15 @@ export async function runMember(o: MemberCommandOptions): Promise<void> {
     log,
     ...(telemetry ? { onReading: (r) => telemetry.write(r) } : {}),
   });
-  await member.start();
+  if (statusModule && statusLine) statusModule.followMember(statusLine, member);
+  try {
+    await member.start();
+  } catch (e) {
+    statusLine?.stop();
+    throw e;
+  }
   await untilSignal();
+  statusLine?.stop();
   log.info('shutting down');
   await member.stop();
   await telemetry?.close();

@@ -74,15 +74,16 @@ export function memberStatusSegments(v: MemberStatusView): Segment[] {
 
 /** Joins segments into at most `width` visible characters (… when cut), with their colours. */
 export function renderSegments(segs: Segment[], width: number): string {
-  let room = Math.max(0, width);
+  const total = segs.reduce((n, [text]) => n + [...text].length, 0);
+  const cut = total > width;
+  let room = Math.max(0, cut ? width - 1 : width);
   let out = '';
   for (const [text, style] of segs) {
-    if (room <= 0) break;
     const chars = [...text];
-    let piece = text;
-    if (chars.length > room) piece = chars.slice(0, Math.max(0, room - 1)).join('') + '…';
-    room -= Math.min(chars.length, room);
-    out += style ? style(piece) : piece;
+    const piece = chars.length > room ? chars.slice(0, room).join('') + (cut ? '…' : '') : text;
+    if (piece) out += style ? style(piece) : piece;
+    if (chars.length > room) break;
+    room -= chars.length;
   }
   return out;
 }

@@ -1,0 +1,533 @@
+/**
+ * The leader's terminal UI. <LeaderApp> is pure: it draws a LeaderStatus and the last log lines,
+ * and turns key presses into ControlRequests passed to `onAction` (ControlServer.handle in the
+ * real program, so the UI and `syncplay ctl` share one code path). <LiveLeaderApp> polls a
+ * source (the leader) about 4 times a second and feeds <LeaderApp>.
+ */
+import { Box, Text, useInput, useStdout, type Key } from 'ink';
+import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import { nextTrackIndex } from '../../protocol/index.js';
+import type { ControlRequest } from '../control-server.js';
+import type { LeaderStatus, MemberView } from '../leader.js';
+import { clock, fileIsBad, fit, HEALTH_COLOR, hostOf, memberHealth, ms, progressBar, speedIsOff, speedText, wallClock, windowAround } from './format.js';
+import { ALL_MEMBERS, isPlaying, KEY_HELP, keyIntent } from './keys.js';
+
+export interface LeaderAppProps {
+  status: LeaderStatus;
+  /** recent log lines, oldest first */
+  logs?: readonly string[];
+  /** performs a request and returns the reply ({ ok, error?, description? }) or a promise of it */
+  onAction: (request: ControlRequest) => unknown;
+  /** the user asked to quit (q then y, or Ctrl+C) */
+  onQuit: () => void;
+  /** columns to draw in (default: the terminal's, at most 160) */
+  width?: number;
+  /** rows available (default: the terminal's) */
+  height?: number;
+  /** how long a message about an action stays, ms */
+  flashMs?: number;
+}
+
+type Flash = { kind: 'ok' | 'error' | 'info'; text: string; id: number };
+
+const PLAYLIST_ROWS = 5;
+
+export function LeaderApp(props: LeaderAppProps): ReactNode {
+  const { status, logs = [], onAction, onQuit, flashMs = 4000 } = props;
+  const { stdout } = useStdout();
+  const width = Math.max(60, Math.min(160, props.width ?? (stdout.columns || 100)));
+  const height = Math.max(20, props.height ?? (stdout.rows || 40));
+
+  const [selectedName, setSelectedName] = useState<string>(ALL_MEMBERS);
+  const [help, setHelp] = useState(false);
+  const [confirmQuit, setConfirmQuit] = useState(false);
+  const [flash, setFlash] = useState<Flash | null>(null);
+  const flashId = useRef(0);
+
+  // The selection follows the member's name; if it goes away, back to "all members".
+  const members = status.members;
+  const selected = selectedName !== ALL_MEMBERS && members.some((m) => m.name === selectedName) ? selectedName : ALL_MEMBERS;
+
+  useEffect(() => {
+    if (!flash) return;
+    const t = setTimeout(() => setFlash((f) => (f?.id === flash.id ? null : f)), flashMs);
+    return () => clearTimeout(t);
+  }, [flash, flashMs]);
+
+  const show = useCallback((kind: Flash['kind'], text: string) => setFlash({ kind, text, id: ++flashId.current }), []);
+
+  const perform = useCallback(
+    (request: ControlRequest) => {
+      const report = (reply: unknown): void => {
+        const r = (reply ?? {}) as { ok?: boolean; error?: unknown; description?: unknown };
+        if (r.ok === false) show('error', String(r.error ?? 'refused'));
+        else show('ok', typeof r.description === 'string' ? r.description.split('\n').join(' · ') : request.cmd);
+      };
+      try {
+        const reply = onAction(request);
+        if (reply && typeof (reply as Promise<unknown>).then === 'function') {
+          (reply as Promise<unknown>).then(report, (e: unknown) => show('error', (e as Error).message ?? String(e)));
+        } else report(reply);
+      } catch (e) {
+        show('error', (e as Error).message ?? String(e));
+      }
+    },
+    [onAction, show],
+  );
+
+  // The latest view of the interaction, for key presses that arrive several in one chunk.
+  const live = useRef({ help, confirmQuit, selected, status });
+  live.current = { help, confirmQuit, selected, status };
+
+  const press = (input: string, key: Partial<Key>): void => {
+    const now = live.current;
+    if (key.ctrl && input === 'c') return onQuit();
+    if (now.help) {
+      now.help = false;
+      return setHelp(false);
+    }
+    if (now.confirmQuit) {
+      now.confirmQuit = false;
+      setConfirmQuit(false);
+      if (input === 'y' || input === 'Y') onQuit();
+      else show('info', 'still running');
+      return;
+    }
+    const intent = keyIntent(input, key, now.status, now.selected);
+    switch (intent.kind) {
+      case 'request':
+        return perform(intent.request);
+      case 'select': {
+        const names = [ALL_MEMBERS, ...now.status.members.map((m) => m.name)];
+        const i = Math.max(0, Math.min(names.length - 1, names.indexOf(now.selected) + intent.delta));
+        now.selected = names[i] ?? ALL_MEMBERS;
+        return setSelectedName(now.selected);
+      }
+      case 'quit':
+        if (isPlaying(now.status)) {
+          now.confirmQuit = true;
+          return setConfirmQuit(true);
+        }
+        return onQuit();
+      case 'help':
+        now.help = true;
+        return setHelp(true);
+      default:
+        return;
+    }
+  };
+
+  useInput((input, key) => {
+    // Keys typed quickly can arrive as one chunk ("ny"): take plain characters one by one.
+    const plain = input.length > 1 && !key.ctrl && !key.meta && !input.includes('\x1b');
+    if (plain) for (const ch of input) press(ch, {});
+    else press(input, key);
+  });
+
+  // Rows: header 2, now playing 7, members 3 + k + 1, log 2 + L, message 1, keys 2; one spare.
+  const fixed = 19;
+  const memberRows = Math.max(1, Math.min(members.length, height - fixed - 4));
+  const logRows = Math.max(2, Math.min(8, height - fixed - Math.max(1, Math.min(members.length, memberRows))));
+
+  return (
+    <Box flexDirection="column" width={width}>
+      <Header status={status} width={width} />
+      {help ? (
+        <HelpPanel width={width} />
+      ) : (
+        <>
+          <Box marginTop={1}>
+            <NowPlaying status={status} width={width - playlistWidth(width) - 2} />
+            <Box width={2} />
+            <Playlist status={status} width={playlistWidth(width)} />
+          </Box>
+          <Members status={status} selected={selected} width={width} maxRows={memberRows} />
+          <LogPane lines={logs} rows={logRows} width={width} />
+        </>
+      )}
+      <MessageLine flash={flash} confirmQuit={confirmQuit} width={width} />
+      <KeyHints width={width} />
+    </Box>
+  );
+}
+
+function playlistWidth(width: number): number {
+  return Math.max(30, Math.min(56, Math.floor(width * 0.42)));
+}
+
+function Rule({ title, width, right }: { title: string; width: number; right?: string }): ReactNode {
+  const head = `── ${title} `;
+  const tail = right ? ` ${right} ──` : '';
+  const fill = Math.max(0, width - [...head].length - [...tail].length);
+  return (
+    <Text wrap="truncate-end">
+      <Text dimColor>── </Text>
+      <Text bold>{title}</Text>
+      <Text dimColor>{' ' + '─'.repeat(fill)}</Text>
+      {right ? (
+        <>
+          <Text dimColor> </Text>
+          <Text>{right}</Text>
+          <Text dimColor> ──</Text>
+        </>
+      ) : null}
+    </Text>
+  );
+}
+
+function Header({ status, width }: { status: LeaderStatus; width: number }): ReactNode {
+  const connected = status.members.filter((m) => m.connected).length;
+  const lost = status.members.length - connected;
+  const left = `syncplay leader`;
+  const where = `  ${status.listening.host}:${status.listening.port}`;
+  const who = `  ${connected} member${connected === 1 ? '' : 's'}${lost ? `, ${lost} lost` : ''}`;
+  const right = '? help';
+  const pad = Math.max(1, width - left.length - where.length - who.length - right.length);
+  return (
+    <Text wrap="truncate-end">
+      <Text bold color="cyan">
+        {left}
+      </Text>
+      <Text dimColor>{where}</Text>
+      <Text color={lost ? 'red' : undefined}>{who}</Text>
+      <Text>{' '.repeat(pad)}</Text>
+      <Text dimColor>{right}</Text>
+    </Text>
+  );
+}
+
+const STATE_BADGE: Record<LeaderStatus['playhead']['state'], { text: string; color: string }> = {
+  playing: { text: '▶ PLAYING', color: 'green' },
+  pending: { text: '▶ STARTING', color: 'yellow' },
+  paused: { text: '❚❚ PAUSED', color: 'yellow' },
+  stopped: { text: '■ STOPPED', color: 'gray' },
+  ended: { text: '■ ENDED', color: 'gray' },
+};
+
+function NowPlaying({ status, width }: { status: LeaderStatus; width: number }): ReactNode {
+  const p = status.playhead;
+  const track = status.track;
+  const badge = STATE_BADGE[p.state];
+  const count = status.tracks.length;
+  const title = track ? track.title || track.path : p.state === 'ended' ? 'end of playlist' : 'no track';
+  const at = track ? `${p.trackIndex + 1}/${count}` : '';
+  const pos = track ? clock(p.positionSec) : '0:00';
+  const dur = track ? clock(track.durationSec) : '0:00';
+  const bar = progressBar(track && track.durationSec > 0 ? p.positionSec / track.durationSec : 0, width - pos.length - dur.length - 2);
+  const nextIndex = track ? nextTrackIndex(status.repeat, p.trackIndex, count) : null;
+  const next = nextIndex === null ? null : status.tracks[nextIndex];
+  const headWidth = width - badge.text.length - 2;
+  const schedule: string[] = [];
+  if (status.schedule.nextStart) schedule.push(`start ${wallClock(status.schedule.nextStart)}`);
+  if (status.schedule.nextStop) schedule.push(`stop ${wallClock(status.schedule.nextStop)}`);
+  return (
+    <Box flexDirection="column" width={width}>
+      <Rule title="Now playing" width={width} right={at} />
+      <Text wrap="truncate-end">
+        <Text bold color={badge.color}>
+          {badge.text}
+        </Text>
+        <Text>{'  '}</Text>
+        <Text bold>{fit(title, headWidth, false)}</Text>
+      </Text>
+      <Text wrap="truncate-end" dimColor>
+        {track?.artist ? `${' '.repeat(badge.text.length + 2)}by ${track.artist}` : ' '}
+      </Text>
+      <Text wrap="truncate-end">
+        <Text>{pos} </Text>
+        <Text color={p.state === 'playing' ? 'green' : p.state === 'paused' || p.state === 'pending' ? 'yellow' : 'gray'}>{bar.done}</Text>
+        <Text dimColor>{bar.rest}</Text>
+        <Text> {dur}</Text>
+      </Text>
+      <Text wrap="truncate-end">
+        <Text dimColor>next </Text>
+        <Text>{next && nextIndex !== null ? `${nextIndex + 1}. ${next.title || next.path}` : '— end of playlist'}</Text>
+      </Text>
+      <Text wrap="truncate-end">
+        <Text dimColor>repeat </Text>
+        <Text color={status.repeat === 'off' ? undefined : 'cyan'}>{status.repeat}</Text>
+        {schedule.length ? (
+          <>
+            <Text dimColor>{'   schedule '}</Text>
+            <Text color="magenta">{schedule.join(', ')}</Text>
+          </>
+        ) : null}
+      </Text>
+    </Box>
+  );
+}
+
+function Playlist({ status, width }: { status: LeaderStatus; width: number }): ReactNode {
+  const count = status.tracks.length;
+  const current = status.playhead.state === 'ended' ? count - 1 : status.playhead.trackIndex;
+  const { start, end } = windowAround(current, count, PLAYLIST_ROWS);
+  const digits = String(count).length;
+  const lines: ReactNode[] = [];
+  for (let i = start; i < end; i++) {
+    const t = status.tracks[i]!;
+    const here = i === current && status.playhead.state !== 'ended';
+    const dur = clock(t.durationSec);
+    const label = t.title || t.path;
+    const titleWidth = width - 2 - digits - 1 - dur.length - 1;
+    lines.push(
+      <Text key={i} wrap="truncate-end">
+        <Text color="green">{here ? '▶ ' : '  '}</Text>
+        <Text dimColor={!here}>{String(i + 1).padStart(digits)} </Text>
+        <Text bold={here}>{fit(label, titleWidth)}</Text>
+        <Text dimColor> {dur}</Text>
+      </Text>,
+    );
+  }
+  if (count === 0) lines.push(<Text key="empty" dimColor>the playlist is empty</Text>);
+  while (lines.length < PLAYLIST_ROWS) lines.push(<Text key={`pad${lines.length}`}> </Text>);
+  const more = [start > 0 ? `↑${start}` : '', end < count ? `↓${count - end}` : ''].filter(Boolean).join(' ');
+  return (
+    <Box flexDirection="column" width={width}>
+      <Rule title="Playlist" width={width} right={more || `${count} track${count === 1 ? '' : 's'}`} />
+      {lines}
+    </Box>
+  );
+}
+
+/** Column widths of the member table; the name takes what is left. */
+function memberColumns(width: number) {
+  const fixed = { sel: 3, host: 15, state: 7, offset: 8, rtt: 6, error: 8, speed: 7, files: 9, vol: 5, lat: 5 };
+  const gaps = 9;
+  const used = Object.values(fixed).reduce((a, b) => a + b, 0) + gaps;
+  return { ...fixed, name: Math.max(8, Math.min(24, width - used)) };
+}
+
+function Members({ status, selected, width, maxRows }: { status: LeaderStatus; selected: string; width: number; maxRows: number }): ReactNode {
+  const c = memberColumns(width);
+  const members = status.members;
+  const selIndex = members.findIndex((m) => m.name === selected);
+  const { start, end } = windowAround(Math.max(0, selIndex), members.length, maxRows);
+  const header = [
+    fit('', c.sel) + fit('member', c.name),
+    fit('address', c.host),
+    fit('state', c.state),
+    fit('offset', c.offset, true, true),
+    fit('rtt', c.rtt, true, true),
+    fit('error', c.error, true, true),
+    fit('speed', c.speed, true, true),
+    fit('files', c.files),
+    fit('vol', c.vol, true, true),
+    fit('lat', c.lat, true, true),
+  ].join(' ');
+  const allSelected = selected === ALL_MEMBERS;
+  const connected = members.filter((m) => m.connected).length;
+  const sel = members[selIndex];
+  const more = [start > 0 ? `↑${start}` : '', end < members.length ? `↓${members.length - end}` : ''].filter(Boolean).join(' ');
+  return (
+    <Box flexDirection="column" marginTop={1}>
+      <Rule title="Members" width={width} right={more ? `${more}  ·  times in ms` : 'times in ms'} />
+      <Text dimColor wrap="truncate-end">
+        {header}
+      </Text>
+      <Text wrap="truncate-end">
+        <Text color="cyan">{allSelected ? '›◆ ' : ' ◆ '}</Text>
+        <Text bold={allSelected} color={allSelected ? 'cyan' : undefined}>
+          {fit(`all members (${connected})`, c.name + 1 + c.host)}
+        </Text>
+      </Text>
+      {members.length === 0 ? (
+        <Text dimColor>{'   no members yet: syncplay member --ip <this host> --port ' + status.listening.port + ' --music-dir <dir>'}</Text>
+      ) : (
+        members.slice(start, end).map((m) => <MemberRow key={`${m.id}:${m.name}`} m={m} selected={m.name === selected} c={c} />)
+      )}
+      <Text dimColor wrap="truncate-end">
+        {sel ? memberDetail(sel) : '   volume, mute and latency keys act on every member; ↓ selects one'}
+      </Text>
+    </Box>
+  );
+}
+
+function memberDetail(m: MemberView): string {
+  const parts = [`${m.name} at ${m.address}`];
+  if (m.fileProblems.length) {
+    const shown = m.fileProblems.slice(0, 4).map((p) => `#${p.index + 1} ${p.status}`);
+    parts.push(`files: ${shown.join(', ')}${m.fileProblems.length > 4 ? ` +${m.fileProblems.length - 4}` : ''}`);
+  }
+  if (m.trackIndex !== null) parts.push(`track ${m.trackIndex + 1}`);
+  parts.push(`hard seeks ${m.hardSeeks}`);
+  if (m.clockSkewPpm !== null) parts.push(`skew ${m.clockSkewPpm >= 0 ? '+' : ''}${m.clockSkewPpm.toFixed(1)} ppm`);
+  if (m.statusAgeMs !== null && m.connected) parts.push(`status ${(m.statusAgeMs / 1000).toFixed(1)} s ago`);
+  return '   ' + parts.join(' · ');
+}
+
+function MemberRow({ m, selected, c }: { m: MemberView; selected: boolean; c: ReturnType<typeof memberColumns> }): ReactNode {
+  const health = memberHealth(m);
+  const stateText = !m.connected ? 'LOST' : m.playerState === 'unknown' ? '—' : m.playerState;
+  const stateColor = !m.connected || m.playerState === 'silent' || m.playerState === 'down' ? 'red' : m.playerState === 'playing' ? HEALTH_COLOR[health] : m.playerState === 'loading' || m.playerState === 'armed' ? 'yellow' : undefined;
+  const playing = m.connected && m.playerState === 'playing';
+  const errorColor = m.errorMs === null || !playing ? undefined : Math.abs(m.errorMs) < 1 ? 'green' : 'yellow';
+  const filesColor = m.fileStatus === 'ok' ? 'green' : fileIsBad(m.fileStatus) ? 'red' : 'gray';
+  const files = fileIsBad(m.fileStatus) && m.fileProblems.length > 1 ? `${m.fileStatus.slice(0, c.files - 3)}×${Math.min(m.fileProblems.length, 99)}` : m.fileStatus;
+  return (
+    <Text wrap="truncate-end">
+      <Text color="cyan">{selected ? '›' : ' '}</Text>
+      <Text color={HEALTH_COLOR[health]}>{'● '}</Text>
+      <Text bold={selected} color={selected ? 'cyan' : !m.connected ? 'red' : undefined}>
+        {fit(m.name, c.name)}
+      </Text>
+      <Text dimColor> {fit(hostOf(m.address), c.host)} </Text>
+      <Text color={stateColor} bold={!m.connected}>
+        {fit(stateText, c.state)}
+      </Text>
+      <Text> {fit(ms(m.clockOffsetMs, true), c.offset, true, true)}</Text>
+      <Text> {fit(ms(m.rttMs), c.rtt, true, true)}</Text>
+      <Text color={errorColor}> {fit(ms(m.errorMs, true), c.error, true, true)}</Text>
+      <Text color={speedIsOff(m.speed) ? 'yellow' : undefined}> {fit(speedText(m.speed), c.speed, true, true)}</Text>
+      <Text color={filesColor}> {fit(files, c.files)}</Text>
+      <Text color={m.muted ? 'magenta' : undefined}> {fit(m.muted ? 'muted' : String(m.volume), c.vol, true, true)}</Text>
+      <Text> {fit(m.latencyOffsetMs === null ? '—' : `${m.latencyOffsetMs > 0 ? '+' : ''}${Math.round(m.latencyOffsetMs * 10) / 10}`, c.lat, true, true)}</Text>
+    </Text>
+  );
+}
+
+function LogPane({ lines, rows, width }: { lines: readonly string[]; rows: number; width: number }): ReactNode {
+  const shown = lines.slice(-rows);
+  const pad = rows - shown.length;
+  return (
+    <Box flexDirection="column" marginTop={1}>
+      <Rule title="Log" width={width} />
+      {shown.map((l, i) => (
+        <Text key={i} wrap="truncate-end" color={/ ERROR /.test(l) ? 'red' : / WARN /.test(l) ? 'yellow' : undefined} dimColor={!/ (ERROR|WARN) /.test(l)}>
+          {l}
+        </Text>
+      ))}
+      {Array.from({ length: pad }, (_, i) => (
+        <Text key={`pad${i}`}> </Text>
+      ))}
+    </Box>
+  );
+}
+
+function MessageLine({ flash, confirmQuit, width }: { flash: Flash | null; confirmQuit: boolean; width: number }): ReactNode {
+  if (confirmQuit) {
+    return (
+      <Text wrap="truncate-end" color="yellow" bold>
+        {fit('Playback is running. Quit and stop the leader? (y/n)', width, false)}
+      </Text>
+    );
+  }
+  if (!flash) return <Text> </Text>;
+  const mark = flash.kind === 'error' ? '✗ ' : flash.kind === 'ok' ? '✓ ' : '· ';
+  const color = flash.kind === 'error' ? 'red' : flash.kind === 'ok' ? 'green' : 'cyan';
+  return (
+    <Text wrap="truncate-end" color={color}>
+      {mark + flash.text}
+    </Text>
+  );
+}
+
+const HINTS: [string, string][] = [
+  ['space', 'play/pause'],
+  ['n/p', 'next/prev'],
+  ['←/→', 'seek'],
+  ['↑/↓', 'select'],
+  ['+/-', 'volume'],
+  ['m', 'mute'],
+  ['[/]', 'latency'],
+  ['s', 'stop'],
+  ['r', 'repeat'],
+  ['?', 'help'],
+  ['q', 'quit'],
+];
+
+function KeyHints({ width }: { width: number }): ReactNode {
+  return (
+    <Box flexWrap="wrap" width={width}>
+      {HINTS.map(([k, what]) => (
+        <Box key={k} marginRight={2}>
+          <Text>
+            <Text bold>{k}</Text>
+            <Text dimColor> {what}</Text>
+          </Text>
+        </Box>
+      ))}
+    </Box>
+  );
+}
+
+function HelpPanel({ width }: { width: number }): ReactNode {
+  const legend: [string, string, string][] = [
+    ['●', 'green', 'in sync: playing with |error| < 1 ms at normal speed'],
+    ['●', 'yellow', 'correcting: |error| ≥ 1 ms, speed off by > 100 ppm, or loading / armed'],
+    ['●', 'red', 'lost, a missing / different / refused file, or silent'],
+    ['●', 'gray', 'idle or paused'],
+    ['muted', 'magenta', 'the member is muted'],
+  ];
+  return (
+    <Box flexDirection="column" borderStyle="round" borderColor="cyan" paddingX={1} marginTop={1} width={Math.min(width, 90)}>
+      <Text bold color="cyan">
+        Keys
+      </Text>
+      {KEY_HELP.map(([k, what]) => (
+        <Text key={k}>
+          <Text bold>{fit(k, 8)}</Text>
+          <Text>{what}</Text>
+        </Text>
+      ))}
+      <Text> </Text>
+      <Text bold color="cyan">
+        Colours
+      </Text>
+      {legend.map(([mark, color, what]) => (
+        <Text key={color}>
+          <Text color={color}>{fit(mark, 8)}</Text>
+          <Text>{what}</Text>
+        </Text>
+      ))}
+      <Text> </Text>
+      <Text dimColor>Times in ms: offset = member clock vs the leader's, rtt = round trip, error = audio ahead (+) or behind (−).</Text>
+      <Text dimColor>Every key goes through the control socket's code path: the same as `syncplay ctl`. Any key closes this help.</Text>
+    </Box>
+  );
+}
+
+/** What <LiveLeaderApp> reads and drives: the leader's status and ControlServer.handle. */
+export interface UiSource {
+  status(): LeaderStatus;
+  handle(request: ControlRequest): unknown;
+}
+
+export interface LiveLeaderAppProps {
+  source: UiSource;
+  /** the log lines to show; polled with the status */
+  logs?: { lines(): readonly string[] };
+  onQuit: () => void;
+  refreshMs?: number;
+  width?: number;
+  height?: number;
+}
+
+export function LiveLeaderApp({ source, logs, onQuit, refreshMs = 250, width, height }: LiveLeaderAppProps): ReactNode {
+  const [status, setStatus] = useState(() => source.status());
+  const [lines, setLines] = useState<readonly string[]>(() => logs?.lines() ?? []);
+  const { stdout } = useStdout();
+  const [size, setSize] = useState(() => ({ columns: stdout.columns, rows: stdout.rows }));
+  useEffect(() => {
+    const t = setInterval(() => {
+      setStatus(source.status());
+      if (logs) setLines(logs.lines());
+    }, refreshMs);
+    return () => clearInterval(t);
+  }, [source, logs, refreshMs]);
+  useEffect(() => {
+    const resized = (): void => setSize({ columns: stdout.columns, rows: stdout.rows });
+    stdout.on('resize', resized);
+    return () => {
+      stdout.off('resize', resized);
+    };
+  }, [stdout]);
+  const onAction = useCallback(
+    (request: ControlRequest) => {
+      const reply = source.handle(request);
+      setStatus(source.status());
+      return reply;
+    },
+    [source],
+  );
+  return <LeaderApp status={status} logs={lines} onAction={onAction} onQuit={onQuit} width={width ?? size.columns} height={height ?? size.rows} />;
+}
