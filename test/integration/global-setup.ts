@@ -1,0 +1,35 @@
+/**
+ * The integration tests run `node bin/syncplay`, which loads dist/. Rebuild dist/ with tsc when
+ * any source file is newer than the built CLI (or it does not exist yet).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(p));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+export default function setup(): void {
+  const built = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+  const builtAt = existsSync(built) ? statSync(built).mtimeMs : 0;
+  const dirs = ['src', 'bench'].map((d) => join(ROOT, d)).filter((d) => existsSync(d));
+  const sourceAt = Math.max(0, ...dirs.map(newestMtime));
+  if (builtAt > 0 && builtAt >= sourceAt) return;
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) {
+    const output = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+    if (!existsSync(built)) throw new Error(`building dist/ failed:\n${output}`);
+    process.stderr.write(`integration setup: tsc reported errors; testing the emitted dist/ anyway:\n${output}\n`);
+  }
+}
