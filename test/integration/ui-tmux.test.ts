@@ -105,7 +105,7 @@ describe.skipIf(!hasTmux)('leader terminal UI in tmux', () => {
     await until('the member to join', async () => (await status()).members.some((m) => m.name === 'tmux-m' && m.connected && m.rttMs !== null));
     // The row: name, address, player state, numbers, files ok, volume.
     const row = await until('the member row with its status', () => pane().split('\n').find((l) => l.includes('tmux-m') && / ok /.test(l)));
-    expect(row).toMatch(/tmux-m\s+127\.0\.0\.1\s+(idle|loading|armed|paused)\s+[+-]\d/);
+    expect(row).toMatch(/tmux-m\s+127\.0\.0\.1(:\d+)?\s+(idle|loading|armed|paused)\s+[+-]\d/);
     expect(row).toMatch(/ ok\s+100 /);
     expect(memberLog).toContain('joined leader');
     expect(memberLog).not.toContain('\x1b[2K');

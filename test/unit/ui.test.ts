@@ -157,6 +157,15 @@ describe('<LeaderApp> frames', () => {
     for (const line of f.split('\n')) expect([...line].length).toBeLessThanOrEqual(100);
   });
 
+  it('fits narrow terminals (80 columns) and uses wide ones (160) for whole addresses', () => {
+    const narrow = plain(mount({ status: status('playing', EVERY_STATE), onAction: () => ({}), onQuit: () => {}, width: 80 }).lastFrame());
+    for (const line of narrow.split('\n')) expect([...line].length).toBeLessThanOrEqual(80);
+    expect(rowOf(narrow, 'quiet')).toMatch(/muted\s+\+12$/);
+    const wide = plain(mount({ status: status('playing', EVERY_STATE), onAction: () => ({}), onQuit: () => {}, width: 160 }).lastFrame());
+    for (const line of wide.split('\n')) expect([...line].length).toBeLessThanOrEqual(160);
+    expect(rowOf(wide, 'in-sync')).toContain('192.168.1.17:57000');
+  });
+
   it('shows paused, stopped and the schedule', () => {
     const paused = mount({ status: status('paused'), onAction: () => ({}), onQuit: () => {} });
     expect(plain(paused.lastFrame())).toContain('PAUSED');

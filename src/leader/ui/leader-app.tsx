@@ -289,12 +289,16 @@ function Playlist({ status, width }: { status: LeaderStatus; width: number }): R
   );
 }
 
-/** Column widths of the member table; the name takes what is left. */
+/**
+ * Column widths of the member table; the name takes what is left. Wide terminals show the whole
+ * address (host:port); narrow ones drop it (the line under the table still has it).
+ */
 function memberColumns(width: number) {
-  const fixed = { sel: 3, host: 15, state: 7, offset: 8, rtt: 6, error: 8, speed: 7, files: 9, vol: 5, lat: 5 };
-  const gaps = 9;
-  const used = Object.values(fixed).reduce((a, b) => a + b, 0) + gaps;
-  return { ...fixed, name: Math.max(8, Math.min(24, width - used)) };
+  const fixed = { sel: 3, state: 7, offset: 8, rtt: 6, error: 8, speed: 7, files: 9, vol: 5, lat: 5 };
+  const used = Object.values(fixed).reduce((a, b) => a + b, 0) + 8;
+  const host = width - used >= 24 + 1 + 22 ? 22 : width - used >= 10 + 1 + 15 ? 15 : 0;
+  const name = Math.max(8, Math.min(24, width - used - (host ? host + 1 : 0)));
+  return { ...fixed, host, name, fullAddress: host > 15 };
 }
 
 function Members({ status, selected, width, maxRows }: { status: LeaderStatus; selected: string; width: number; maxRows: number }): ReactNode {
@@ -304,7 +308,7 @@ function Members({ status, selected, width, maxRows }: { status: LeaderStatus; s
   const { start, end } = windowAround(Math.max(0, selIndex), members.length, maxRows);
   const header = [
     fit('', c.sel) + fit('member', c.name),
-    fit('address', c.host),
+    ...(c.host ? [fit('address', c.host)] : []),
     fit('state', c.state),
     fit('offset', c.offset, true, true),
     fit('rtt', c.rtt, true, true),
@@ -327,7 +331,7 @@ function Members({ status, selected, width, maxRows }: { status: LeaderStatus; s
       <Text wrap="truncate-end">
         <Text color="cyan">{allSelected ? '›◆ ' : ' ◆ '}</Text>
         <Text bold={allSelected} color={allSelected ? 'cyan' : undefined}>
-          {fit(`all members (${connected})`, c.name + 1 + c.host)}
+          {`all members (${connected})`}
         </Text>
       </Text>
       {members.length === 0 ? (
@@ -370,12 +374,12 @@ function MemberRow({ m, selected, c }: { m: MemberView; selected: boolean; c: Re
       <Text bold={selected} color={selected ? 'cyan' : !m.connected ? 'red' : undefined}>
         {fit(m.name, c.name)}
       </Text>
-      <Text dimColor> {fit(hostOf(m.address), c.host)} </Text>
+      <Text dimColor> {c.host ? `${fit(c.fullAddress ? m.address.replace(/^::ffff:/, '') : hostOf(m.address), c.host)} ` : ''}</Text>
       <Text color={stateColor} bold={!m.connected}>
         {fit(stateText, c.state)}
       </Text>
-      <Text> {fit(ms(m.clockOffsetMs, true), c.offset, true, true)}</Text>
-      <Text> {fit(ms(m.rttMs), c.rtt, true, true)}</Text>
+      <Text dimColor={!m.connected}> {fit(ms(m.clockOffsetMs, true), c.offset, true, true)}</Text>
+      <Text dimColor={!m.connected}> {fit(ms(m.rttMs), c.rtt, true, true)}</Text>
       <Text color={errorColor}> {fit(ms(m.errorMs, true), c.error, true, true)}</Text>
       <Text color={speedIsOff(m.speed) ? 'yellow' : undefined}> {fit(speedText(m.speed), c.speed, true, true)}</Text>
       <Text color={filesColor}> {fit(files, c.files)}</Text>
