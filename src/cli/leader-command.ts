@@ -4,6 +4,7 @@ import { defaultControlSocketPath } from '../leader/control-socket-path.js';
 import { ControlServer } from '../leader/control-server.js';
 import { Leader } from '../leader/leader.js';
 import { defaultStateFile } from '../leader/member-settings-store.js';
+import { startLeaderSchedule, validateScheduleOptions, type PartyScheduler } from '../leader/schedule/index.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { Member } from '../member/member.js';
 import { readSecretFile } from '../protocol/auth.js';
@@ -32,6 +33,18 @@ export interface LeaderCommandOptions {
   mpvArg: string[];
   latencyOffset: number;
   verbose?: boolean;
+  /** --start-at HH:MM[:SS]: start the playlist from track 1 at that time (today, or tomorrow if past) */
+  startAt?: string;
+  /** --schedule CRON: start the playlist from track 1 at every occurrence */
+  schedule?: string;
+  /** --stop-at HH:MM[:SS]: stop at that time */
+  stopAt?: string;
+  /** --stop-schedule CRON: stop at every occurrence */
+  stopSchedule?: string;
+  /** --tz Area/City: time zone of the schedules (default: the system's) */
+  tz?: string;
+  /** UTC wall clock the schedules are kept on (default Date.now) */
+  wallNow?: () => number;
 }
 
 export interface RunningLeader {
@@ -42,6 +55,8 @@ export interface RunningLeader {
 }
 
 export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise<RunningLeader> {
+  // Bad schedule flags fail before anything starts.
+  const schedule = validateScheduleOptions({ startAt: o.startAt, schedule: o.schedule, stopAt: o.stopAt, stopSchedule: o.stopSchedule, tz: o.tz }, (o.wallNow ?? Date.now)());
   const musicDir = resolve(o.musicDir);
   const secret = o.secretFile ? readSecretFile(o.secretFile) : null;
   const playlist = await loadPlaylist({ musicDir, ...(o.playlist ? { playlistFile: resolve(o.playlist) } : {}) });
@@ -90,11 +105,14 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
     poll.unref();
   }
 
+  const scheduler: PartyScheduler | null = schedule ? startLeaderSchedule(leader, schedule, log.child('schedule'), { wallNow: o.wallNow }) : null;
+
   return {
     leader,
     control,
     localMember,
     async stop() {
+      scheduler?.stop();
       await localMember?.stop();
       await control?.stop();
       await leader.stop();

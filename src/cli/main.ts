@@ -39,8 +39,19 @@ export function buildProgram(): Command {
     .option('--latency-offset <ms>', "with --play: this device's output latency in ms (it starts that much earlier)", parseMs, 0)
     .option('--socket <path>', 'control socket path (default: $XDG_RUNTIME_DIR/syncplay/leader.sock or ~/.syncplay/leader.sock)')
     .option('--state-file <file>', 'where per-member volume, mute and latency offsets are remembered (default: $XDG_STATE_HOME/syncplay/members.json or ~/.local/state/syncplay/members.json)')
+    .option('--start-at <HH:MM[:SS]>', 'start the playlist from track 1 at this time of day (today, or tomorrow if already past), heard at that instant on every member')
+    .option('--schedule <cron>', 'start the playlist from track 1 at every time matching this cron expression (5 or 6 fields: [second] minute hour day-of-month month day-of-week; e.g. "0 20 * * 6" = Saturdays 20:00)')
+    .option('--stop-at <HH:MM[:SS]>', 'stop playing at this time of day (today, or tomorrow if already past)')
+    .option('--stop-schedule <cron>', 'stop playing at every time matching this cron expression (e.g. "0 23 * * 6")')
+    .option('--tz <Area/City>', 'time zone of --start-at, --schedule, --stop-at and --stop-schedule (default: the system time zone)')
     .option('-v, --verbose', 'debug logging')
-    .addHelpText('after', '\nExample:\n  syncplay leader --music-dir ~/Music --play --autoplay\n  syncplay ctl next')
+    .addHelpText(
+      'after',
+      '\nExample:\n  syncplay leader --music-dir ~/Music --play --autoplay\n  syncplay ctl next\n' +
+        '\nScheduled parties (each start plays from track 1; a start while playing is skipped):\n' +
+        '  syncplay leader --music-dir ~/Music --start-at 20:00 --stop-at 23:30\n' +
+        '  syncplay leader --music-dir ~/Music --schedule "0 20 * * 6" --stop-schedule "0 23 * * 6" --tz Europe/Berlin',
+    )
     .action((o) => runLeader(o).catch(fail));
 
   program

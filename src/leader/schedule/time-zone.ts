@@ -21,12 +21,11 @@ export function systemTimeZone(): string {
 
 /**
  * Checks an IANA zone name ("Europe/Berlin", "UTC") and returns its canonical spelling;
- * throws "unknown time zone" otherwise. Undefined means the system zone.
+ * throws "unknown time zone" otherwise. Undefined or empty means the system zone.
  */
 export function resolveTimeZone(tz: string | undefined, flag = '--tz'): string {
-  if (tz === undefined) return systemTimeZone();
-  const name = tz.trim();
-  if (!name) throw new Error(`${flag}: empty time zone name (expected an IANA name such as Europe/Berlin)`);
+  const name = tz?.trim();
+  if (!name) return systemTimeZone();
   try {
     return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
   } catch {
@@ -109,10 +108,13 @@ export function formatWall(ms: number, tz: string): string {
   const p = localParts(ms, tz);
   const pad = (n: number): string => String(n).padStart(2, '0');
   const weekday = new Intl.DateTimeFormat('en-US', { timeZone: tz, weekday: 'short' }).format(new Date(ms));
-  const zone =
-    new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: 'short' })
+  // The zone's abbreviation where English has one (CET, EST, UTC), else its offset (GMT+9).
+  const abbreviation = (locale: string): string | undefined =>
+    new Intl.DateTimeFormat(locale, { timeZone: tz, timeZoneName: 'short' })
       .formatToParts(new Date(ms))
-      .find((x) => x.type === 'timeZoneName')?.value ?? tz;
+      .find((x) => x.type === 'timeZoneName')?.value;
+  const us = abbreviation('en-US');
+  const zone = (us && !/^GMT[+-]/.test(us) ? us : abbreviation('en-GB') ?? us) ?? tz;
   return `${weekday} ${p.year}-${pad(p.month)}-${pad(p.day)} ${pad(p.hour)}:${pad(p.minute)}:${pad(p.second)} ${zone}`;
 }
 
