@@ -306,7 +306,7 @@ export class Leader {
       const wasTrack = this.timeline.trackIndex;
       this.timeline = normalized;
       if (normalized.state === 'stopped') this.opts.log.info('playlist finished');
-      else if (normalized.trackIndex !== wasTrack) this.opts.log.info(`now playing ${this.describeTimeline()}`);
+      else if (normalized.trackIndex !== wasTrack) this.opts.log.info(`next track: ${this.describeTimeline()}`);
     }
     this.broadcast({ type: 'heartbeat', leaderMs: now, timeline: this.timeline });
   }

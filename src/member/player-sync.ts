@@ -78,6 +78,14 @@ export class PlayerSync {
   /** the repeat mode of the timeline in force: decides which track mpv queues next */
   private repeat: Timeline['repeat'] = 'off';
   private output = { volume: 100, muted: false };
+  /**
+   * How much before its instant an unpause is sent so that the first sample leaves on time:
+   * learned from the error of the first reading after each start (mpv's restart latency).
+   */
+  private startLeadMs = 0;
+  private awaitingFirstReading = false;
+  /** how long recent arms (load or seek, paused, until playback-restart) took, ms */
+  private readonly armDurationsMs: number[] = [];
   /** a calibration signal to play at a shared instant, then back to the timeline */
   private pendingSignal: { atShared: number; path: string; durationSec: number } | null = null;
 
@@ -176,6 +184,12 @@ export class PlayerSync {
     };
   }
 
+  /** Time to allow for arming before an instant: the configured minimum, or more if arms have been slow. */
+  private prepareMs(): number {
+    const slowest = this.armDurationsMs.length ? Math.max(...this.armDurationsMs) : 0;
+    return Math.max(this.opts.prepareMs ?? 250, 1.5 * slowest + 50);
+  }
+
   private poke(): void {
     setImmediate(() => void this.tick());
   }
@@ -224,7 +238,7 @@ export class PlayerSync {
     if (upcoming) {
       const leadMs = upcoming.at - t;
       const audible = this.phase === 'playing';
-      if (!audible || leadMs <= (this.opts.prepareMs ?? 250)) {
+      if (!audible || leadMs <= this.prepareMs()) {
         await this.transition(client, clock, upcoming);
         return;
       }
@@ -257,7 +271,7 @@ export class PlayerSync {
         await this.waitShared(clock, startShared, abort.signal);
         return;
       }
-      const prepareAt = startShared - (this.opts.prepareMs ?? 250);
+      const prepareAt = startShared - this.prepareMs();
       if (this.phase === 'playing') await this.waitShared(clock, prepareAt, abort.signal);
       if (abort.signal.aborted) return;
       await this.armAndStart(client, clock, timeline.trackIndex, timeline.positionSec, startShared, abort.signal);
@@ -331,26 +345,49 @@ export class PlayerSync {
     if (!file || file.status !== 'ok' || !file.absPath) return this.silence(client, trackIndex);
     this.phase = 'loading';
     await client.setProperty('pause', true);
-    const restart = client.waitForEvent('playback-restart', undefined, 10_000);
-    restart.catch(() => {});
-    if (this.loadedTrack() === trackIndex) {
-      await client.command(['seek', positionSec, 'absolute+exact']);
-    } else {
-      await client.command(['loadfile', file.absPath, 'replace', `start=${positionSec.toFixed(6)}`]);
-      this.entries = [trackIndex];
+    const duration = this.tracks[trackIndex]?.durationSec ?? Infinity;
+    // Arming can take longer than planned (a slow disk, a loaded CPU): then the instant has
+    // passed, and unpausing now would start late. Instead move the start to a later instant
+    // and seek again to the position the timeline has there.
+    for (let attempt = 0; ; attempt++) {
+      const armStarted = monotonicMs();
+      await this.seekPaused(client, trackIndex, file.absPath, positionSec);
+      this.armDurationsMs.push(monotonicMs() - armStarted);
+      if (this.armDurationsMs.length > 8) this.armDurationsMs.shift();
+      const spareMs = startShared - this.startLeadMs - clock.toShared(monotonicMs());
+      if (spareMs > 5 || attempt >= 2 || signal.aborted) break;
+      const later = clock.toShared(monotonicMs()) + this.prepareMs();
+      const laterPosition = positionSec + (later - startShared) / 1000;
+      if (laterPosition >= duration) break;
+      this.opts.log.debug(`arming took too long (${(-spareMs).toFixed(0)} ms late): starting at a later instant`);
+      positionSec = laterPosition;
+      startShared = later;
     }
-    await restart;
     await this.appendNext(client);
     this.controller.rearmed();
     this.currentSpeed = 1 - this.controller.learnedDrift;
     await client.setProperty('speed', this.currentSpeed);
     if (signal.aborted) return;
     this.phase = 'armed';
-    await this.waitShared(clock, startShared, signal);
+    await this.waitShared(clock, startShared - this.startLeadMs, signal);
     if (signal.aborted) return;
     await client.setProperty('pause', false);
     this.phase = 'playing';
     this.lastReadingMs = null;
+    this.awaitingFirstReading = true;
+  }
+
+  /** Loads (or seeks within) `trackIndex` paused at exactly `positionSec`, until mpv has restarted there. */
+  private async seekPaused(client: MpvIpcClient, trackIndex: number, absPath: string, positionSec: number): Promise<void> {
+    const restart = client.waitForEvent('playback-restart', undefined, 10_000);
+    restart.catch(() => {});
+    if (this.loadedTrack() === trackIndex) {
+      await client.command(['seek', positionSec, 'absolute+exact']);
+    } else {
+      await client.command(['loadfile', absPath, 'replace', `start=${positionSec.toFixed(6)}`]);
+      this.entries = [trackIndex];
+    }
+    await restart;
   }
 
   /** Queues the track that follows (as the timeline's repeat mode says) so it plays on without a gap. */
@@ -393,7 +430,7 @@ export class PlayerSync {
     }
     if (this.phase === 'silent' && this.pausedAt?.track === trackIndex) return;
     // Not playing the right thing: start it at a near instant.
-    const startShared = clock.toShared(monotonicMs()) + (this.opts.prepareMs ?? 250);
+    const startShared = clock.toShared(monotonicMs()) + this.prepareMs();
     const at = playheadAt(timeline, this.tracks, startShared + this.latencyOffsetMs);
     if (at.state !== 'playing') return;
     this.opts.log.info(`starting track ${at.trackIndex + 1} at ${at.positionSec.toFixed(3)} s`);
@@ -423,7 +460,7 @@ export class PlayerSync {
     } catch {
       return; // no audio position yet (just started, or between files)
     }
-    if (reading.rttMs > (this.opts.maxReadingRttMs ?? 1.5)) return;
+    if (reading.rttMs > (this.opts.maxReadingRttMs ?? 1.0)) return;
     const sharedAt = clock.toShared(reading.localMs);
     const expected = playheadAt(timeline, this.tracks, this.target(sharedAt));
     if (expected.state !== 'playing' || expected.trackIndex !== this.loadedTrack()) return;
@@ -431,6 +468,12 @@ export class PlayerSync {
     const dtSec = this.lastReadingMs === null ? 0.1 : (reading.localMs - this.lastReadingMs) / 1000;
     this.lastReadingMs = reading.localMs;
     this.lastErrorMs = errorSec * 1000;
+    if (this.awaitingFirstReading) {
+      // The first reading after a start shows how late the unpause took effect: start that much
+      // earlier next time (halfway, so one noisy start does not throw it off).
+      this.awaitingFirstReading = false;
+      if (Math.abs(this.lastErrorMs) < 30) this.startLeadMs = Math.min(50, Math.max(0, this.startLeadMs - 0.5 * this.lastErrorMs));
+    }
     const decision = this.controller.update(errorSec, dtSec);
     if (decision.action === 'hard-seek') {
       this.hardSeeks += 1;
@@ -450,15 +493,7 @@ export class PlayerSync {
     if (!file || file.status !== 'ok' || !file.absPath) return this.silence(client, trackIndex);
     if (this.phase === 'paused' && this.pausedAt && this.pausedAt.track === trackIndex && Math.abs(this.pausedAt.positionSec - positionSec) < 0.001) return;
     await client.setProperty('pause', true);
-    const restart = client.waitForEvent('playback-restart', undefined, 10_000);
-    restart.catch(() => {});
-    if (this.loadedTrack() === trackIndex) {
-      await client.command(['seek', positionSec, 'absolute+exact']);
-    } else {
-      await client.command(['loadfile', file.absPath, 'replace', `start=${positionSec.toFixed(6)}`]);
-      this.entries = [trackIndex];
-    }
-    await restart;
+    await this.seekPaused(client, trackIndex, file.absPath, positionSec);
     await this.appendNext(client);
     this.phase = 'paused';
     this.pausedAt = { track: trackIndex, positionSec };
