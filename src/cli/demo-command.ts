@@ -48,8 +48,9 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   }
   log.info(`demo party: ${o.members} members on ${playlist.tracks.length} tracks; Ctrl-C to end. Drive it from another terminal with: syncplay ctl --socket ${socket} next`);
   let sawPlaying = false;
+  let timer: NodeJS.Timeout | undefined;
   const ended = new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
+    timer = setInterval(() => {
       const status = running.leader.status();
       if (status.playhead.state === 'playing') sawPlaying = true;
       process.stdout.write('\n' + formatStatus(status) + '\n');
@@ -60,6 +61,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     }, 3000);
   });
   await Promise.race([ended, untilSignal()]);
+  clearInterval(timer);
   log.info('demo over');
   for (const m of members) await m.stop();
   await running.stop();

@@ -180,7 +180,9 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
     const wasJoined = this.joined;
     this.joined = false;
     this.conn = null;
-    if (wasJoined) {
+    if (wasJoined && this.stopped) {
+      this.emit('disconnected', reason);
+    } else if (wasJoined) {
       this.opts.log.warn(`lost the leader (${reason}); playing on from the last timeline`);
       this.emit('disconnected', reason);
     } else if (!this.stopped) {

@@ -65,6 +65,7 @@ export class PlayerSync {
   /** track indices in mpv's playlist, mirroring it */
   private entries: number[] = [];
   private busy = false;
+  private stopped = false;
   private abort: AbortController | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly controller: SpeedController;
@@ -114,6 +115,7 @@ export class PlayerSync {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.abort?.abort();
   }
@@ -204,7 +206,7 @@ export class PlayerSync {
   }
 
   private async tick(): Promise<void> {
-    if (this.busy || !this.client) return;
+    if (this.busy || !this.client || this.stopped) return;
     const clock = this.opts.clock();
     if (!clock || this.tracks.length === 0) return;
     if (monotonicMs() < this.retryAfterMs) return;
@@ -213,7 +215,7 @@ export class PlayerSync {
     try {
       await this.step(client, clock);
     } catch (e) {
-      if (this.client === client) {
+      if (this.client === client && !this.stopped) {
         this.opts.log.warn(`player: ${(e as Error).message}`);
         this.phase = 'idle';
         this.retryAfterMs = monotonicMs() + 1000;
