@@ -1,0 +1,604 @@
+/**
+ * An impairing TCP proxy: adds delay, jitter and stalls to each direction of every connection it
+ * forwards, for testing sync over a bad network on a machine without netem.
+ *
+ *   node dist/bench/impair-proxy.js --listen 0 --target 127.0.0.1:7655 --up 20,10 --down 20,10 --stall 0.05,200
+ *   node dist/bench/impair-proxy.js --listen 7656 --target 127.0.0.1:7655 --preset wifi
+ *
+ * Model, per direction of each connection (up = client → server, down = server → client):
+ *   - each chunk read from one side is written to the other at
+ *       max(previous chunk's delivery, arrival + delayMs + jitter)
+ *     so the byte stream keeps its order (TCP semantics hold; a delayed chunk holds back later ones).
+ *   - jitter is uniform in [−jitterMs, +jitterMs] (default), or with jitterDistribution
+ *     'exponential' an exponential tail of mean jitterMs added on top of delayMs; a sample that
+ *     would give a negative delay is clamped to 0.
+ *   - stalls stand in for a lost segment and its retransmission: stall windows start as a Poisson
+ *     process of rate stallProbabilityPerSec (per direction of each connection) and last stallMs;
+ *     nothing is delivered in that direction while a window is open (chunks due inside it go out
+ *     at its end, in order).
+ *   - a FIN is forwarded after the data before it; a reset or error tears the pair down at once.
+ * Chunks are delivered by a precise scheduler (a coarse timer until `spinMs` before the instant,
+ * then polling with setImmediate, which keeps I/O flowing), not setTimeout alone (±1 ms).
+ * Random draws come from a seeded generator: the same seed gives the same impairment sequence.
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { pathToFileURL } from 'node:url';
+
+export interface DirectionImpairment {
+  /** base one-way delay, ms */
+  delayMs: number;
+  /** jitter, ms: ± this, uniform (default), or the mean of an exponential tail (see jitterDistribution) */
+  jitterMs?: number;
+  jitterDistribution?: 'uniform' | 'exponential';
+  /** rate of stalls, per second (Poisson) */
+  stallProbabilityPerSec?: number;
+  /** how long a stall holds the direction, ms */
+  stallMs?: number;
+}
+
+export interface Impairment {
+  up: DirectionImpairment;
+  down: DirectionImpairment;
+}
+
+export interface ImpairProxyOptions extends Impairment {
+  listenHost?: string;
+  /** 0 = any free port */
+  listenPort?: number;
+  targetHost: string;
+  targetPort: number;
+  /** seed of the impairment sequence (default 1) */
+  seed?: number;
+  /** how long before a delivery instant the coarse timer hands over to polling (default 2 ms) */
+  spinMs?: number;
+}
+
+export interface DelayStats {
+  count: number;
+  p50: number | null;
+  p95: number | null;
+  max: number | null;
+  mean: number | null;
+}
+
+export interface DirectionStats {
+  chunks: number;
+  bytes: number;
+  /** stall windows that held something back, and the time they added */
+  stalls: number;
+  stalledMs: number;
+  /** delivery − arrival as achieved (includes order holding and stalls), ms */
+  delayMs: DelayStats;
+  /** delivery − planned delivery instant (scheduler lateness), ms */
+  lateMs: DelayStats;
+}
+
+export interface ImpairProxyStats {
+  connections: number;
+  open: number;
+  up: DirectionStats;
+  down: DirectionStats;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Presets (the same impairment in both directions unless said otherwise)
+
+/** loopback-like: 0.25 ms each way (≈ 0.5 ms round trip), no jitter, no stalls */
+export const clean: Impairment = { up: { delayMs: 0.25 }, down: { delayMs: 0.25 } };
+/**
+ * home Wi-Fi: 20 ± 10 ms each way (uniform), and a 200 ms stall about every 20 s per connection
+ * (0.025 per second in each direction).
+ */
+export const wifi: Impairment = {
+  up: { delayMs: 20, jitterMs: 10, stallProbabilityPerSec: 0.025, stallMs: 200 },
+  down: { delayMs: 20, jitterMs: 10, stallProbabilityPerSec: 0.025, stallMs: 200 },
+};
+/** a bad link: 60 ± 40 ms each way, a 400 ms stall about every 5 s per connection (0.1/s each direction) */
+export const bad: Impairment = {
+  up: { delayMs: 60, jitterMs: 40, stallProbabilityPerSec: 0.1, stallMs: 400 },
+  down: { delayMs: 60, jitterMs: 40, stallProbabilityPerSec: 0.1, stallMs: 400 },
+};
+/** fixed, different delays each way: the case a round-trip/2 clock estimate cannot see */
+export function asymmetric(upMs: number, downMs: number): Impairment {
+  return { up: { delayMs: upMs }, down: { delayMs: downMs } };
+}
+export const presets = { clean, wifi, bad, asymmetric } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Clock, random numbers, statistics
+
+export function nowMs(): number {
+  const ns = process.hrtime.bigint();
+  return Number(ns / 1_000_000n) + Number(ns % 1_000_000n) / 1e6;
+}
+
+/** mulberry32: small, fast, seedable; plenty for impairment draws. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Keeps the most recent `cap` values. */
+class Samples {
+  private readonly buf: Float64Array;
+  private n = 0;
+  constructor(private readonly cap = 20_000) {
+    this.buf = new Float64Array(cap);
+  }
+  push(v: number): void {
+    this.buf[this.n % this.cap] = v;
+    this.n += 1;
+  }
+  clear(): void {
+    this.n = 0;
+  }
+  summary(): DelayStats {
+    const len = Math.min(this.n, this.cap);
+    if (len === 0) return { count: 0, p50: null, p95: null, max: null, mean: null };
+    const a = Array.from(this.buf.subarray(0, len)).sort((x, y) => x - y);
+    const q = (p: number): number => a[Math.min(len - 1, Math.floor(p * (len - 1) + 0.5))]!;
+    return { count: this.n, p50: q(0.5), p95: q(0.95), max: a[len - 1]!, mean: a.reduce((s, v) => s + v, 0) / len };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Precise scheduler
+
+interface Job {
+  at: number;
+  seq: number;
+  run: (now: number) => void;
+}
+
+/**
+ * Runs jobs at instants of the monotonic clock, in (instant, insertion) order, within a few
+ * microseconds on a quiet machine. A coarse setTimeout sleeps until `spinMs` before the earliest
+ * instant; from there it polls with setImmediate, so sockets keep being read while it waits.
+ */
+export class PreciseScheduler {
+  private heap: Job[] = [];
+  private seq = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private timerFor = Infinity;
+  private immediate: NodeJS.Immediate | null = null;
+
+  constructor(private readonly spinMs = 2) {}
+
+  get pending(): number {
+    return this.heap.length;
+  }
+
+  at(instant: number, run: (now: number) => void): void {
+    this.push({ at: instant, seq: this.seq++, run });
+    this.arm();
+  }
+
+  clear(): void {
+    this.heap = [];
+    this.disarm();
+  }
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = null;
+    this.immediate = null;
+    this.timerFor = Infinity;
+  }
+
+  private arm(): void {
+    if (this.immediate) return; // polling already: it sees the new job
+    const head = this.heap[0];
+    if (!head) return this.disarm();
+    const wait = head.at - nowMs() - this.spinMs;
+    if (wait < 1) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.timerFor = Infinity;
+      this.immediate = setImmediate(() => this.poll());
+      return;
+    }
+    if (this.timer && this.timerFor <= head.at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerFor = head.at;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerFor = Infinity;
+      this.arm();
+    }, wait);
+  }
+
+  private poll(): void {
+    this.immediate = null;
+    let now = nowMs();
+    for (let head = this.heap[0]; head && head.at <= now; head = this.heap[0]) {
+      this.pop();
+      head.run(now);
+      now = nowMs();
+    }
+    this.arm();
+  }
+
+  private less(a: Job, b: Job): boolean {
+    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  }
+
+  private push(job: Job): void {
+    const h = this.heap;
+    h.push(job);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+
+  private pop(): Job | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
+        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One direction of one connection
+
+class DirectionCounters {
+  chunks = 0;
+  bytes = 0;
+  stalls = 0;
+  stalledMs = 0;
+  readonly delay = new Samples();
+  readonly late = new Samples();
+  stats(): DirectionStats {
+    return { chunks: this.chunks, bytes: this.bytes, stalls: this.stalls, stalledMs: this.stalledMs, delayMs: this.delay.summary(), lateMs: this.late.summary() };
+  }
+}
+
+class Direction {
+  private lastDelivery = -Infinity;
+  private nextStallStart: number;
+  private readonly jitter: number;
+  private readonly stallRate: number;
+  private readonly stallMs: number;
+  /** chunks scheduled but not yet written */
+  inFlight = 0;
+  private closed = false;
+
+  constructor(
+    private readonly imp: DirectionImpairment,
+    private readonly rand: () => number,
+    private readonly scheduler: PreciseScheduler,
+    private readonly counters: DirectionCounters,
+    private readonly from: Socket,
+    private readonly to: Socket,
+    startMs: number,
+  ) {
+    // Backpressure: when the receiving side cannot keep up, stop reading the sending side.
+    to.on('drain', () => from.resume());
+    this.jitter = Math.max(0, imp.jitterMs ?? 0);
+    this.stallRate = Math.max(0, imp.stallProbabilityPerSec ?? 0);
+    this.stallMs = Math.max(0, imp.stallMs ?? 0);
+    this.nextStallStart = this.stallRate > 0 && this.stallMs > 0 ? startMs + this.exp(1000 / this.stallRate) : Infinity;
+  }
+
+  private exp(mean: number): number {
+    return -Math.log(1 - this.rand()) * mean;
+  }
+
+  private sampleDelay(): number {
+    const base = this.imp.delayMs;
+    if (this.jitter === 0) return Math.max(0, base);
+    const j = this.imp.jitterDistribution === 'exponential' ? this.exp(this.jitter) : (2 * this.rand() - 1) * this.jitter;
+    return Math.max(0, base + j);
+  }
+
+  /** The delivery instant of something arriving now, after order holding and stall windows. */
+  private plan(arrival: number): number {
+    let t = Math.max(this.lastDelivery, arrival + this.sampleDelay());
+    // Skip stall windows that ended before t; a window that contains t holds it to its end.
+    // (A window with nothing in flight changes nothing, as a loss without traffic cannot happen.)
+    while (this.nextStallStart <= t) {
+      const end = this.nextStallStart + this.stallMs;
+      if (t < end) {
+        this.counters.stalls += 1;
+        this.counters.stalledMs += end - t;
+        t = end;
+      }
+      this.nextStallStart = end + this.exp(1000 / this.stallRate);
+    }
+    this.lastDelivery = t;
+    return t;
+  }
+
+  data(chunk: Buffer, arrival: number): void {
+    if (this.closed) return;
+    const at = this.plan(arrival);
+    this.inFlight += 1;
+    this.scheduler.at(at, (now) => {
+      this.inFlight -= 1;
+      if (this.closed || this.to.destroyed) return;
+      if (!this.to.write(chunk)) this.from.pause();
+      this.counters.chunks += 1;
+      this.counters.bytes += chunk.length;
+      this.counters.delay.push(now - arrival);
+      this.counters.late.push(now - at);
+    });
+  }
+
+  /** Forwards the FIN after everything before it. */
+  end(arrival: number): void {
+    if (this.closed) return;
+    const at = this.plan(arrival);
+    this.scheduler.at(at, () => {
+      if (!this.to.destroyed) this.to.end();
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The proxy
+
+export class ImpairProxy {
+  private server: Server | null = null;
+  private readonly scheduler: PreciseScheduler;
+  private readonly sockets = new Set<Socket>();
+  private readonly up = new DirectionCounters();
+  private readonly down = new DirectionCounters();
+  private connections = 0;
+  private open = 0;
+  port = 0;
+
+  constructor(private readonly opts: ImpairProxyOptions) {
+    this.scheduler = new PreciseScheduler(opts.spinMs ?? 2);
+  }
+
+  /** Starts listening; resolves with the port. */
+  async start(): Promise<number> {
+    const server = createServer({ allowHalfOpen: true, noDelay: true }, (client) => this.accept(client));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.listenPort ?? 0, this.opts.listenHost ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address();
+    this.port = typeof addr === 'object' && addr ? addr.port : 0;
+    return this.port;
+  }
+
+  /** Stops listening and tears down every forwarded connection at once. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    this.scheduler.clear();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  stats(): ImpairProxyStats {
+    return { connections: this.connections, open: this.open, up: this.up.stats(), down: this.down.stats() };
+  }
+
+  /** Forgets the delay samples and counters (e.g. after a warm-up). */
+  resetStats(): void {
+    for (const c of [this.up, this.down]) {
+      c.chunks = c.bytes = c.stalls = c.stalledMs = 0;
+      c.delay.clear();
+      c.late.clear();
+    }
+  }
+
+  private accept(client: Socket): void {
+    const index = this.connections++;
+    this.open += 1;
+    const server = connect({ host: this.opts.targetHost, port: this.opts.targetPort, allowHalfOpen: true, noDelay: true });
+    client.setNoDelay(true);
+    this.sockets.add(client);
+    this.sockets.add(server);
+    const seed = (Math.imul(this.opts.seed ?? 1, 0x9e3779b1) + Math.imul(index + 1, 0x85ebca6b)) >>> 0;
+    const start = nowMs();
+    const upDir = new Direction(this.opts.up, seededRandom(seed), this.scheduler, this.up, client, server, start);
+    const downDir = new Direction(this.opts.down, seededRandom(seed ^ 0x5bd1e995), this.scheduler, this.down, server, client, start);
+    let finished = false;
+    const teardown = (): void => {
+      if (finished) return;
+      finished = true;
+      this.open -= 1;
+      upDir.close();
+      downDir.close();
+      client.destroy();
+      server.destroy();
+      this.sockets.delete(client);
+      this.sockets.delete(server);
+    };
+    client.on('data', (d: Buffer) => upDir.data(d, nowMs()));
+    server.on('data', (d: Buffer) => downDir.data(d, nowMs()));
+    client.on('end', () => upDir.end(nowMs()));
+    server.on('end', () => downDir.end(nowMs()));
+    // Both halves closed (cleanly or not): drop the pair. An error closes both at once.
+    let closes = 0;
+    const onClose = (): void => {
+      closes += 1;
+      if (closes === 2) teardown();
+    };
+    client.on('close', onClose);
+    server.on('close', onClose);
+    client.on('error', teardown);
+    server.on('error', teardown);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+function usage(): string {
+  return [
+    'usage: node dist/bench/impair-proxy.js --target HOST:PORT [options]',
+    '  --listen [HOST:]PORT   where to listen (default 127.0.0.1:0 = any free port)',
+    '  --target HOST:PORT     where to forward (the leader)',
+    '  --preset NAME          clean | wifi | bad (then --up/--down/--stall override parts)',
+    '  --up MS[,JITTER]       client → server delay and ± jitter, ms',
+    '  --down MS[,JITTER]     server → client delay and ± jitter, ms',
+    '  --stall PER_SEC,MS     stalls in both directions: rate per second and length (e.g. 0.05,200)',
+    '  --jitter uniform|exponential   jitter distribution (default uniform ±JITTER)',
+    '  --seed N               seed of the impairment sequence (default 1)',
+    '  --stats-every S        print achieved delays every S seconds (default 10, 0 = never)',
+  ].join('\n');
+}
+
+function parseHostPort(v: string, what: string, defaultHost: string): { host: string; port: number } {
+  const i = v.lastIndexOf(':');
+  const host = i === -1 ? defaultHost : v.slice(0, i) || defaultHost;
+  const port = Number(i === -1 ? v : v.slice(i + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${what}: bad port in "${v}"`);
+  return { host: host.replace(/^\[|\]$/g, ''), port };
+}
+
+function parsePair(v: string | undefined, what: string): [number, number | undefined] {
+  const parts = (v ?? '').split(',').map((s) => s.trim());
+  const a = Number(parts[0]);
+  const b = parts[1] === undefined || parts[1] === '' ? undefined : Number(parts[1]);
+  if (!parts[0] || !Number.isFinite(a) || a < 0 || (b !== undefined && (!Number.isFinite(b) || b < 0))) throw new Error(`${what} needs numbers ≥ 0 like 20,10; got "${v ?? ''}"`);
+  return [a, b];
+}
+
+export function parseProxyArgs(argv: string[]): ImpairProxyOptions & { statsEverySec: number } {
+  let listen = { host: '127.0.0.1', port: 0 };
+  let target: { host: string; port: number } | null = null;
+  let base: Impairment = { up: { delayMs: 0 }, down: { delayMs: 0 } };
+  let up: Partial<DirectionImpairment> = {};
+  let down: Partial<DirectionImpairment> = {};
+  let stall: Partial<DirectionImpairment> = {};
+  let dist: DirectionImpairment['jitterDistribution'];
+  let seed = 1;
+  let statsEverySec = 10;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--listen':
+        listen = parseHostPort(value(), '--listen', '127.0.0.1');
+        break;
+      case '--target':
+        target = parseHostPort(value(), '--target', '127.0.0.1');
+        break;
+      case '--preset': {
+        const name = value();
+        if (name !== 'clean' && name !== 'wifi' && name !== 'bad') throw new Error(`unknown preset "${name}" (clean | wifi | bad)`);
+        base = presets[name];
+        break;
+      }
+      case '--up': {
+        const [d, j] = parsePair(value(), '--up');
+        up = { delayMs: d, ...(j !== undefined ? { jitterMs: j } : {}) };
+        break;
+      }
+      case '--down': {
+        const [d, j] = parsePair(value(), '--down');
+        down = { delayMs: d, ...(j !== undefined ? { jitterMs: j } : {}) };
+        break;
+      }
+      case '--stall': {
+        const [p, ms] = parsePair(value(), '--stall');
+        if (ms === undefined) throw new Error('--stall needs PER_SEC,MS (e.g. 0.05,200)');
+        stall = { stallProbabilityPerSec: p, stallMs: ms };
+        break;
+      }
+      case '--jitter': {
+        const d = value();
+        if (d !== 'uniform' && d !== 'exponential') throw new Error('--jitter is uniform or exponential');
+        dist = d;
+        break;
+      }
+      case '--seed':
+        seed = Number(value());
+        if (!Number.isInteger(seed)) throw new Error('--seed needs an integer');
+        break;
+      case '--stats-every':
+        statsEverySec = Number(value());
+        if (!Number.isFinite(statsEverySec) || statsEverySec < 0) throw new Error('--stats-every needs seconds ≥ 0');
+        break;
+      case '-h':
+      case '--help':
+        process.stdout.write(usage() + '\n');
+        process.exit(0);
+      // falls through (process.exit never returns)
+      default:
+        throw new Error(`unknown option ${arg}\n${usage()}`);
+    }
+  }
+  if (!target) throw new Error(`--target HOST:PORT is required\n${usage()}`);
+  const merge = (b: DirectionImpairment, d: Partial<DirectionImpairment>): DirectionImpairment => ({ ...b, ...d, ...stall, ...(dist ? { jitterDistribution: dist } : {}) });
+  return { listenHost: listen.host, listenPort: listen.port, targetHost: target.host, targetPort: target.port, up: merge(base.up, up), down: merge(base.down, down), seed, statsEverySec };
+}
+
+function describeDirection(d: DirectionImpairment): string {
+  const jitter = d.jitterMs ? (d.jitterDistribution === 'exponential' ? ` + exp(mean ${d.jitterMs})` : ` ± ${d.jitterMs}`) : '';
+  const stall = d.stallProbabilityPerSec && d.stallMs ? `, ${d.stallMs} ms stalls at ${d.stallProbabilityPerSec}/s` : '';
+  return `${d.delayMs}${jitter} ms${stall}`;
+}
+
+function formatStats(s: ImpairProxyStats): string {
+  const f = (v: number | null): string => (v === null ? '—' : v.toFixed(2));
+  const dir = (name: string, d: DirectionStats): string =>
+    `${name}: ${d.chunks} chunks, delay p50 ${f(d.delayMs.p50)} p95 ${f(d.delayMs.p95)} max ${f(d.delayMs.max)} ms, scheduler late p95 ${f(d.lateMs.p95)} ms, ${d.stalls} stalls`;
+  return `connections ${s.open} open / ${s.connections} total; ${dir('up', s.up)}; ${dir('down', s.down)}`;
+}
+
+async function cli(argv: string[]): Promise<void> {
+  const o = parseProxyArgs(argv);
+  const proxy = new ImpairProxy(o);
+  const port = await proxy.start();
+  process.stderr.write(`impair-proxy listening on ${o.listenHost}:${port} → ${o.targetHost}:${o.targetPort}; up ${describeDirection(o.up)}; down ${describeDirection(o.down)}\n`);
+  const timer = o.statsEverySec > 0 ? setInterval(() => process.stderr.write(formatStats(proxy.stats()) + '\n'), o.statsEverySec * 1000) : null;
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  if (timer) clearInterval(timer);
+  process.stderr.write(formatStats(proxy.stats()) + '\n');
+  await proxy.stop();
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  cli(process.argv.slice(2)).catch((e: unknown) => {
+    process.stderr.write(`impair-proxy: ${(e as Error).message}\n`);
+    process.exit(2);
+  });
+}
