@@ -4,22 +4,20 @@
  * that would reach outside the music dir is refused.
  */
 import { appendFileSync, copyFileSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Leader, type MemberView } from '../../src/leader/leader.js';
+import { createLogger } from '../../src/log/logger.js';
 import { hashFile } from '../../src/playlist/content-hash.js';
-import { BUNDLED_DIR, BUNDLED_FILES, Cluster, JsonLines, expectInSync, memberNamed, nowMs, sleep, sleepUntil } from './harness.js';
+import { BUNDLED_DIR, BUNDLED_FILES, Cluster, expectConverged, memberNamed, nowMs, sleep } from './harness.js';
 
 describe('file checks', () => {
   let cluster: Cluster;
-  let fake: Server | null = null;
-  const fakeSockets = new Set<Socket>();
+  let leader: Leader | null = null;
   afterEach(async () => {
     await cluster?.cleanup();
-    for (const s of fakeSockets) s.destroy();
-    fakeSockets.clear();
-    if (fake) await new Promise((r) => fake!.close(r));
-    fake = null;
+    await leader?.stop();
+    leader = null;
   });
 
   it('a member lacking track 1 is silent for it, one with a different copy of track 2 for that', async () => {
@@ -46,8 +44,7 @@ describe('file checks', () => {
       { timeoutMs: 10_000 },
     );
     await lacking.proc.waitForLine(/silent for track 1: file missing/);
-    let from = play.at + 3000;
-    await expectInSync(cluster, [complete, altered], play, tracks, from, from + 1500);
+    await expectConverged(cluster, [complete, altered], play, tracks, { holdMs: 1000 });
     expect(lacking.readings()).toHaveLength(0);
 
     // Track 2: now the altered member is silent and the lacking one plays.
@@ -58,8 +55,7 @@ describe('file checks', () => {
     );
     await altered.proc.waitForLine(/silent for track 2: file different/);
     const silentSince = nowMs() + 300;
-    from = next.at + 3000;
-    await expectInSync(cluster, [complete, lacking], next, tracks, from, from + 1500);
+    await expectConverged(cluster, [complete, lacking], next, tracks, { holdMs: 1000 });
     expect(altered.readings().filter((r) => r.localMs > silentSince)).toHaveLength(0);
   });
 
@@ -79,35 +75,33 @@ describe('file checks', () => {
       { path: BUNDLED_FILES[0], hash: goodHash, durationSec: 24, title: 'legitimate' },
     ];
 
-    // A fake leader over raw TCP: handshake, clock exchanges, heartbeats, a playing timeline.
-    const statuses: Record<string, unknown>[] = [];
-    let timeline = { seq: 1, state: 'playing', trackIndex: 0, positionSec: 0, at: nowMs() + 1500, repeat: 'off' };
-    let peer: JsonLines | null = null;
-    fake = createServer((socket) => {
-      fakeSockets.add(socket);
-      const conn = new JsonLines(socket);
-      peer = conn;
-      conn.send({ type: 'server-hello', protocol: 1, nonce: 'n0nce', authRequired: false, version: '0.0.0-fake' });
-      let seen = 0;
-      const heartbeat = setInterval(() => conn.send({ type: 'heartbeat', leaderMs: nowMs(), timeline }), 1000);
-      socket.on('close', () => clearInterval(heartbeat));
-      socket.on('data', () => {
-        for (; seen < conn.received.length; seen++) {
-          const m = conn.received[seen]!;
-          if (m.type === 'hello') conn.send({ type: 'welcome', memberId: '1', playlist, timeline });
-          else if (m.type === 'time-req') {
-            const t2 = nowMs();
-            conn.send({ type: 'time-res', id: m.id, t1: m.t1, t2, t3: nowMs() });
-          } else if (m.type === 'status') statuses.push(m);
-        }
-      });
+    // A leader in this process serving that playlist: the real leader code (same protocol, same
+    // clock), given a playlist that loadPlaylist would never produce from a music dir.
+    const leaderLog: string[] = [];
+    leader = new Leader({
+      host: '127.0.0.1',
+      port: 0,
+      tracks: playlist,
+      secret: null,
+      leadMs: 1000,
+      version: '0.0.0-test',
+      log: createLogger('info', 'in-process leader', (line) => leaderLog.push(line)),
     });
-    await new Promise<void>((r) => fake!.listen(0, '127.0.0.1', () => r()));
-    const port = (fake.address() as { port: number }).port;
+    await leader.start();
 
-    const member = await cluster.startMember({ name: 'escapee', musicDir, port, waitJoined: false });
-    await member.proc.waitForLine(/joined leader/);
-    const refused = await cluster.poll('a status reporting the refused tracks', () => statuses.find((st) => st.fileStatus === 'refused' && st.playerState === 'silent'), { timeoutMs: 15_000 });
+    const member = await cluster.startMember({ name: 'escapee', musicDir, port: leader.port, waitJoined: false });
+    const viewOf = (): MemberView | undefined => leader!.status().members.find((m) => m.name === 'escapee');
+    await cluster.poll('the member joined with its files checked', () => {
+      const m = viewOf();
+      return m && m.rttMs !== null && !['checking', 'unknown'].includes(m.fileStatus);
+    });
+    const play = leader.command({ kind: 'play' });
+    expect(play.ok).toBe(true);
+    const refused = await cluster.poll('the member silent for the refused track', () => {
+      const m = viewOf();
+      return m?.playerState === 'silent' ? m : undefined;
+    }, { timeoutMs: 10_000 });
+    expect(refused.fileStatus).toBe('refused');
     expect(refused.fileProblems).toEqual([
       { index: 0, status: 'refused' },
       { index: 1, status: 'refused' },
@@ -117,15 +111,16 @@ describe('file checks', () => {
     expect(member.proc.output).toMatch(/track 2 "link\.ogg": refused: symlink points outside the music dir/);
     expect(member.proc.output).toMatch(/track 3 ".*outside\.ogg": refused: absolute paths are not allowed/);
     expect(member.proc.output).toMatch(/silent for track 1: file refused/);
-    await sleepUntil(timeline.at + 1500);
+    await sleep(1000);
     expect(member.readings()).toHaveLength(0);
 
-    // The same fake leader moving to the legitimate track: the member plays it, so the silence
-    // above was the refusal, not a broken fake.
-    timeline = { seq: 2, state: 'playing', trackIndex: 3, positionSec: 0, at: nowMs() + 1000, repeat: 'off' };
-    peer!.send({ type: 'timeline', timeline });
-    const n = statuses.length;
-    await cluster.poll('the member playing the legitimate track', () => statuses.slice(n).find((st) => st.playerState === 'playing' && st.trackIndex === 3), { timeoutMs: 10_000 });
+    // The same leader moving to the legitimate track: the member plays it, so the silence
+    // above was the refusal.
+    expect(leader.command({ kind: 'play', trackIndex: 3 }).ok).toBe(true);
+    await cluster.poll('the member playing the legitimate track', () => {
+      const m = viewOf();
+      return m?.playerState === 'playing' && m.trackIndex === 3;
+    }, { timeoutMs: 10_000 });
     await sleep(500);
     expect(member.readings().length).toBeGreaterThan(0);
     expect(member.readings().every((r) => r.trackIndex === 3)).toBe(true);
