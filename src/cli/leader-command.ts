@@ -8,6 +8,7 @@ import { startLeaderSchedule, validateScheduleOptions, type PartyScheduler } fro
 import { createLogger, type Logger } from '../log/logger.js';
 import { Member } from '../member/member.js';
 import { readSecretFile } from '../protocol/auth.js';
+import { NtpClock, parseNtpServer } from '../clock/ntp-clock.js';
 import type { RepeatMode, Track } from '../protocol/index.js';
 import { randomInt } from 'node:crypto';
 import { loadPlaylist } from '../playlist/load-playlist.js';
@@ -45,6 +46,8 @@ export interface LeaderCommandOptions {
   tz?: string;
   /** UTC wall clock the schedules are kept on (default Date.now) */
   wallNow?: () => number;
+  /** --ntp SERVER[:PORT]: the shared clock is UTC from this NTP server */
+  ntp?: string;
 }
 
 export interface RunningLeader {
@@ -55,6 +58,16 @@ export interface RunningLeader {
 }
 
 export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise<RunningLeader> {
+  let ntp: NtpClock | null = null;
+  if (o.ntp) {
+    parseNtpServer(o.ntp);
+    ntp = new NtpClock({ server: o.ntp, log: (m) => log.child('ntp').info(m) });
+    log.info(`synchronising with NTP server ${o.ntp}…`);
+    await ntp.start();
+    log.info(`shared clock: UTC from ${o.ntp} (offset ${ntp.offsetMs.toFixed(3)} ms from this machine's monotonic clock, round trip ${ntp.rttMs.toFixed(2)} ms)`);
+    const clock = ntp;
+    o = { ...o, wallNow: o.wallNow ?? (() => clock.nowUtcMs()) };
+  }
   // Bad schedule flags fail before anything starts.
   const schedule = validateScheduleOptions({ startAt: o.startAt, schedule: o.schedule, stopAt: o.stopAt, stopSchedule: o.stopSchedule, tz: o.tz }, (o.wallNow ?? Date.now)());
   const musicDir = resolve(o.musicDir);
@@ -64,7 +77,7 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
   log.info(`playlist: ${playlist.tracks.length} tracks from ${playlist.source}${o.shuffle ? ', shuffled' : ''}`);
   const tracks = o.shuffle ? shuffled(playlist.tracks) : playlist.tracks;
 
-  const leader = new Leader({ host: o.host, port: o.port, tracks, repeat: o.repeat ?? 'off', secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader'), settingsFile: o.stateFile === undefined ? defaultStateFile() : o.stateFile });
+  const leader = new Leader({ host: o.host, port: o.port, tracks, repeat: o.repeat ?? 'off', secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader'), settingsFile: o.stateFile === undefined ? defaultStateFile() : o.stateFile, ...(ntp ? { clock: () => ntp.nowUtcMs(), clockKind: 'utc' as const } : {}) });
   await leader.start();
 
   let control: ControlServer | null = null;
@@ -89,6 +102,7 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
       latencyOffsetMs: o.latencyOffset,
       version: VERSION,
       log: log.child('local member'),
+      ntp,
     });
     await localMember.start();
   }
@@ -116,6 +130,7 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
       await localMember?.stop();
       await control?.stop();
       await leader.stop();
+      ntp?.stop();
     },
   };
 }
@@ -143,7 +158,7 @@ export async function runLeader(o: LeaderCommandOptions): Promise<void> {
     for (const line of logs?.lines() ?? []) process.stderr.write(line + '\n');
     throw e;
   }
-  log.info(`members join with: syncplay member --ip <this host> --port ${running.leader.port} --music-dir <their music dir>${o.port === DEFAULT_PORT ? '' : ''}`);
+  log.info(`members join with: syncplay member --ip <this host> --port ${running.leader.port} --music-dir <their music dir>`);
   if (logs) {
     const { runLeaderUi } = await import('../leader/ui/run-leader-ui.js');
     const { leader, control } = running;

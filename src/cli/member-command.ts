@@ -5,6 +5,7 @@ import { createLogger } from '../log/logger.js';
 import { Member } from '../member/member.js';
 import { TelemetryWriter } from '../member/telemetry.js';
 import { readSecretFile } from '../protocol/auth.js';
+import { NtpClock, parseNtpServer } from '../clock/ntp-clock.js';
 import { untilSignal } from './leader-command.js';
 import { defaultMemberName } from './options.js';
 import { VERSION } from './version.js';
@@ -21,6 +22,7 @@ export interface MemberCommandOptions {
   secretFile?: string;
   verbose?: boolean;
   telemetry?: string;
+  ntp?: string;
 }
 
 export async function runMember(o: MemberCommandOptions): Promise<void> {
@@ -31,6 +33,14 @@ export async function runMember(o: MemberCommandOptions): Promise<void> {
   const musicDir = resolve(o.musicDir);
   if (!existsSync(musicDir) || !statSync(musicDir).isDirectory()) {
     throw new Error(`music dir ${musicDir} does not exist: pass --music-dir with the folder that holds the same files as the leader's`);
+  }
+  let ntp: NtpClock | null = null;
+  if (o.ntp) {
+    parseNtpServer(o.ntp);
+    ntp = new NtpClock({ server: o.ntp, log: (m) => log.info(m) });
+    log.info(`synchronising with NTP server ${o.ntp}…`);
+    await ntp.start();
+    log.info(`NTP: UTC offset ${ntp.offsetMs.toFixed(3)} ms, round trip ${ntp.rttMs.toFixed(2)} ms`);
   }
   const name = o.name ?? defaultMemberName();
   const telemetry = o.telemetry ? new TelemetryWriter(o.telemetry, name) : null;
@@ -46,6 +56,7 @@ export async function runMember(o: MemberCommandOptions): Promise<void> {
     latencyOffsetMs: o.latencyOffset,
     version: VERSION,
     log,
+    ntp,
     ...(telemetry ? { onReading: (r) => telemetry.write(r) } : {}),
   });
   if (statusModule && statusLine) statusModule.followMember(statusLine, member);
@@ -59,5 +70,6 @@ export async function runMember(o: MemberCommandOptions): Promise<void> {
   statusLine?.stop();
   log.info('shutting down');
   await member.stop();
+  ntp?.stop();
   await telemetry?.close();
 }
