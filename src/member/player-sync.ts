@@ -85,6 +85,7 @@ export class PlayerSync {
    */
   private startLeadMs = 0;
   private awaitingFirstReading = false;
+  private readonly recentRttsMs: number[] = [];
   /** how long recent arms (load or seek, paused, until playback-restart) took, ms */
   private readonly armDurationsMs: number[] = [];
   /** a calibration signal to play at a shared instant, then back to the timeline */
@@ -184,6 +185,21 @@ export class PlayerSync {
       muted: this.output.muted,
       hardSeeks: this.hardSeeks,
     };
+  }
+
+  /**
+   * The largest IPC round trip a reading may have and still be trusted (its timestamp is off by
+   * up to half of it). 1 ms on a quiet machine; on a loaded one most round trips grow, and
+   * discarding nearly every reading would blind the controller, so the gate follows 2.5× the
+   * recent median round trip, up to 4 ms. A configured maxReadingRttMs fixes it.
+   */
+  private readingGateMs(rttMs: number): number {
+    this.recentRttsMs.push(rttMs);
+    if (this.recentRttsMs.length > 50) this.recentRttsMs.shift();
+    if (this.opts.maxReadingRttMs !== undefined) return this.opts.maxReadingRttMs;
+    const sorted = [...this.recentRttsMs].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
+    return Math.min(4, Math.max(1, 2.5 * median));
   }
 
   /** Time to allow for arming before an instant: the configured minimum, or more if arms have been slow. */
@@ -462,7 +478,7 @@ export class PlayerSync {
     } catch {
       return; // no audio position yet (just started, or between files)
     }
-    if (reading.rttMs > (this.opts.maxReadingRttMs ?? 1.0)) return;
+    if (reading.rttMs > this.readingGateMs(reading.rttMs)) return;
     const sharedAt = clock.toShared(reading.localMs);
     const expected = playheadAt(timeline, this.tracks, this.target(sharedAt));
     if (expected.state !== 'playing' || expected.trackIndex !== this.loadedTrack()) return;
