@@ -214,12 +214,17 @@ async function stopAll(): Promise<void> {
 }
 
 let interrupted = false;
+/** the running step's temporary directory, removed on Ctrl-C too (unless --keep-tmp) */
+let currentTmp: { path: string; keep: boolean } | null = null;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
     if (interrupted) return;
     interrupted = true;
     process.stderr.write(`\nscale-bench: ${sig}: stopping the leader and the simulated members\n`);
-    void stopAll().finally(() => process.exit(130));
+    void stopAll().finally(() => {
+      if (currentTmp && !currentTmp.keep) rmSync(currentTmp.path, { recursive: true, force: true });
+      process.exit(130);
+    });
   });
 }
 process.on('exit', () => {
@@ -515,6 +520,7 @@ function defaultProcs(n: number): number {
 async function runStep(n: number, o: Options, resultsDir: string): Promise<StepResult> {
   const wallStart = nowMs();
   const tmp = mkdtempSync(join(tmpdir(), 'syncplay-scale-'));
+  currentTmp = { path: tmp, keep: o.keepTmp };
   const loadStart = loadavg();
   const procs = o.procs ?? defaultProcs(n);
   try {
@@ -770,6 +776,7 @@ async function runStep(n: number, o: Options, resultsDir: string): Promise<StepR
     await stopAll();
     if (o.keepTmp) process.stderr.write(`  kept ${tmp}\n`);
     else rmSync(tmp, { recursive: true, force: true });
+    currentTmp = null;
   }
 }
 
