@@ -142,9 +142,9 @@ export class Leader {
     const result = applyCommand(this.timeline, this.tracks, command, at);
     if (!result.ok) return result;
     this.timeline = result.timeline;
+    this.broadcast({ type: 'timeline', timeline: this.timeline });
     const inMs = (at - this.now()).toFixed(0);
     this.opts.log.info(`${command.kind}${'seconds' in command ? ` ${command.seconds}` : ''} → ${this.describeTimeline()} in ${inMs} ms`);
-    this.broadcast({ type: 'timeline', timeline: this.timeline });
     return result;
   }
 
@@ -312,6 +312,7 @@ export class Leader {
   }
 
   private broadcast(message: Parameters<MemberSession['send']>[0]): void {
-    for (const s of this.sessions) s.send(message);
+    const line = JSON.stringify(message) + '\n';
+    for (const s of this.sessions) s.sendLine(line);
   }
 }

@@ -90,6 +90,11 @@ export class MemberSession {
     if (this.joined) this.conn.send(message);
   }
 
+  /** Sends a line serialised once for many members (see Leader.broadcast). */
+  sendLine(line: string): void {
+    if (this.joined) this.conn.sendLine(line);
+  }
+
   close(reason?: string): void {
     this.conn.end(reason ? { type: 'error', code: 'closing', message: reason } : undefined);
   }

@@ -50,8 +50,13 @@ export class JsonLineConnection<In, Out extends { type: string }> {
   }
 
   send(message: Out): void {
+    this.sendLine(JSON.stringify(message) + '\n');
+  }
+
+  /** Sends a message already serialised (with its newline): a broadcast serialises once. */
+  sendLine(line: string): void {
     if (!this.isOpen) return;
-    this.socket.write(JSON.stringify(message) + '\n');
+    this.socket.write(line);
   }
 
   /** Sends a final message, then closes once it is flushed. */
