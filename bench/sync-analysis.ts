@@ -275,3 +275,104 @@ export function smoothedSpreads(points: readonly GridPoint[], halfMs: number, st
   }
   return out;
 }
+
+/**
+ * Readings with `localMs` taken on a clock other than the leader's (a member under libfaketime):
+ * mapped back to the real (shared) clock with the known transform before anything else.
+ * `sharedMs` stays the member's own estimate, so clockErrMs keeps meaning "estimate − truth".
+ */
+export function mapLocalClock(lines: readonly TelemetryLine[], toReal: (member: string) => ((localMs: number) => number) | null): TelemetryLine[] {
+  return lines.map((l) => {
+    const f = toReal(l.member);
+    return f ? { ...l, localMs: f(l.localMs) } : l;
+  });
+}
+
+/** A series with a constant subtracted per member (convergence to an expected, known bias). */
+export function shiftSeries(series: Series, biasMs: (member: string) => number): Series {
+  const out: Series = new Map();
+  for (const [m, list] of series) {
+    const b = biasMs(m);
+    out.set(m, b === 0 ? list : list.map((r) => ({ ...r, trueErrMs: r.trueErrMs - b })));
+  }
+  return out;
+}
+
+export function mean(values: readonly number[]): number | null {
+  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
+}
+
+/** CPU time (user + system) of a process in seconds, from /proc/<pid>/stat; null if gone. */
+export function cpuSeconds(pid: number, readFile: (p: string) => string): number | null {
+  try {
+    const stat = readFile(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state): utime is field 14, stime 15
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** Peak resident set size (VmHWM) in MiB, from /proc/<pid>/status; null if gone. */
+export function peakRssMiB(pid: number, readFile: (p: string) => string): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFile(`/proc/${pid}/status`));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Spread after averaging each member's readings over ±halfMs around each instant in `times`
+ * (instants where some member has fewer than `minReadings` readings in its window are skipped).
+ * Unlike smoothedSpreads() this tolerates gaps (readings dropped by the round-trip gate).
+ */
+export function windowedSpreads(series: Series, members: readonly string[], times: readonly number[], halfMs = 500, minReadings = 3): number[] {
+  const lists = members.map((m) => series.get(m) ?? []);
+  const lowerBound = (list: readonly TrueReading[], t: number): number => {
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid]!.t < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const out: number[] = [];
+  for (const t of times) {
+    const avgs: number[] = [];
+    for (const list of lists) {
+      let sum = 0;
+      let n = 0;
+      for (let i = lowerBound(list, t - halfMs); i < list.length && list[i]!.t <= t + halfMs; i++) {
+        sum += list[i]!.trueErrMs;
+        n++;
+      }
+      if (n < minReadings) break;
+      avgs.push(sum / n);
+    }
+    if (avgs.length === members.length) out.push(Math.max(...avgs) - Math.min(...avgs));
+  }
+  return out;
+}
+
+/** Mean true error of one member's readings within ±halfMs of t (null with fewer than minReadings). */
+export function windowMean(series: Series, member: string, t: number, halfMs = 500, minReadings = 3): number | null {
+  const list = series.get(member) ?? [];
+  let sum = 0;
+  let n = 0;
+  for (const r of list) {
+    if (r.t < t - halfMs) continue;
+    if (r.t > t + halfMs) break;
+    sum += r.trueErrMs;
+    n++;
+  }
+  return n >= minReadings ? sum / n : null;
+}
+
+export function median(values: readonly number[]): number | null {
+  return stats(values).p50;
+}

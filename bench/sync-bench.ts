@@ -1,18 +1,22 @@
 /**
- * Sync benchmark: a leader and three members (mpv with --ao=null) on this machine play the bundled
- * playlist; the members' telemetry is compared with the timelines the leader issued.
+ * Sync benchmark: a leader and N members (real mpv) on this machine play the bundled playlist;
+ * the members' telemetry (and, on PulseAudio, their actual sound) is compared with the timelines
+ * the leader issued.
  *
- *   node dist/bench/sync-bench.js [--duration 60] [--scenario all|no-drift|drift] [--drift] [--quick]
+ *   node dist/bench/sync-bench.js [--scenario NAME[,NAME…]|all] [--duration 60] [--quick] [--pulse]
  *
- * Per scenario: start the leader and the members, wait until every member is connected with a
- * clock estimate and checked files, PLAY, SEEK to 5 s halfway through, stop at the end. Every
- * process reads the same CLOCK_MONOTONIC, so a reading's local timestamp is on the leader's
- * clock and its true error needs no clock estimate (see sync-analysis.ts). The drift scenario
- * makes one simulated device run 100 ppm fast and another 100 ppm slow.
+ * Per scenario: start the leader and the members (each member through its own impairing proxy
+ * when the scenario has a network, under libfaketime when it has a wrong clock, on a private
+ * PulseAudio when it records sound), wait until every member is connected with a clock estimate
+ * and checked files, PLAY, SEEK at a third of the run, NEXT (a track change) at two thirds, stop at
+ * the end. Every process reads the same CLOCK_MONOTONIC, so a reading's local timestamp is on the
+ * leader's clock (for a faked clock: after undoing the known transform, see faketime.ts) and its
+ * true error needs no clock estimate (see sync-analysis.ts).
  *
- * Prints markdown tables with pass/fail against the targets, writes JSON to bench/results/.
+ * Prints one markdown table over all scenarios with pass/fail against the targets, details per
+ * scenario, the exact commands; writes JSON to bench/results/.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,16 +26,29 @@ import { monotonicMs } from '../src/clock/monotonic.js';
 import type { ControlRequest } from '../src/leader/control-server.js';
 import type { LeaderStatus, MemberView } from '../src/leader/leader.js';
 import type { Timeline } from '../src/protocol/messages.js';
+import { channelLags, type WindowLags } from './audio-spread.js';
+import { CpuHog } from './cpu-hog.js';
+import { fakeEnv, fakeToReal, findLibfaketime, FAKETIME_INSTALL_HINT, measureFakeClock, memberTransform, type FakeClock, type ProcessTransform } from './faketime.js';
+import { ImpairProxy, presets, type Impairment, type ImpairProxyStats } from './impair-proxy.js';
+import { PulseRoom } from './pulse-room.js';
 import {
   convergence,
+  cpuSeconds,
   grid,
   inSteady,
+  mapLocalClock,
+  mean,
+  peakRssMiB,
   readingNoiseMs,
-  smoothedSpreads,
+  shiftSeries,
+  windowedSpreads,
+  windowMean,
+  median,
   stats,
   trackBoundaries,
   trueErrors,
   type Convergence,
+  type Series,
   type Stats,
   type TelemetryLine,
   type Window,
@@ -40,37 +57,137 @@ import {
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 // ---------------------------------------------------------------------------------------------
-// Targets
+// Targets and scenarios
 
-const TARGET = { spreadP95Ms: 1, spreadMaxMs: 3, convergenceMs: 3000 } as const;
-const CONVERGED_MS = 1;
-const CONVERGED_TIGHT_MS = 0.5;
+interface Targets {
+  /** inter-member spread after convergence (the 1 s-smoothed telemetry spread and, where recorded, the audio-level spread) */
+  spreadP95Ms: number;
+  spreadMaxMs: number;
+  /** every member within `convergedMs` of the timeline for 1 s, after PLAY, SEEK and NEXT */
+  convergeMs: number;
+  convergedMs: number;
+  /** |clock estimate error| p95 */
+  clockErrP95Ms?: number;
+  /** steady-state speed within 1 ± this */
+  speedWithin?: number;
+}
+
+const T_CLEAN: Targets = { spreadP95Ms: 0.1, spreadMaxMs: 0.25, convergeMs: 3000, convergedMs: 0.25, clockErrP95Ms: 0.05 };
+const T_WIFI: Targets = { spreadP95Ms: 0.3, spreadMaxMs: 0.6, convergeMs: 5000, convergedMs: 0.6, clockErrP95Ms: 0.25 };
+const T_BAD: Targets = { spreadP95Ms: 1, spreadMaxMs: 3, convergeMs: 8000, convergedMs: 3 };
+const T_LEGACY: Targets = { spreadP95Ms: 1, spreadMaxMs: 3, convergeMs: 3000, convergedMs: 1 };
+
+interface MemberSetup {
+  mpvArgs: string[];
+  /** simulated device clock, ppm (--ao-null-speed) */
+  driftPpm: number;
+  /** FAKETIME spec for this member (and its mpv) */
+  faketime?: string;
+  /** impairment of this member's path (through its own proxy) */
+  impairment?: Impairment;
+  /** what its clock estimate is expected to be off by (path asymmetry), ms */
+  expectedClockBiasMs?: number;
+  note?: string;
+}
+
+interface ScenarioDef {
+  name: string;
+  description: string;
+  targets: Targets;
+  /** audio on the private PulseAudio (audio-level spread); otherwise --ao=null */
+  pulse?: boolean;
+  /** can run on PulseAudio with --pulse (no ao=null-only options, no faked clock) */
+  pulseCapable: boolean;
+  hog?: boolean;
+  member: (i: number) => MemberSetup;
+}
+
+const PRESET_LABEL = (im: Impairment | undefined): string => {
+  if (!im) return 'direct';
+  const d = (x: Impairment['up']): string => `${x.delayMs}${x.jitterMs ? `±${x.jitterMs}` : ''}${x.stallProbabilityPerSec ? ` stall ${x.stallMs}ms@${x.stallProbabilityPerSec}/s` : ''}`;
+  return `up ${d(im.up)} / down ${d(im.down)} ms`;
+};
+
+const plain = (impairment?: Impairment): MemberSetup => ({ mpvArgs: [], driftPpm: 0, ...(impairment ? { impairment } : {}) });
+const drift = (ppm: number, impairment?: Impairment): MemberSetup => ({
+  ...plain(impairment),
+  driftPpm: ppm,
+  mpvArgs: ppm ? [`--ao-null-speed=${(1 + ppm / 1e6).toFixed(6)}`] : [],
+});
+
+const SCENARIOS: ScenarioDef[] = [
+  { name: 'clean', description: 'clean LAN: each member through its own proxy, 0.25 ms each way', targets: T_CLEAN, pulseCapable: true, member: () => plain(presets.clean) },
+  { name: 'wifi', description: 'Wi-Fi-like: 20 ± 10 ms each way, 200 ms stalls ~every 20 s', targets: T_WIFI, pulseCapable: true, member: () => plain(presets.wifi) },
+  { name: 'bad', description: 'bad network: 60 ± 40 ms each way, 400 ms stalls ~every 5 s', targets: T_BAD, pulseCapable: true, member: () => plain(presets.bad) },
+  {
+    name: 'asymmetric',
+    description: 'fixed asymmetric paths up/down 5/1, 1/5, 3/3 ms: clock bias (up − down)/2 = +2, −2, 0 ms is invisible to the members; expected spread = half the asymmetry difference = 4 ms',
+    targets: T_CLEAN,
+    pulseCapable: true,
+    member: (i) => {
+      const [up, down] = ([[5, 1], [1, 5], [3, 3]] as const)[(i - 1) % 3]!;
+      return { ...plain(presets.asymmetric(up, down)), expectedClockBiasMs: (up - down) / 2 };
+    },
+  },
+  {
+    name: 'drift200',
+    description: 'device drift: m1 +200 ppm, m2 −200 ppm (--ao-null-speed), clean LAN',
+    targets: { ...T_CLEAN, speedWithin: 0.005 },
+    pulseCapable: false,
+    member: (i) => drift(i === 1 ? 200 : i === 2 ? -200 : 0, presets.clean),
+  },
+  {
+    name: 'latency',
+    description: 'device latency: m1 8 ms, m2 3 ms (--ao-null-latency; ≥ 10 ms aborts mpv 0.35.1), clean LAN',
+    targets: T_CLEAN,
+    pulseCapable: false,
+    member: (i) => ({ ...plain(presets.clean), mpvArgs: i === 1 ? ['--ao-null-latency=0.008'] : i === 2 ? ['--ao-null-latency=0.003'] : [] }),
+  },
+  {
+    name: 'faketime',
+    description: 'wrong clocks: m1 FAKETIME="+7s x1.00005" (+50 ppm), m2 "-10s", under libfaketime (monotonic faked too), clean LAN',
+    targets: T_CLEAN,
+    pulseCapable: false,
+    member: (i) => ({ ...plain(presets.clean), ...(i === 1 ? { faketime: '+7s x1.00005' } : i === 2 ? { faketime: '-10s' } : {}) }),
+  },
+  { name: 'cpu-hog', description: 'clean LAN with one busy-looping process per core at normal priority', targets: { ...T_CLEAN, spreadP95Ms: 0.25, spreadMaxMs: Infinity, clockErrP95Ms: undefined }, pulseCapable: true, hog: true, member: () => plain(presets.clean) },
+  { name: 'audio', description: 'clean LAN on a private PulseAudio (--pulse-latency-hacks=yes), audio-level spread from one recording', targets: T_CLEAN, pulse: true, pulseCapable: true, member: () => plain(presets.clean) },
+  { name: 'audio-hog', description: 'as audio, with the CPU hog', targets: { ...T_CLEAN, spreadP95Ms: 0.25, spreadMaxMs: Infinity, clockErrP95Ms: undefined }, pulse: true, pulseCapable: true, hog: true, member: () => plain(presets.clean) },
+  { name: 'no-drift', description: 'legacy: direct connections, no proxy', targets: T_LEGACY, pulseCapable: true, member: () => plain() },
+  { name: 'drift', description: 'legacy: direct connections, m1 +100 ppm, m2 −100 ppm', targets: T_LEGACY, pulseCapable: false, member: (i) => drift(i === 1 ? 100 : i === 2 ? -100 : 0) },
+];
+
+const DEFAULT_SET = ['clean', 'wifi', 'bad', 'asymmetric', 'drift200', 'latency', 'faketime', 'cpu-hog', 'audio', 'no-drift'];
+
+const CONVERGED_LEGACY_MS = 1;
 /** grid points / readings within this of a command instant or a track boundary are left out of steady-state figures */
 const EXCLUDE_MARGIN_MS = 1000;
 
 // ---------------------------------------------------------------------------------------------
 // Options
 
-type ScenarioName = 'no-drift' | 'drift';
-
 interface Options {
   durationSec: number;
-  scenarios: ScenarioName[];
+  scenarios: ScenarioDef[];
   members: number;
   seekToSec: number;
   keepTmp: boolean;
+  pulseAll: boolean;
+  quick: boolean;
 }
 
 function usage(): string {
   return [
     'usage: node dist/bench/sync-bench.js [options]',
+    '  --scenario <a,b,…>    scenarios to run, or "all" (default: ' + DEFAULT_SET.join(',') + ')',
     '  --duration <s>        seconds of playback per scenario, from the PLAY instant (default 60)',
-    '  --scenario <name>     all (default) | no-drift | drift',
-    '  --drift               same as --scenario drift',
-    '  --quick               20 s per scenario (CI smoke test)',
+    '  --quick               CI smoke test: scenario "clean" only (unless --scenario), 24 s (≤ 60 s in all)',
+    '  --pulse               run every scenario that can on the private PulseAudio (audio-level spread too)',
     '  --members <n>         members to start (default 3)',
-    '  --seek-to <s>         where the midway seek goes (default 5)',
+    '  --seek-to <s>         where the SEEK goes (default 5)',
+    '  --drift               same as --scenario drift (legacy)',
     '  --keep-tmp            keep the temporary directory (sockets, logs, telemetry)',
+    '  --list                list the scenarios',
   ].join('\n');
 }
 
@@ -81,6 +198,7 @@ function parseArgs(argv: string[]): Options {
   let members = 3;
   let seekToSec = 5;
   let keepTmp = false;
+  let pulseAll = false;
   const num = (name: string, v: string | undefined): number => {
     const n = Number(v);
     if (v === undefined || !Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number, got ${v ?? 'nothing'}`);
@@ -103,6 +221,9 @@ function parseArgs(argv: string[]): Options {
       case '--quick':
         quick = true;
         break;
+      case '--pulse':
+        pulseAll = true;
+        break;
       case '--members':
         members = Math.round(num('--members', value()));
         break;
@@ -113,6 +234,10 @@ function parseArgs(argv: string[]): Options {
       case '--keep-tmp':
         keepTmp = true;
         break;
+      case '--list':
+        for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(12)} ${s.description}\n`);
+        process.exit(0);
+      // falls through
       case '-h':
       case '--help':
         process.stdout.write(usage() + '\n');
@@ -122,12 +247,14 @@ function parseArgs(argv: string[]): Options {
         throw new Error(`unknown option ${arg}\n${usage()}`);
     }
   }
-  const scenarios: ScenarioName[] =
-    scenario === null || scenario === 'all' ? ['no-drift', 'drift'] : scenario === 'drift' || scenario === 'no-drift' ? [scenario] : (() => {
-      throw new Error(`unknown scenario "${scenario}" (all | no-drift | drift)`);
-    })();
+  const names = scenario === 'all' ? SCENARIOS.map((s) => s.name) : scenario ? scenario.split(',').map((s) => s.trim()).filter(Boolean) : quick ? ['clean'] : DEFAULT_SET;
+  const scenarios = names.map((n) => {
+    const s = SCENARIOS.find((x) => x.name === n);
+    if (!s) throw new Error(`unknown scenario "${n}" (${SCENARIOS.map((x) => x.name).join(' | ')} | all)`);
+    return s;
+  });
   if (members < 2) throw new Error('--members needs at least 2 (spread is between members)');
-  return { durationSec: duration ?? (quick ? 20 : 60), scenarios, members, seekToSec, keepTmp };
+  return { durationSec: duration ?? (quick ? 24 : 60), scenarios, members, seekToSec, keepTmp, pulseAll, quick };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -147,15 +274,22 @@ interface Child {
 
 const children = new Set<Child>();
 
+/** The variables a scenario adds to the environment (for the printed command). */
+const EXTRA_ENV = ['PULSE_SERVER', 'LD_PRELOAD', 'FAKETIME', 'FAKETIME_DONT_FAKE_MONOTONIC'];
+function envPrefix(env: NodeJS.ProcessEnv | undefined): string[] {
+  if (!env) return [];
+  return EXTRA_ENV.filter((k) => env[k] !== undefined && env[k] !== process.env[k]).map((k) => `${k}=${shellQuote(env[k]!)}`);
+}
+
 function shellQuote(a: string): string {
   return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
-function spawnChild(name: string, args: string[], logPath: string): Child {
+function spawnChild(name: string, args: string[], logPath: string, env?: NodeJS.ProcessEnv): Child {
   const fd = openSync(logPath, 'a');
   let proc: ChildProcess;
   try {
-    proc = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', fd, fd] });
+    proc = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', fd, fd], ...(env ? { env } : {}) });
   } finally {
     closeSync(fd);
   }
@@ -165,7 +299,7 @@ function spawnChild(name: string, args: string[], logPath: string): Child {
     name,
     proc,
     pid: proc.pid,
-    command: ['node', ...args].map(shellQuote).join(' '),
+    command: [...envPrefix(env), ...['node', ...args].map(shellQuote)].join(' '),
     logPath,
     exitCode: null,
     exitSignal: null,
@@ -265,10 +399,16 @@ async function stopChild(child: Child, graceMs = 5000): Promise<{ clean: boolean
   return { clean, orphans };
 }
 
+/** Other things a scenario started (proxies, PulseAudio, the CPU hog): stopped after the children. */
+const extraStops = new Set<() => Promise<void>>();
+/** PIDs of those, for the last-resort SIGKILL on exit */
+const extraPids = new Set<() => (number | null)[]>();
+
 async function stopAll(): Promise<void> {
   // members first, then the leader
   const list = [...children].sort((a, b) => Number(a.name === 'leader') - Number(b.name === 'leader'));
   for (const c of list) await stopChild(c);
+  for (const stop of [...extraStops]) await stop().catch(() => undefined);
 }
 
 let interrupted = false;
@@ -281,6 +421,15 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 process.on('exit', () => {
+  for (const f of extraPids)
+    for (const pid of f()) {
+      if (pid === null) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
   for (const c of children) {
     if (c.exited) continue;
     for (const pid of descendants(c.pid)) {
@@ -345,10 +494,8 @@ async function waitFor<T>(what: string, timeoutMs: number, watch: readonly Child
 // ---------------------------------------------------------------------------------------------
 // One scenario
 
-interface MemberSpec {
+interface MemberSpec extends MemberSetup {
   name: string;
-  driftPpm: number;
-  mpvArgs: string[];
 }
 
 interface Snapshot {
@@ -356,8 +503,18 @@ interface Snapshot {
   members: Pick<MemberView, 'name' | 'connected' | 'errorMs' | 'speed' | 'hardSeeks' | 'playerState' | 'clockOffsetMs' | 'rttMs' | 'clockSkewPpm' | 'trackIndex'>[];
 }
 
+type CommandKind = 'play' | 'seek' | 'next';
+
+interface Resources {
+  /** % of one core over the run (PLAY → end) */
+  cpuPct: number | null;
+  /** VmHWM at the end, MiB */
+  peakRssMiB: number | null;
+}
+
 interface MemberResult {
   name: string;
+  setup: string;
   driftPpm: number;
   readings: number;
   steadyReadings: number;
@@ -365,37 +522,63 @@ interface MemberResult {
   meanTrueErrMs: number | null;
   absTrueErrAllMs: Stats;
   absEstErrMs: Stats;
-  absEstMinusTrueMs: Stats;
   meanClockErrMs: number | null;
   absClockErrMs: Stats;
+  expectedClockBiasMs: number | null;
   steadySpeedMean: number | null;
+  steadySpeedMin: number | null;
+  steadySpeedMax: number | null;
   readingNoiseMs: number | null;
   /** true error of the first reading after each command's instant */
-  initialErrPlayMs: number | null;
-  initialErrSeekMs: number | null;
+  firstErrMs: Record<CommandKind, number | null>;
+  convergenceMs: Record<CommandKind, number | null>;
   ipcRttMs: Stats;
   hardSeeks: number | null;
   finalSpeed: number | null;
-  steadySpeedMin: number | null;
-  steadySpeedMax: number | null;
-  convergencePlayMs: number | null;
-  convergenceSeekMs: number | null;
   playerStates: string[];
+  member: Resources;
+  mpv: Resources;
+  /** audio-level: mean lag of this member's sound behind m1's, ms (steady windows) */
+  audioLagVsFirstMs: number | null;
+  /** telemetry: mean (m1's true error − this member's), ms, over the same time: what the lag should be */
+  telemetryLagVsFirstMs: number | null;
+  /** |audio lag − telemetry lag| per window (what mpv's positions do not show), ms */
+  audioMinusTelemetryMs: Stats | null;
+  fakeClock: (FakeClock & { transform: ProcessTransform }) | null;
+  /** the member's clock skew estimate at the end (leader status) and the true one (0 on one machine; 1/rate − 1 under libfaketime), ppm */
+  reportedSkewPpm: number | null;
+  trueSkewPpm: number;
+  proxy: { upP50Ms: number | null; downP50Ms: number | null; upStalls: number; downStalls: number } | null;
 }
 
 interface CommandResult {
-  kind: 'play' | 'seek';
+  kind: CommandKind;
   issuedAt: number;
   timeline: Timeline;
   untilMs: number;
   converged: Convergence;
-  convergedTight: Convergence;
+  convergedLegacy: Convergence;
   perMember: Record<string, number | null>;
 }
 
+interface AudioResult {
+  windows: number;
+  usableWindows: number;
+  steadyWindows: number;
+  spreadMs: Stats;
+  /** windows over the whole run: [s from PLAY, spread ms | null] */
+  timeline: [number, number | null][];
+  firstSampleMs: number;
+  recordedSec: number;
+}
+
 interface ScenarioResult {
-  scenario: ScenarioName;
+  scenario: string;
+  description: string;
+  targets: Targets;
   durationSec: number;
+  onPulse: boolean;
+  hog: string | null;
   commands: { leader: string; members: string[] };
   tracks: { title: string; durationSec: number }[];
   timelines: Timeline[];
@@ -404,33 +587,24 @@ interface ScenarioResult {
   endMs: number;
   spreadMs: Stats;
   spreadSmoothedMs: Stats;
+  /** spread of the clock-estimate errors alone and of the members' own error estimates alone (1 s-smoothed) */
+  budget: { clockSpreadMs: Stats; estSpreadMs: Stats };
+  audio: AudioResult | null;
+  clockErrMs: Stats;
   ipcRttMs: Stats;
   loadAvg: { start: number[]; end: number[] };
-  spreadOver1Ms: number;
   unmatchedReadings: number;
-  spreadOver3Ms: number;
   commandResults: CommandResult[];
-  convergenceAllMembersMs: Stats;
   members: MemberResult[];
-  pass: { spread: boolean; convergence: boolean; all: boolean };
+  leader: Resources;
+  bench: Resources;
+  checks: { name: string; ok: boolean; detail: string }[];
+  pass: boolean;
   memberDeaths: string[];
   orphansKilled: number[];
   uncleanStops: string[];
   snapshots: Snapshot[];
   wallSec: number;
-}
-
-function memberSpecs(scenario: ScenarioName, n: number): MemberSpec[] {
-  const specs: MemberSpec[] = [];
-  for (let i = 1; i <= n; i++) {
-    let driftPpm = 0;
-    if (scenario === 'drift' && i === 1) driftPpm = 100;
-    if (scenario === 'drift' && i === 2) driftPpm = -100;
-    const mpvArgs = ['--mpv-arg=--ao=null'];
-    if (driftPpm !== 0) mpvArgs.push(`--mpv-arg=--ao-null-speed=${(1 + driftPpm / 1e6).toFixed(4)}`);
-    specs.push({ name: `m${i}`, driftPpm, mpvArgs });
-  }
-  return specs;
 }
 
 function readTelemetry(path: string): TelemetryLine[] {
@@ -448,67 +622,152 @@ function readTelemetry(path: string): TelemetryLine[] {
   return out;
 }
 
-async function runScenario(scenario: ScenarioName, opts: Options, resultsDir: string): Promise<ScenarioResult> {
+const readText = (p: string): string => readFileSync(p, 'utf8');
+
+function mpvPidOf(memberPid: number): number | null {
+  for (const pid of descendants(memberPid)) if (/(^|\/)mpv /.test(cmdline(pid) ?? '')) return pid;
+  return null;
+}
+
+/** CPU seconds of the listed processes now (null entries for gone ones) */
+function cpuNow(pids: (number | null)[]): (number | null)[] {
+  return pids.map((p) => (p === null ? null : p === process.pid ? process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6 : cpuSeconds(p, readText)));
+}
+
+function resources(pid: number | null, cpuStart: number | null, cpuEnd: number | null, wallSec: number): Resources {
+  return {
+    cpuPct: cpuStart !== null && cpuEnd !== null && wallSec > 0 ? (100 * (cpuEnd - cpuStart)) / wallSec : null,
+    peakRssMiB: pid === null ? null : peakRssMiB(pid, readText),
+  };
+}
+
+async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string): Promise<ScenarioResult> {
+  const scenario = def.name;
   const wallStart = monotonicMs();
   const loadStart = loadavg();
   const tmp = mkdtempSync(join(tmpdir(), 'syncplay-bench-'));
   const sock = join(tmp, 'leader.sock');
-  const specs = memberSpecs(scenario, opts.members);
+  const onPulse = def.pulse === true || (opts.pulseAll && def.pulseCapable);
+  const specs: MemberSpec[] = Array.from({ length: opts.members }, (_, k) => ({ name: `m${k + 1}`, ...def.member(k + 1) }));
   const names = specs.map((s) => s.name);
   const durationMs = opts.durationSec * 1000;
   const log = (m: string): void => void process.stderr.write(`[${scenario}] ${m}\n`);
 
-  const leaderArgs = ['bin/syncplay', 'leader', '--music-dir', 'playlists', '--host', '127.0.0.1', '--port', '0', '--socket', sock, '--no-ui'];
-  const leader = spawnChild('leader', leaderArgs, join(tmp, 'leader.log'));
   const members: Child[] = [];
   const memberDeaths: string[] = [];
   const orphansKilled: number[] = [];
   const uncleanStops: string[] = [];
   const snapshots: Snapshot[] = [];
   const timelines = new Map<string, Timeline>();
+  const proxies = new Map<string, ImpairProxy>();
+  const proxyStats = new Map<string, ImpairProxyStats>();
+  const fakeClocks = new Map<string, FakeClock & { transform: ProcessTransform }>();
   let tracks: LeaderStatus['tracks'] = [];
-  let playTl: Timeline | null = null;
-  let seekTl: Timeline | null = null;
-  let playIssuedAt = 0;
-  let seekIssuedAt = 0;
+  const cmdTl: Partial<Record<CommandKind, { tl: Timeline; issuedAt: number }>> = {};
   let finalStatus: LeaderStatus | null = null;
+  let room: PulseRoom | null = null;
+  let hog: CpuHog | null = null;
+  let recording: Awaited<ReturnType<PulseRoom['stopRecording']>> | null = null;
+  let leader: Child | null = null;
+  let cpuStart: (number | null)[] = [];
+  let cpuEnd: (number | null)[] = [];
+  let pidList: (number | null)[] = [];
+  let rss: Resources[] = [];
+  let cpuWindow = { from: 0, to: 0 };
 
   const record = (st: LeaderStatus): void => {
-    timelines.set(JSON.stringify(st.timeline), st.timeline);
     snapshots.push({
       t: st.now,
       members: st.members.map((m) => ({ name: m.name, connected: m.connected, errorMs: m.errorMs, speed: m.speed, hardSeeks: m.hardSeeks, playerState: m.playerState, clockOffsetMs: m.clockOffsetMs, rttMs: m.rttMs, clockSkewPpm: m.clockSkewPpm, trackIndex: m.trackIndex })),
     });
   };
+  const stopRoom = async (): Promise<void> => {
+    if (room) await room.stop();
+  };
+  const stopHog = async (): Promise<void> => {
+    if (hog) await hog.stop();
+  };
+  const roomPids = (): (number | null)[] => [room?.pid ?? null];
+  const hogPids = (): (number | null)[] => hog?.pids ?? [];
 
   try {
+    if (specs.some((s) => s.faketime) && !findLibfaketime()) throw new Error(FAKETIME_INSTALL_HINT);
+    if (onPulse) {
+      room = new PulseRoom({ dir: join(tmp, 'pulse'), members: names });
+      extraStops.add(stopRoom);
+      extraPids.add(roomPids);
+      await room.start();
+      await room.startRecording();
+      log(`PulseAudio pid ${room.pid} at ${room.socket}; recording room.monitor (${names.length} channels)`);
+    }
+
+    const leaderArgs = ['bin/syncplay', 'leader', '--music-dir', 'playlists', '--host', '127.0.0.1', '--port', '0', '--socket', sock, '--no-ui'];
+    leader = spawnChild('leader', leaderArgs, join(tmp, 'leader.log'));
     const st0 = await waitFor('the leader control socket', 20_000, [leader], async () => (existsSync(sock) ? status(sock) : null));
     tracks = st0.tracks;
     timelines.set(JSON.stringify(st0.timeline), st0.timeline);
     const port = st0.listening.port;
     log(`leader pid ${leader.pid} on 127.0.0.1:${port}; ${tracks.length} tracks (${tracks.map((t) => t.durationSec.toFixed(1)).join(' + ')} s)`);
 
-    for (const s of specs) {
-      const args = ['bin/syncplay', 'member', '--ip', '127.0.0.1', '--port', String(port), '--music-dir', 'playlists', '--name', s.name, ...s.mpvArgs, '--telemetry', join(tmp, `${s.name}.jsonl`)];
-      members.push(spawnChild(s.name, args, join(tmp, `${s.name}.log`)));
+    if (def.hog) {
+      hog = new CpuHog();
+      extraStops.add(stopHog);
+      extraPids.add(hogPids);
+      hog.start();
+      log(`CPU hog: ${hog.describe()}, pids ${hog.pids.join(', ')}`);
     }
-    log(`members ${members.map((m) => `${m.name} pid ${m.pid}`).join(', ')}; waiting for their clocks and files`);
 
-    await waitFor('every member connected with a clock estimate and checked files', 60_000, [leader, ...members], async () => {
+    for (const [k, s] of specs.entries()) {
+      let memberPort = port;
+      if (s.impairment) {
+        const proxy = new ImpairProxy({ targetHost: '127.0.0.1', targetPort: port, up: s.impairment.up, down: s.impairment.down, seed: 1000 * (k + 1) + 7 });
+        memberPort = await proxy.start();
+        proxies.set(s.name, proxy);
+      }
+      let env: NodeJS.ProcessEnv | undefined = room ? room.env() : undefined;
+      if (s.faketime) {
+        const clock = await measureFakeClock({ faketime: s.faketime });
+        env = { ...(env ?? process.env), ...fakeEnv({ faketime: s.faketime }) };
+        fakeClocks.set(s.name, { ...clock, transform: memberTransform(clock, 0) });
+        log(`${s.name}: FAKETIME="${s.faketime}": fake − real = ${clock.offsetMs.toFixed(3)} ms at start, rate ${clock.specRate} (probe measured ${((clock.rate - 1) * 1e6).toFixed(1)} ppm), probe min rtt ${clock.minRttMs.toFixed(3)} ms, residual ${(clock.residualMs * 1000).toFixed(1)} µs`);
+      }
+      const audioArgs = room ? ['--audio-device', room.deviceFor(s.name), '--mpv-arg=--ao=pulse', '--mpv-arg=--pulse-latency-hacks=yes'] : ['--mpv-arg=--ao=null'];
+      const args = ['bin/syncplay', 'member', '--ip', '127.0.0.1', '--port', String(memberPort), '--music-dir', 'playlists', '--name', s.name, ...audioArgs, ...s.mpvArgs.map((a) => `--mpv-arg=${a}`), '--telemetry', join(tmp, `${s.name}.jsonl`)];
+      const spawnedAt = monotonicMs();
+      members.push(spawnChild(s.name, args, join(tmp, `${s.name}.log`), env));
+      const fc = fakeClocks.get(s.name);
+      if (fc) fc.transform = memberTransform(fc, spawnedAt);
+    }
+    log(`members ${members.map((m) => `${m.name} pid ${m.pid}`).join(', ')}${proxies.size ? ` through proxies on ports ${[...proxies.entries()].map(([n, p]) => `${n}:${p.port}`).join(', ')}` : ''}; waiting for their clocks and files`);
+
+    await waitFor('every member connected with a clock estimate and checked files', 90_000, [leader, ...members], async () => {
       const st = await status(sock);
       const ready = st.members.filter((m) => names.includes(m.name) && m.connected && m.rttMs !== null && m.fileStatus === 'ok');
       return ready.length === names.length ? st : null;
     });
+    for (const p of proxies.values()) p.resetStats();
 
-    playIssuedAt = monotonicMs();
-    const playReply = await control({ cmd: 'play' }, sock);
-    if (!playReply.ok) throw new Error(`play failed: ${String(playReply.error)}`);
-    playTl = playReply.timeline as Timeline;
-    timelines.set(JSON.stringify(playTl), playTl);
-    log(`PLAY → timeline #${playTl.seq} at +${(playTl.at - playIssuedAt).toFixed(0)} ms`);
+    const issue = async (kind: CommandKind, request: ControlRequest): Promise<void> => {
+      const issuedAt = monotonicMs();
+      const reply = await control(request, sock);
+      if (!reply.ok) throw new Error(`${kind} failed: ${String(reply.error)}`);
+      const tl = reply.timeline as Timeline;
+      cmdTl[kind] = { tl, issuedAt };
+      timelines.set(JSON.stringify(tl), tl);
+      log(`${kind.toUpperCase()} → timeline #${tl.seq} at +${(tl.at - issuedAt).toFixed(0)} ms`);
+    };
 
-    const endMs = playTl.at + durationMs;
-    const seekIssueMs = playTl.at + durationMs / 2;
+    // resources are measured from PLAY to the end
+    pidList = [leader.pid, ...members.map((m) => m.pid), ...members.map((m) => mpvPidOf(m.pid)), process.pid];
+    cpuStart = cpuNow(pidList);
+    cpuWindow.from = monotonicMs();
+    await issue('play', { cmd: 'play' });
+    const playAt = cmdTl.play!.tl.at;
+    const endMs = playAt + durationMs;
+    const plan: [CommandKind, ControlRequest, number][] = [
+      ['seek', { cmd: 'seek', seconds: opts.seekToSec, relative: false }, playAt + durationMs / 3],
+      ['next', { cmd: 'next' }, playAt + (2 * durationMs) / 3],
+    ];
     const dead = new Set<string>();
     while (monotonicMs() < endMs) {
       if (interrupted) throw new Error('interrupted');
@@ -516,88 +775,169 @@ async function runScenario(scenario: ScenarioName, opts: Options, resultsDir: st
       for (const m of members) {
         if (m.exited && !dead.has(m.name)) {
           dead.add(m.name);
-          memberDeaths.push(`${m.name} exited at +${((monotonicMs() - playTl.at) / 1000).toFixed(1)} s (code ${m.exitCode ?? '—'}, signal ${m.exitSignal ?? '—'})`);
+          memberDeaths.push(`${m.name} exited at +${((monotonicMs() - playAt) / 1000).toFixed(1)} s (code ${m.exitCode ?? '—'}, signal ${m.exitSignal ?? '—'})`);
           log(`member ${m.name} died:\n${logTail(m)}`);
         }
       }
-      if (!seekTl && monotonicMs() >= seekIssueMs) {
-        seekIssuedAt = monotonicMs();
-        const reply = await control({ cmd: 'seek', seconds: opts.seekToSec, relative: false }, sock);
-        if (!reply.ok) throw new Error(`seek failed: ${String(reply.error)}`);
-        seekTl = reply.timeline as Timeline;
-        timelines.set(JSON.stringify(seekTl), seekTl);
-        log(`SEEK ${opts.seekToSec} s → timeline #${seekTl.seq} at +${(seekTl.at - seekIssuedAt).toFixed(0)} ms`);
-      }
+      const due = plan.find(([kind, , at]) => !cmdTl[kind] && monotonicMs() >= at);
+      if (due) await issue(due[0], due[1]);
       try {
         record(await status(sock));
       } catch (e) {
         log(`status: ${(e as Error).message}`);
       }
-      const next = seekTl ? endMs : Math.min(endMs, seekIssueMs);
-      await sleep(Math.min(500, next - monotonicMs()));
+      const nextAt = plan.find(([kind]) => !cmdTl[kind])?.[2] ?? endMs;
+      await sleep(Math.min(500, Math.min(endMs, nextAt) - monotonicMs()));
     }
     finalStatus = await status(sock);
     record(finalStatus);
+    // the member's mpv may have been restarted: take the one running now for RSS, CPU over both if same
+    const mpvNow = members.map((m) => mpvPidOf(m.pid));
+    cpuEnd = cpuNow(pidList.map((p, i) => (i > members.length && i <= 2 * members.length && mpvNow[i - members.length - 1] !== p ? null : p)));
+    cpuWindow.to = monotonicMs();
+    rss = pidList.map((p) => resources(p, null, null, 0));
   } finally {
     for (const m of members) {
       const r = await stopChild(m);
       if (!r.clean) uncleanStops.push(m.name);
       orphansKilled.push(...r.orphans);
     }
-    const r = await stopChild(leader);
-    if (!r.clean) uncleanStops.push('leader');
-    orphansKilled.push(...r.orphans);
-    // keep the raw material next to the results
+    if (leader) {
+      const r = await stopChild(leader);
+      if (!r.clean) uncleanStops.push('leader');
+      orphansKilled.push(...r.orphans);
+    }
+    for (const [n, p] of proxies) {
+      proxyStats.set(n, p.stats());
+      await p.stop();
+    }
+    if (hog) await hog.stop();
+    extraStops.delete(stopHog);
+    extraPids.delete(hogPids);
+    if (room) {
+      try {
+        recording = await room.stopRecording();
+      } catch (e) {
+        log(`recording: ${(e as Error).message}`);
+      }
+      await room.stop();
+    }
+    extraStops.delete(stopRoom);
+    extraPids.delete(roomPids);
     const keep = join(resultsDir, scenario);
     mkdirSync(keep, { recursive: true });
     for (const f of readdirSync(tmp)) if (f.endsWith('.log') || f.endsWith('.jsonl')) copyFileSync(join(tmp, f), join(keep, f));
+    if (room && existsSync(join(tmp, 'pulse', 'pulseaudio.log'))) copyFileSync(join(tmp, 'pulse', 'pulseaudio.log'), join(keep, 'pulseaudio.log'));
     if (!opts.keepTmp) rmSync(tmp, { recursive: true, force: true });
     else log(`kept ${tmp}`);
   }
-  if (!playTl || !seekTl || !finalStatus) throw new Error('the run did not complete');
+  const play = cmdTl.play;
+  const seek = cmdTl.seek;
+  const next = cmdTl.next;
+  if (!play || !seek || !next || !finalStatus || !leader) throw new Error('the run did not complete');
 
   // ----- analysis
-  const lines = specs.flatMap((s) => readTelemetry(join(resultsDir, scenario, `${s.name}.jsonl`)));
+  const raw = specs.flatMap((s) => readTelemetry(join(resultsDir, scenario, `${s.name}.jsonl`)));
+  const lines = mapLocalClock(raw, (m) => {
+    const fc = fakeClocks.get(m);
+    return fc ? (t: number) => fakeToReal(fc.transform, t) : null;
+  });
   const tls = [...timelines.values()].sort((a, b) => a.seq - b.seq || a.at - b.at);
   const { series, unmatched } = trueErrors(lines, tls, tracks);
-  const endMs = playTl.at + durationMs;
+  const playAt = play.tl.at;
+  const endMs = playAt + durationMs;
   const boundaries = trackBoundaries(tls, tracks, endMs);
-  const instants = [playTl.at, seekTl.at];
+  const bias = (m: string): number => specs.find((s) => s.name === m)?.expectedClockBiasMs ?? 0;
+  // Convergence is judged against where each member is expected to settle (its path's clock bias, if known).
+  const convSeries: Series = shiftSeries(series, bias);
 
-  const commandResults: CommandResult[] = [];
-  for (const [kind, tl, issuedAt, until] of [
-    ['play', playTl, playIssuedAt, seekTl.at],
-    ['seek', seekTl, seekIssuedAt, endMs],
-  ] as const) {
+  const order: [CommandKind, { tl: Timeline; issuedAt: number }, number][] = [
+    ['play', play, seek.tl.at],
+    ['seek', seek, next.tl.at],
+    ['next', next, endMs],
+  ];
+  const commandResults: CommandResult[] = order.map(([kind, c, until]) => {
     const perMember: Record<string, number | null> = {};
-    for (const n of names) perMember[n] = convergence(series, [n], tl.at, until, CONVERGED_MS).ms;
-    commandResults.push({
+    for (const n of names) perMember[n] = convergence(convSeries, [n], c.tl.at, until, def.targets.convergedMs).ms;
+    return {
       kind,
-      issuedAt,
-      timeline: tl,
+      issuedAt: c.issuedAt,
+      timeline: c.tl,
       untilMs: until,
-      converged: convergence(series, names, tl.at, until, CONVERGED_MS),
-      convergedTight: convergence(series, names, tl.at, until, CONVERGED_TIGHT_MS),
+      converged: convergence(convSeries, names, c.tl.at, until, def.targets.convergedMs),
+      convergedLegacy: convergence(convSeries, names, c.tl.at, until, CONVERGED_LEGACY_MS),
       perMember,
-    });
-  }
+    };
+  });
   // Steady state: from convergence (or, failing that, the convergence target) to the next command.
-  const windows: Window[] = commandResults.map((c) => ({ from: c.timeline.at + (c.converged.ms ?? TARGET.convergenceMs), to: c.untilMs }));
-  const excluded = [...instants, ...boundaries];
+  const windows: Window[] = commandResults.map((c) => ({ from: c.timeline.at + (c.converged.ms ?? def.targets.convergeMs), to: c.untilMs }));
+  const excluded = [...commandResults.map((c) => c.timeline.at), ...boundaries];
   const steady = (t: number): boolean => inSteady(t, windows, excluded, EXCLUDE_MARGIN_MS);
 
-  const points = grid(series, names, playTl.at, endMs).filter((p) => steady(p.t));
+  const points = grid(series, names, playAt, endMs).filter((p) => steady(p.t));
   const spreads = points.map((p) => Math.max(...p.errs) - Math.min(...p.errs));
-  const spreadMs = stats(spreads);
 
-  const memberResults: MemberResult[] = specs.map((s) => {
-    const all = (series.get(s.name) ?? []).filter((r) => r.t >= playTl!.at && r.t < endMs);
+  // ----- audio level
+  let audio: AudioResult | null = null;
+  const audioLag = new Map<string, number | null>();
+  const telemetryLag = new Map<string, number | null>();
+  const audioVsTelemetry = new Map<string, Stats>();
+  if (recording && recording.channels[0]!.length > recording.sampleRate * 2) {
+    const rec = recording;
+    const lags: WindowLags[] = channelLags(rec.channels, { sampleRate: rec.sampleRate, windowSec: 1, hopSec: 0.5, maxLagMs: 20 });
+    const at = (w: WindowLags): number => rec.firstSampleMs + w.tSec * 1000;
+    const inRun = lags.filter((w) => at(w) >= playAt && at(w) < endMs);
+    const st = inRun.filter((w) => steady(at(w)) && steady(at(w) - 500) && steady(at(w) + 500));
+    const usable = st.filter((w) => w.spreadMs !== null);
+    audio = {
+      windows: inRun.length,
+      usableWindows: inRun.filter((w) => w.spreadMs !== null).length,
+      steadyWindows: st.length,
+      spreadMs: stats(usable.map((w) => w.spreadMs!)),
+      timeline: inRun.map((w) => [Number(((at(w) - playAt) / 1000).toFixed(2)), w.spreadMs === null ? null : Number(w.spreadMs.toFixed(4))]),
+      firstSampleMs: rec.firstSampleMs,
+      recordedSec: rec.channels[0]!.length / rec.sampleRate,
+    };
+    // per member: the sound's lag behind m1 vs what the telemetry says it should be (m1's mean true
+    // error − this member's over the same 1 s window), window by window
+    names.forEach((n, i) => {
+      const aw: number[] = [];
+      const tw: number[] = [];
+      for (const w of usable) {
+        const e0 = windowMean(series, names[0]!, at(w));
+        const ei = windowMean(series, n, at(w));
+        if (e0 === null || ei === null) continue;
+        aw.push(w.lagMs[i]!);
+        tw.push(e0 - ei);
+      }
+      audioLag.set(n, median(aw));
+      telemetryLag.set(n, median(tw));
+      audioVsTelemetry.set(n, stats(aw.map((a, k) => Math.abs(a - tw[k]!))));
+    });
+  }
+
+  const wallRun = (cpuWindow.to - cpuWindow.from) / 1000;
+  const res = (i: number): Resources => ({ cpuPct: resources(null, cpuStart[i] ?? null, cpuEnd[i] ?? null, wallRun).cpuPct, peakRssMiB: rss[i]?.peakRssMiB ?? null });
+  const n = specs.length;
+
+  const memberResults: MemberResult[] = specs.map((s, i) => {
+    const all = (series.get(s.name) ?? []).filter((r) => r.t >= playAt && r.t < endMs);
     const st = all.filter((r) => steady(r.t));
     const view = finalStatus!.members.find((m) => m.name === s.name);
     const states = [...new Set(snapshots.flatMap((sn) => sn.members.filter((m) => m.name === s.name).map((m) => m.playerState)))];
-    const mean = (v: number[]): number | null => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : null);
+    const ps = proxyStats.get(s.name);
+    const first = (c: { tl: Timeline }): number | null => all.find((r) => r.t >= c.tl.at)?.trueErrMs ?? null;
+    const setup = [
+      s.impairment ? PRESET_LABEL(s.impairment) : 'direct',
+      s.driftPpm ? `${s.driftPpm > 0 ? '+' : ''}${s.driftPpm} ppm` : '',
+      s.faketime ? `FAKETIME="${s.faketime}"` : '',
+      ...s.mpvArgs.filter((a) => a.includes('latency')),
+    ]
+      .filter(Boolean)
+      .join(', ');
     return {
       name: s.name,
+      setup,
       driftPpm: s.driftPpm,
       readings: all.length,
       steadyReadings: st.length,
@@ -605,47 +945,109 @@ async function runScenario(scenario: ScenarioName, opts: Options, resultsDir: st
       meanTrueErrMs: mean(st.map((r) => r.trueErrMs)),
       absTrueErrAllMs: stats(all.map((r) => Math.abs(r.trueErrMs))),
       absEstErrMs: stats(st.map((r) => Math.abs(r.estErrMs))),
-      absEstMinusTrueMs: stats(st.map((r) => Math.abs(r.estErrMs - r.trueErrMs))),
-      meanClockErrMs: mean(all.map((r) => r.clockErrMs)),
-      absClockErrMs: stats(all.map((r) => Math.abs(r.clockErrMs))),
+      meanClockErrMs: mean(st.map((r) => r.clockErrMs)),
+      absClockErrMs: stats(st.map((r) => Math.abs(r.clockErrMs - (s.expectedClockBiasMs ?? 0)))),
+      expectedClockBiasMs: s.expectedClockBiasMs ?? null,
       steadySpeedMean: mean(st.map((r) => r.speed)),
+      steadySpeedMin: st.length ? Math.min(...st.map((r) => r.speed)) : null,
+      steadySpeedMax: st.length ? Math.max(...st.map((r) => r.speed)) : null,
       readingNoiseMs: readingNoiseMs(all, steady),
-      initialErrPlayMs: all.find((r) => r.t >= playTl!.at)?.trueErrMs ?? null,
-      initialErrSeekMs: all.find((r) => r.t >= seekTl!.at)?.trueErrMs ?? null,
+      firstErrMs: { play: first(play), seek: first(seek), next: first(next) },
+      convergenceMs: { play: commandResults[0]!.perMember[s.name] ?? null, seek: commandResults[1]!.perMember[s.name] ?? null, next: commandResults[2]!.perMember[s.name] ?? null },
       ipcRttMs: stats(all.map((r) => r.ipcRttMs)),
       hardSeeks: view?.hardSeeks ?? null,
       finalSpeed: view?.speed ?? null,
-      steadySpeedMin: st.length ? Math.min(...st.map((r) => r.speed)) : null,
-      steadySpeedMax: st.length ? Math.max(...st.map((r) => r.speed)) : null,
-      convergencePlayMs: commandResults[0]!.perMember[s.name] ?? null,
-      convergenceSeekMs: commandResults[1]!.perMember[s.name] ?? null,
       playerStates: states,
+      member: res(1 + i),
+      mpv: res(1 + n + i),
+      audioLagVsFirstMs: audioLag.get(s.name) ?? null,
+      telemetryLagVsFirstMs: telemetryLag.get(s.name) ?? null,
+      audioMinusTelemetryMs: audioVsTelemetry.get(s.name) ?? null,
+      fakeClock: fakeClocks.get(s.name) ?? null,
+      reportedSkewPpm: view?.clockSkewPpm ?? null,
+      trueSkewPpm: fakeClocks.has(s.name) ? (1 / fakeClocks.get(s.name)!.specRate - 1) * 1e6 : 0,
+      proxy: ps ? { upP50Ms: ps.up.delayMs.p50, downP50Ms: ps.down.delayMs.p50, upStalls: ps.up.stalls, downStalls: ps.down.stalls } : null,
     };
   });
 
-  const convAll = commandResults.map((c) => c.converged.ms);
-  const spreadPass = spreadMs.p95 !== null && spreadMs.max !== null && spreadMs.p95 <= TARGET.spreadP95Ms && spreadMs.max <= TARGET.spreadMaxMs;
-  const convPass = convAll.every((ms) => ms !== null && ms <= TARGET.convergenceMs);
+  // clock estimate error: every steady reading of every member, against the truth (minus a known path bias)
+  const clockErrMs = stats(
+    specs.flatMap((s) =>
+      (series.get(s.name) ?? [])
+        .filter((r) => r.t >= playAt && r.t < endMs && steady(r.t))
+        .map((r) => Math.abs(r.clockErrMs - (s.expectedClockBiasMs ?? 0))),
+    ),
+  );
+  const spreadMs = stats(spreads);
+  // 1 s-smoothed: every 100 ms of steady state, each member's readings within ±0.5 s averaged (≥ 3 each)
+  const steadyTimes: number[] = [];
+  for (let tt = playAt; tt < endMs; tt += 100) if (steady(tt) && steady(tt - 500) && steady(tt + 500)) steadyTimes.push(tt);
+  const spreadSmoothedMs = stats(windowedSpreads(series, names, steadyTimes));
+  // Error budget: true error = the member's own error estimate (what its controller leaves, plus
+  // reading noise) + its clock estimate's error. The spread of each part alone, 1 s-smoothed:
+  const part = (k: 'clockErrMs' | 'estErrMs'): Series =>
+    new Map([...series].map(([m, l]) => [m, l.map((r) => ({ ...r, trueErrMs: k === 'clockErrMs' ? r.clockErrMs - bias(m) : r.estErrMs }))]));
+  const budget = {
+    clockSpreadMs: stats(windowedSpreads(part('clockErrMs'), names, steadyTimes)),
+    estSpreadMs: stats(windowedSpreads(part('estErrMs'), names, steadyTimes)),
+  };
+
+  // ----- checks against the targets
+  const t = def.targets;
+  const checks: ScenarioResult['checks'] = [];
+  const asym = specs.some((s) => s.expectedClockBiasMs !== undefined && s.expectedClockBiasMs !== 0);
+  if (asym) {
+    const biases = specs.map((s) => s.expectedClockBiasMs ?? 0);
+    const expected = Math.max(...biases) - Math.min(...biases);
+    const means = memberResults.map((m) => m.meanTrueErrMs ?? NaN);
+    const measured = Math.max(...means) - Math.min(...means);
+    checks.push({ name: 'spread = half the asymmetry difference', ok: Math.abs(measured - expected) <= 0.25, detail: `mean errors ${means.map((v) => v.toFixed(3)).join(' / ')} ms → spread ${measured.toFixed(3)} ms, expected ${expected.toFixed(3)} ms (±0.25)` });
+    const devs = memberResults.map((m, i) => (m.meanTrueErrMs ?? NaN) - biases[i]!);
+    checks.push({ name: 'each member off by its path bias (up − down)/2', ok: devs.every((d) => Math.abs(d) <= 0.25), detail: devs.map((d, i) => `${names[i]} ${d >= 0 ? '+' : ''}${d.toFixed(3)} ms from ${biases[i]}`).join(', ') });
+  } else {
+    const sp = spreadSmoothedMs;
+    checks.push({ name: `spread (telemetry, 1 s smoothed) p95 ≤ ${t.spreadP95Ms}${Number.isFinite(t.spreadMaxMs) ? `, max ≤ ${t.spreadMaxMs}` : ''} ms`, ok: sp.p95 !== null && sp.p95 <= t.spreadP95Ms && (sp.max ?? Infinity) <= t.spreadMaxMs, detail: `p95 ${f(sp.p95)} max ${f(sp.max)} (raw readings p95 ${f(spreadMs.p95)} max ${f(spreadMs.max)})` });
+    if (audio) checks.push({ name: `spread (audio level) p95 ≤ ${t.spreadP95Ms}${Number.isFinite(t.spreadMaxMs) ? `, max ≤ ${t.spreadMaxMs}` : ''} ms`, ok: audio.spreadMs.p95 !== null && audio.spreadMs.p95 <= t.spreadP95Ms && (audio.spreadMs.max ?? Infinity) <= t.spreadMaxMs, detail: `p95 ${f(audio.spreadMs.p95)} max ${f(audio.spreadMs.max)} over ${audio.spreadMs.n} windows` });
+  }
+  const conv = commandResults.map((c) => c.converged.ms);
+  checks.push({ name: `converged (all within ${t.convergedMs} ms for 1 s) ≤ ${t.convergeMs / 1000} s after PLAY, SEEK, NEXT`, ok: conv.every((v) => v !== null && v <= t.convergeMs), detail: conv.map((v, i) => `${commandResults[i]!.kind} ${sec(v)}`).join(', ') });
+  if (t.clockErrP95Ms !== undefined) checks.push({ name: `clock estimate error p95 ≤ ${t.clockErrP95Ms} ms`, ok: clockErrMs.p95 !== null && clockErrMs.p95 <= t.clockErrP95Ms, detail: `p95 ${f(clockErrMs.p95)} max ${f(clockErrMs.max)}` });
+  if (t.speedWithin !== undefined) {
+    const lo = Math.min(...memberResults.map((m) => m.steadySpeedMin ?? NaN));
+    const hi = Math.max(...memberResults.map((m) => m.steadySpeedMax ?? NaN));
+    checks.push({ name: `steady speed within 1 ± ${t.speedWithin}`, ok: lo >= 1 - t.speedWithin && hi <= 1 + t.speedWithin, detail: `${lo.toFixed(5)}–${hi.toFixed(5)}` });
+  }
+  if (memberDeaths.length) checks.push({ name: 'no member died', ok: false, detail: memberDeaths.join('; ') });
+  const unconv = memberResults.filter((m) => m.steadyReadings === 0);
+  if (unconv.length) checks.push({ name: 'steady readings from every member', ok: false, detail: unconv.map((m) => m.name).join(', ') });
+
   return {
     scenario,
+    description: def.description,
+    targets: def.targets,
     durationSec: opts.durationSec,
+    onPulse,
+    hog: hog ? hog.describe() : null,
     commands: { leader: leader.command, members: members.map((m) => m.command) },
-    tracks: tracks.map((t) => ({ title: t.title, durationSec: t.durationSec })),
+    tracks: tracks.map((tr) => ({ title: tr.title, durationSec: tr.durationSec })),
     timelines: tls,
     boundaries,
-    playAt: playTl.at,
+    playAt,
     endMs,
     spreadMs,
-    spreadSmoothedMs: stats(smoothedSpreads(points, 500)),
+    spreadSmoothedMs,
+    budget,
+    audio,
+    clockErrMs,
+    ipcRttMs: stats([...series.values()].flat().filter((r) => r.t >= playAt && r.t < endMs).map((r) => r.ipcRttMs)),
     loadAvg: { start: loadStart, end: loadavg() },
-    ipcRttMs: stats([...series.values()].flat().filter((r) => r.t >= playTl!.at && r.t < endMs).map((r) => r.ipcRttMs)),
     unmatchedReadings: unmatched,
-    spreadOver1Ms: spreads.filter((s) => s > 1).length,
-    spreadOver3Ms: spreads.filter((s) => s > 3).length,
     commandResults,
-    convergenceAllMembersMs: stats(commandResults.flatMap((c) => Object.values(c.perMember).map((v) => v ?? Infinity))),
     members: memberResults,
-    pass: { spread: spreadPass, convergence: convPass, all: spreadPass && convPass && memberDeaths.length === 0 },
+    leader: res(0),
+    bench: res(1 + 2 * n),
+    checks,
+    pass: checks.every((c) => c.ok),
     memberDeaths,
     orphansKilled,
     uncleanStops,
@@ -657,74 +1059,78 @@ async function runScenario(scenario: ScenarioName, opts: Options, resultsDir: st
 // ---------------------------------------------------------------------------------------------
 // Report
 
-const f = (v: number | null | undefined, digits = 3): string => (v === null || v === undefined ? '—' : !Number.isFinite(v) ? '∞' : v.toFixed(digits));
-const sec = (ms: number | null | undefined): string => (ms === null || ms === undefined ? 'never' : !Number.isFinite(ms) ? 'never' : `${(ms / 1000).toFixed(2)} s`);
+const f = (v: number | null | undefined, digits = 3): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : !Number.isFinite(v) ? '∞' : v.toFixed(digits));
+const sec = (ms: number | null | undefined): string => (ms === null || ms === undefined ? 'never' : !Number.isFinite(ms) ? 'never' : `${(ms / 1000).toFixed(1)} s`);
 const pf = (ok: boolean): string => (ok ? 'PASS' : '**FAIL**');
-const ppm = (n: number): string => (n === 0 ? '0' : `${n > 0 ? '+' : ''}${n} ppm`);
+const s3 = (s: Stats, digits = 3): string => `${f(s.p50, digits)} / ${f(s.p95, digits)} / ${f(s.max, digits)}`;
+
+function pooled(r: ScenarioResult, pick: (m: MemberResult) => Stats): Stats {
+  // worst member's figures (p50, p95, max taken as the largest over members)
+  const all = r.members.map(pick);
+  const mx = (k: 'p50' | 'p95' | 'max'): number | null => (all.some((s) => s[k] !== null) ? Math.max(...all.map((s) => s[k] ?? -Infinity)) : null);
+  return { n: all.reduce((a, s) => a + s.n, 0), p50: mx('p50'), p95: mx('p95'), max: mx('max') };
+}
+
+function summaryTable(results: ScenarioResult[]): string {
+  const out: string[] = [];
+  out.push('All figures in ms unless marked; p50 / p95 / max. Spread and errors after convergence (steady state), clock error against the true offset (minus the known path bias in `asymmetric`).');
+  out.push('');
+  out.push('| scenario | load avg (1 min, start→end) | clock est. error | spread, telemetry raw | spread, telemetry 1 s-smoothed | spread, audio level | worst member \\|error vs timeline\\| | start error after PLAY (first reading, per member) | converged after PLAY / SEEK / NEXT: within the scenario threshold (within 1 ms) | hard seeks | steady speed range | CPU % of a core: leader / members / mpv (mean) / bench | peak RSS MiB: leader / member (max) / mpv (max) | result |');
+  out.push('|---|---|---|---|---|---|---|---|---|---:|---|---|---|---|');
+  for (const r of results) {
+    const starts = r.members.map((m) => f(m.firstErrMs.play, 2)).join(', ');
+    const conv = r.commandResults.map((c) => `${sec(c.converged.ms)} (${sec(c.convergedLegacy.ms)})`).join(' / ');
+    const hard = r.members.reduce((a, m) => a + (m.hardSeeks ?? 0), 0);
+    const lo = Math.min(...r.members.map((m) => m.steadySpeedMin ?? NaN));
+    const hi = Math.max(...r.members.map((m) => m.steadySpeedMax ?? NaN));
+    const avg = (v: (number | null)[]): number | null => mean(v.filter((x): x is number => x !== null));
+    const mxv = (v: (number | null)[]): number | null => (v.some((x) => x !== null) ? Math.max(...v.filter((x): x is number => x !== null)) : null);
+    const failed = r.checks.filter((c) => !c.ok).map((c) => c.name);
+    out.push(
+      `| ${r.scenario}${r.onPulse ? ' (pulse)' : ''} | ${r.loadAvg.start[0]!.toFixed(2)} → ${r.loadAvg.end[0]!.toFixed(2)} | ${s3(r.clockErrMs)} | ${s3(r.spreadMs)} | ${s3(r.spreadSmoothedMs)} | ${r.audio ? s3(r.audio.spreadMs) : '—'} | ${s3(pooled(r, (m) => m.absTrueErrMs))} | ${starts} | ${conv} | ${hard} | ${Number.isFinite(lo) ? `${lo.toFixed(5)}–${hi.toFixed(5)}` : '—'} | ${f(r.leader.cpuPct, 1)} / ${f(avg(r.members.map((m) => m.member.cpuPct)), 1)} / ${f(avg(r.members.map((m) => m.mpv.cpuPct)), 1)} / ${f(r.bench.cpuPct, 1)} | ${f(r.leader.peakRssMiB, 0)} / ${f(mxv(r.members.map((m) => m.member.peakRssMiB)), 0)} / ${f(mxv(r.members.map((m) => m.mpv.peakRssMiB)), 0)} | ${r.pass ? 'PASS' : `**FAIL** (${failed.join('; ')})`} |`,
+    );
+  }
+  return out.join('\n');
+}
 
 function report(r: ScenarioResult, opts: Options): string {
   const out: string[] = [];
   const rel = (t: number): string => `+${((t - r.playAt) / 1000).toFixed(2)} s`;
-  out.push(`### ${r.scenario} — ${r.durationSec} s from PLAY, ${r.members.length} members (${r.members.map((m) => `${m.name} ${ppm(m.driftPpm)}`).join(', ')})`);
+  out.push(`### ${r.scenario} — ${r.description}`);
   out.push('');
-  out.push(`PLAY at ${rel(r.playAt)}, SEEK to ${opts.seekToSec} s at ${rel(r.commandResults[1]!.timeline.at)}; track boundaries at ${r.boundaries.map(rel).join(', ') || 'none'}. Steady state = from convergence to the next command, without ±${EXCLUDE_MARGIN_MS / 1000} s around commands and boundaries.`);
+  out.push(
+    `${r.durationSec} s from PLAY, ${r.members.length} members on ${r.onPulse ? 'a private PulseAudio (one remap sink each, recorded together)' : '--ao=null'}${r.hog ? `; CPU hog: ${r.hog}` : ''}. PLAY at ${rel(r.playAt)}, SEEK to ${opts.seekToSec} s at ${rel(r.commandResults[1]!.timeline.at)}, NEXT at ${rel(r.commandResults[2]!.timeline.at)}; track boundaries at ${r.boundaries.map(rel).join(', ') || 'none'}. Steady state = from convergence (within ${r.targets.convergedMs} ms) to the next command, without ±${EXCLUDE_MARGIN_MS / 1000} s around commands and boundaries. Load average ${r.loadAvg.start.map((v) => v.toFixed(2)).join(' ')} → ${r.loadAvg.end.map((v) => v.toFixed(2)).join(' ')} on ${availableParallelism()} CPUs; run took ${r.wallSec.toFixed(0)} s.`,
+  );
   out.push('');
-  out.push('| metric | p50 | p95 | max | n | target | result |');
-  out.push('|---|---:|---:|---:|---:|---|---|');
-  out.push(`| inter-member spread, ms (100 ms grid) | ${f(r.spreadMs.p50)} | ${f(r.spreadMs.p95)} | ${f(r.spreadMs.max)} | ${r.spreadMs.n} | p95 ≤ ${TARGET.spreadP95Ms}, max ≤ ${TARGET.spreadMaxMs} | ${pf(r.pass.spread)} |`);
-  out.push(`| same, each member's error averaged over 1 s first (reading noise removed), ms | ${f(r.spreadSmoothedMs.p50)} | ${f(r.spreadSmoothedMs.p95)} | ${f(r.spreadSmoothedMs.max)} | ${r.spreadSmoothedMs.n} | (info) | |`);
-  for (const c of r.commandResults) {
-    const ok = c.converged.ms !== null && c.converged.ms <= TARGET.convergenceMs;
-    out.push(`| convergence after ${c.kind.toUpperCase()}, all ≤ ${CONVERGED_MS} ms / ≤ ${CONVERGED_TIGHT_MS} ms | ${sec(c.converged.ms)} / ${sec(c.convergedTight.ms)} | | | | ≤ ${TARGET.convergenceMs / 1000} s | ${pf(ok)} |`);
-  }
-  const cs = r.convergenceAllMembersMs;
-  out.push(`| convergence per member and command (≤ ${CONVERGED_MS} ms), s | ${f(cs.p50 === null ? null : cs.p50 / 1000, 2)} | ${f(cs.p95 === null ? null : cs.p95 / 1000, 2)} | ${f(cs.max === null ? null : cs.max / 1000, 2)} | ${cs.n} | | |`);
-  for (const m of r.members) {
-    out.push(`| ${m.name} \\|true error\\|, ms | ${f(m.absTrueErrMs.p50)} | ${f(m.absTrueErrMs.p95)} | ${f(m.absTrueErrMs.max)} | ${m.absTrueErrMs.n} | | |`);
-  }
-  out.push(`| IPC round trip of accepted readings, ms | ${f(r.ipcRttMs.p50)} | ${f(r.ipcRttMs.p95)} | ${f(r.ipcRttMs.max)} | ${r.ipcRttMs.n} | | |`);
+  for (const c of r.checks) out.push(`- ${pf(c.ok)} ${c.name}: ${c.detail}`);
+  out.push(
+    `- error budget (1 s-smoothed spreads, p50 / p95 / max ms): total ${s3(r.spreadSmoothedMs)}; clock estimates alone ${s3(r.budget.clockSpreadMs)}; members' own error estimates alone (controller residual + reading noise) ${s3(r.budget.estSpreadMs)}${r.audio ? `; sound (audio level, 1 s windows) ${s3(r.audio.spreadMs)}` : ''}`,
+  );
   out.push('');
-  out.push('| member | drift | readings (steady) | mean true err ms | \\|true err\\| max, all readings ms | \\|est err\\| p50 / p95 ms | \\|est − true\\| p50 / p95 ms | clock est. err mean / max\\|.\\| ms | IPC rtt p50 / p95 ms | reading noise ms | first error after PLAY / SEEK ms | conv. PLAY / SEEK | hard seeks | final speed | steady speed mean (range) |');
-  out.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
-  for (const m of r.members) {
+  out.push('| member | setup | readings (steady) | mean error ms | \\|error\\| p50 / p95 / max ms | \\|error\\| max, all readings | clock est. error mean / \\|.\\| p95 ms | skew estimate at end / true, ppm | first error PLAY / SEEK / NEXT ms | converged PLAY / SEEK / NEXT | reading noise ms | IPC rtt p50 / p95 ms | hard seeks | steady speed mean (range) | sound lag behind m1 / telemetry says (medians) ms; \\|difference\\| p50 / p95 | CPU % member / mpv | peak RSS MiB member / mpv | proxy delay up / down p50 ms, stalls |');
+  out.push('|---|---|---:|---:|---|---:|---|---|---|---|---:|---|---:|---|---|---|---|---|');
+  for (const [i, m] of r.members.entries()) {
     out.push(
-      `| ${m.name} | ${ppm(m.driftPpm)} | ${m.readings} (${m.steadyReadings}) | ${f(m.meanTrueErrMs)} | ${f(m.absTrueErrAllMs.max)} | ${f(m.absEstErrMs.p50)} / ${f(m.absEstErrMs.p95)} | ${f(m.absEstMinusTrueMs.p50)} / ${f(m.absEstMinusTrueMs.p95)} | ${f(m.meanClockErrMs)} / ${f(m.absClockErrMs.max)} | ${f(m.ipcRttMs.p50)} / ${f(m.ipcRttMs.p95)} | ${f(m.readingNoiseMs)} | ${f(m.initialErrPlayMs, 2)} / ${f(m.initialErrSeekMs, 2)} | ${sec(m.convergencePlayMs)} / ${sec(m.convergenceSeekMs)} | ${m.hardSeeks ?? '—'} | ${m.finalSpeed === null ? '—' : m.finalSpeed.toFixed(6)} | ${m.steadySpeedMean === null ? '—' : `${m.steadySpeedMean.toFixed(6)} (${m.steadySpeedMin!.toFixed(6)}–${m.steadySpeedMax!.toFixed(6)})`} |`,
+      `| ${m.name} | ${m.setup} | ${m.readings} (${m.steadyReadings}) | ${f(m.meanTrueErrMs)} | ${s3(m.absTrueErrMs)} | ${f(m.absTrueErrAllMs.max, 2)} | ${f(m.meanClockErrMs)} / ${f(m.absClockErrMs.p95)} | ${f(m.reportedSkewPpm, 1)} / ${f(m.trueSkewPpm, 1)} | ${f(m.firstErrMs.play, 2)} / ${f(m.firstErrMs.seek, 2)} / ${f(m.firstErrMs.next, 2)} | ${sec(m.convergenceMs.play)} / ${sec(m.convergenceMs.seek)} / ${sec(m.convergenceMs.next)} | ${f(m.readingNoiseMs)} | ${f(m.ipcRttMs.p50)} / ${f(m.ipcRttMs.p95)} | ${m.hardSeeks ?? '—'} | ${m.steadySpeedMean === null ? '—' : `${m.steadySpeedMean.toFixed(6)} (${m.steadySpeedMin!.toFixed(6)}–${m.steadySpeedMax!.toFixed(6)})`} | ${f(m.audioLagVsFirstMs)} / ${f(m.telemetryLagVsFirstMs)}${m.audioMinusTelemetryMs && i > 0 ? `; ${f(m.audioMinusTelemetryMs.p50)} / ${f(m.audioMinusTelemetryMs.p95)}` : ''} | ${f(m.member.cpuPct, 1)} / ${f(m.mpv.cpuPct, 1)} | ${f(m.member.peakRssMiB, 0)} / ${f(m.mpv.peakRssMiB, 0)} | ${m.proxy ? `${f(m.proxy.upP50Ms, 2)} / ${f(m.proxy.downP50Ms, 2)}, ${m.proxy.upStalls + m.proxy.downStalls}` : '—'} |`,
     );
   }
   const notes: string[] = [];
-  if (r.spreadOver1Ms) notes.push(`${r.spreadOver1Ms} steady grid points with spread > 1 ms (${r.spreadOver3Ms} > 3 ms)`);
+  for (const m of r.members) {
+    if (m.fakeClock) notes.push(`${m.name}: fake clock − real at its start ${m.fakeClock.offsetMs.toFixed(3)} ms, rate ${m.fakeClock.specRate} (probe: ${((m.fakeClock.rate - 1) * 1e6).toFixed(1)} ppm, min rtt ${m.fakeClock.minRttMs.toFixed(3)} ms, residual ${(m.fakeClock.residualMs * 1000).toFixed(1)} µs); its readings were mapped back with that transform`);
+  }
+  if (r.audio) notes.push(`audio: ${r.audio.windows} windows of 1 s (hop 0.5 s) during the run, ${r.audio.usableWindows} with an estimate for every member, ${r.audio.spreadMs.n} steady; recording ${r.audio.recordedSec.toFixed(1)} s`);
   const load = Math.max(r.loadAvg.start[0]!, r.loadAvg.end[0]!);
-  if (load > availableParallelism()) notes.push(`the machine was overloaded (1-min load average up to ${load.toFixed(1)} on ${availableParallelism()} CPUs): mpv and the members compete for CPU, so late starts, underruns and noisy readings are expected`);
+  if (load > availableParallelism()) notes.push(`the machine was overloaded (1-min load average up to ${load.toFixed(1)} on ${availableParallelism()} CPUs): late starts, underruns and noisy readings are expected`);
   if (r.unmatchedReadings) notes.push(`${r.unmatchedReadings} readings were of a track neither at nor next to the timeline's (left out)`);
-  if (r.memberDeaths.length) notes.push(`member deaths: ${r.memberDeaths.join('; ')}`);
   if (r.uncleanStops.length) notes.push(`needed SIGKILL: ${r.uncleanStops.join(', ')}`);
   if (r.orphansKilled.length) notes.push(`killed ${r.orphansKilled.length} leftover mpv process(es) by PID`);
-  const hard = r.members.reduce((a, m) => a + (m.hardSeeks ?? 0), 0);
-  if (hard) notes.push(`${hard} hard seek(s)`);
   for (const m of r.members) if (m.readings < 0.5 * (r.durationSec * 10)) notes.push(`${m.name}: only ${m.readings} readings in ${r.durationSec} s (expected ~${r.durationSec * 10})`);
   if (notes.length) {
     out.push('');
     for (const n of notes) out.push(`- ${n}`);
   }
   out.push('');
-  out.push(`${pf(r.pass.all)} — ${r.scenario} (run took ${r.wallSec.toFixed(0)} s; load average ${r.loadAvg.start[0]!.toFixed(2)} → ${r.loadAvg.end[0]!.toFixed(2)} on ${availableParallelism()} CPUs)`);
-  return out.join('\n');
-}
-
-function summary(results: ScenarioResult[]): string {
-  const out: string[] = [];
-  out.push('### Summary');
-  out.push('');
-  out.push(`| scenario | spread p50 / p95 / max ms | conv. PLAY / SEEK (≤ ${CONVERGED_MS} ms) | conv. PLAY / SEEK (≤ ${CONVERGED_TIGHT_MS} ms) | worst \\|true err\\| p95 / max ms | hard seeks | result |`);
-  out.push('|---|---|---|---|---|---:|---|');
-  for (const r of results) {
-    const [p, s] = r.commandResults;
-    const p95 = Math.max(...r.members.map((m) => m.absTrueErrMs.p95 ?? NaN));
-    const max = Math.max(...r.members.map((m) => m.absTrueErrMs.max ?? NaN));
-    out.push(
-      `| ${r.scenario} | ${f(r.spreadMs.p50)} / ${f(r.spreadMs.p95)} / ${f(r.spreadMs.max)} | ${sec(p!.converged.ms)} / ${sec(s!.converged.ms)} | ${sec(p!.convergedTight.ms)} / ${sec(s!.convergedTight.ms)} | ${f(p95)} / ${f(max)} | ${r.members.reduce((a, m) => a + (m.hardSeeks ?? 0), 0)} | ${pf(r.pass.all)} |`,
-    );
-  }
+  out.push(`${pf(r.pass)} — ${r.scenario}`);
   return out.join('\n');
 }
 
@@ -733,21 +1139,25 @@ function summary(results: ScenarioResult[]): string {
 async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
   const started = monotonicMs();
+  const loadStart = loadavg();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const resultsRoot = join(root, 'bench', 'results');
   const resultsDir = join(resultsRoot, `sync-${stamp}`);
   mkdirSync(resultsDir, { recursive: true });
   const benchCommand = ['node', 'dist/bench/sync-bench.js', ...process.argv.slice(2)].map(shellQuote).join(' ');
+  const git = spawnSync('git', ['describe', '--always', '--dirty'], { cwd: root, encoding: 'utf8' });
+  const revision = git.status === 0 ? git.stdout.trim() : 'unknown';
 
   const results: ScenarioResult[] = [];
   const failures: string[] = [];
-  for (const scenario of opts.scenarios) {
+  for (const def of opts.scenarios) {
     if (interrupted) break;
     try {
-      results.push(await runScenario(scenario, opts, resultsDir));
+      results.push(await runScenario(def, opts, resultsDir));
     } catch (e) {
-      failures.push(`${scenario}: ${(e as Error).message}`);
-      process.stderr.write(`[${scenario}] failed: ${(e as Error).message}\n`);
+      failures.push(`${def.name}: ${(e as Error).message}`);
+      process.stderr.write(`[${def.name}] failed: ${(e as Error).message}\n`);
+      await stopAll();
     }
   }
   const totalSec = (monotonicMs() - started) / 1000;
@@ -755,32 +1165,33 @@ async function main(): Promise<number> {
   const text: string[] = [];
   text.push(`## syncplay sync benchmark`);
   text.push('');
-  text.push('```');
-  text.push(`$ ${benchCommand}`);
-  if (results[0]) {
-    for (const r of results) {
-      text.push(`# ${r.scenario}:`);
-      text.push(r.commands.leader);
-      for (const m of r.commands.members) text.push(m);
-    }
-  }
-  text.push('```');
+  text.push(`\`$ ${benchCommand}\` — ${results.length} scenario(s), ${opts.members} members, ${opts.durationSec} s each from PLAY; total ${totalSec.toFixed(0)} s; load average (1/5/15 min) ${loadStart.map((v) => v.toFixed(2)).join(' ')} at start, ${loadavg().map((v) => v.toFixed(2)).join(' ')} at end, on ${availableParallelism()} CPUs; revision ${revision}.`);
+  text.push('');
+  if (results.length) text.push(summaryTable(results));
+  for (const fl of failures) text.push(`\n**FAILED TO RUN** ${fl}`);
   text.push('');
   for (const r of results) {
     text.push(report(r, opts));
     text.push('');
   }
-  if (results.length) text.push(summary(results));
-  for (const fl of failures) text.push(`\n**FAILED TO RUN** ${fl}`);
+  text.push('Commands run per scenario:');
   text.push('');
-  text.push(`Total time ${totalSec.toFixed(0)} s. Results: ${join('bench', 'results', `sync-${stamp}.json`)} (telemetry and logs in ${join('bench', 'results', `sync-${stamp}`)}/).`);
+  text.push('```');
+  for (const r of results) {
+    text.push(`# ${r.scenario}:`);
+    text.push(r.commands.leader);
+    for (const m of r.commands.members) text.push(m);
+  }
+  text.push('```');
+  text.push('');
+  text.push(`Results: ${join('bench', 'results', `sync-${stamp}.json`)} (telemetry and logs in ${join('bench', 'results', `sync-${stamp}`)}/).`);
   process.stdout.write(text.join('\n') + '\n');
 
   writeFileSync(
     join(resultsRoot, `sync-${stamp}.json`),
-    JSON.stringify({ command: benchCommand, startedAt: new Date(Date.now() - totalSec * 1000).toISOString(), totalSec, targets: TARGET, options: opts, failures, results, markdown: text.join('\n') }, null, 2) + '\n',
+    JSON.stringify({ command: benchCommand, revision, startedAt: new Date(Date.now() - totalSec * 1000).toISOString(), totalSec, loadAvg: { start: loadStart, end: loadavg() }, options: { ...opts, scenarios: opts.scenarios.map((s) => s.name) }, failures, results, markdown: text.join('\n') }, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 2) + '\n',
   );
-  return failures.length === 0 && results.every((r) => r.pass.all) ? 0 : 1;
+  return failures.length === 0 && results.every((r) => r.pass) ? 0 : 1;
 }
 
 main().then(
