@@ -14,7 +14,7 @@
  * in θ and is < 0.1 µs on any exchange fast enough to matter.
  *
  * Filter (NTP's "trust the fastest exchanges", applied to each direction separately, over a
- * window of recent samples):
+ * window of recent points):
  * - Skew. Over the window, after removing a trial skew k, every `a` is at least θ0 + min(up) and
  *   every `b` at least −θ0 + min(down). The right k makes the two lower envelopes flat, so it
  *   maximizes  f(k) = min_i(a_i − k·x_i) + min_j(b_j + k·x_j)  (concave, piecewise linear; its
@@ -29,7 +29,17 @@
  *   estimate is the middle, (α − β)/2, and errorBoundMs = (α + β)/2, which is at most half the
  *   smallest round trip (the fastest up and fastest down may come from different exchanges).
  * - Limit: a path slower one way than the other biases θ by (up − down)/2 and no timestamp can
- *   reveal it. Members behind the same path share the bias.
+ *   reveal it. Members behind the same path share the bias. Software adds such a bias too: an
+ *   isolated request finds the leader's process (and CPU) asleep and its wake-up counts as up
+ *   delay, while the member is still awake for the reply. Measured on one loaded 2-core machine
+ *   (true θ = 0): up floors 0.2–1.0 ms against 0.17–0.5 ms down, a bias of 0.05–0.4 ms that also
+ *   drifts with load and so tilts the skew fit (1–15 ppm seen with a true 0, errors to 1.4 ms).
+ *   Hence LeaderLink sends chains: each request of a chain goes out as the previous reply
+ *   arrives, when both ends are awake (floors 0.015–0.04 ms each way, equal within ~5 µs).
+ * - Chains. An exchange sent within chainGapMs of the previous reply joins that exchange's point:
+ *   a point keeps its fastest a and fastest b, each at its own exchange's midpoint, so the fit
+ *   sees exactly the samples that matter, and the window and its cost scale with chains, not
+ *   with exchanges.
  * - A sample whose own interval [−b, a] cannot meet the current model (plus a tolerance) is held
  *   back; stepSamples such samples in a row mean the clock relation itself changed (e.g. the
  *   leader restarted) and the window restarts from them. Path changes alone never trigger this.
@@ -80,6 +90,11 @@ export interface OffsetEstimatorOptions {
   stepTolerancePerMs?: number;
   /** This many inconsistent samples in a row restart the window. Default 3. */
   stepSamples?: number;
+  /**
+   * An exchange sent at most this long after the previous one's reply arrived continues its chain
+   * and joins its point (fastest up and fastest down kept). Default 5.
+   */
+  chainGapMs?: number;
 }
 
 const DEFAULTS: Required<OffsetEstimatorOptions> = {
@@ -92,18 +107,26 @@ const DEFAULTS: Required<OffsetEstimatorOptions> = {
   stepToleranceMs: 1,
   stepTolerancePerMs: 1e-4,
   stepSamples: 3,
+  chainGapMs: 5,
 };
 
-/** A sample relative to the epoch (xBase, thetaBase). */
+/**
+ * A point of the window, relative to the epoch (xBase, thetaBase): one exchange, or a chain of
+ * exchanges (each sent as the previous reply arrived) reduced to its fastest up and fastest down.
+ */
 interface Stored {
-  /** Exchange midpoint (t1 + t4)/2 − xBase. */
+  /** Midpoint (t1 + t4)/2 − xBase of the newest exchange in the point. */
   x: number;
-  /** (t2 − t1) − thetaBase */
+  /** Smallest (t2 − t1) − thetaBase, and the midpoint of the exchange it came from. */
   a: number;
-  /** (t4 − t3) + thetaBase */
+  xa: number;
+  /** Smallest (t4 − t3) + thetaBase, and the midpoint of the exchange it came from. */
   b: number;
-  /** Round trip δ. */
+  xb: number;
+  /** Smallest round trip δ. */
   rtt: number;
+  /** t4 − xBase of the newest exchange. */
+  end: number;
 }
 
 interface Point {
@@ -146,7 +169,18 @@ export class OffsetEstimator {
       return;
     }
     this.pending = [];
-    this.samples.push(stored);
+    const last = this.samples[this.samples.length - 1];
+    const gap = s.t1 - this.xBase - (last?.end ?? -Infinity);
+    if (last && gap >= 0 && gap <= this.opts.chainGapMs) {
+      // Sent as the previous reply arrived: the same chain, one point.
+      last.x = stored.x;
+      last.end = stored.end;
+      if (stored.a < last.a) [last.a, last.xa] = [stored.a, stored.xa];
+      if (stored.b < last.b) [last.b, last.xb] = [stored.b, stored.xb];
+      last.rtt = Math.min(last.rtt, stored.rtt);
+    } else {
+      this.samples.push(stored);
+    }
     this.prune(stored.x);
     this.refit();
   }
@@ -218,12 +252,8 @@ export class OffsetEstimator {
   }
 
   private toStored(s: ClockSample, rtt: number): Stored {
-    return {
-      x: (s.t1 + s.t4) / 2 - this.xBase,
-      a: s.t2 - s.t1 - this.thetaBase,
-      b: s.t4 - s.t3 + this.thetaBase,
-      rtt,
-    };
+    const x = (s.t1 + s.t4) / 2 - this.xBase;
+    return { x, a: s.t2 - s.t1 - this.thetaBase, xa: x, b: s.t4 - s.t3 + this.thetaBase, xb: x, rtt, end: s.t4 - this.xBase };
   }
 
   /** Does the sample's interval θ0 ∈ [−b', a'] meet the model's [−β, α], within tolerance? */
@@ -254,11 +284,11 @@ export class OffsetEstimator {
     let xMin = Infinity;
     for (const s of this.samples) {
       xRef = Math.max(xRef, s.x);
-      xMin = Math.min(xMin, s.x);
+      xMin = Math.min(xMin, s.xa, s.xb);
     }
     this.xRef = xRef;
-    const upper = lowerHull(this.samples.map((s) => ({ x: s.x - xRef, y: s.a })));
-    const lower = lowerHull(this.samples.map((s) => ({ x: s.x - xRef, y: s.b })));
+    const upper = lowerHull(this.samples.map((s) => ({ x: s.xa - xRef, y: s.a })));
+    const lower = lowerHull(this.samples.map((s) => ({ x: s.xb - xRef, y: s.b })));
     const kMax = this.opts.maxSkewPpm * 1e-6;
     const span = xRef - xMin;
     const fitSkew =
