@@ -3,7 +3,8 @@
  * each a real TCP connection doing what a real member does on the wire (no mpv):
  *   - the handshake: server-hello → hello (name, clientNonce, role "member", HMAC proof when a
  *     secret is given) → welcome;
- *   - time exchanges: a burst of 20 at 25 Hz, then 2 Hz (as src/member/leader-link.ts);
+ *   - time exchanges: a burst of 20 at 25 Hz, then 2 Hz, each a chain of 4 back-to-back exchanges
+ *     (as src/member/leader-link.ts);
  *   - a status report every second with plausible values (clock estimate from its own exchanges,
  *     a small sync error while playing, file status ok, the volume the leader set);
  *   - reading heartbeats, timelines, settings.
@@ -27,6 +28,8 @@ import { pathToFileURL } from 'node:url';
 const PROTOCOL_VERSION = 1;
 const BURST_COUNT = 20;
 const BURST_INTERVAL_MS = 40;
+/** exchanges per chain: the next goes out as soon as the previous reply arrives */
+const CHAIN_LENGTH = 4;
 const EXCHANGE_HZ = 2;
 const STATUS_INTERVAL_MS = 1000;
 
@@ -126,6 +129,8 @@ class SimMember {
   private readonly clientNonce = randomBytes(16).toString('hex');
   private nextId = 1;
   private readonly inFlight = new Map<number, number>();
+  private chainId = -1;
+  private chainLeft = 0;
   private exchangeTimer: NodeJS.Timeout | null = null;
   private statusTimer: NodeJS.Timeout | null = null;
   private burst = 0;
@@ -246,8 +251,10 @@ class SimMember {
     tick();
   }
 
-  private requestTime(): void {
+  private requestTime(chainLeft = CHAIN_LENGTH - 1): void {
     const id = this.nextId++;
+    this.chainId = id;
+    this.chainLeft = chainLeft;
     const t1 = nowMs();
     this.inFlight.set(id, t1);
     if (this.inFlight.size > 50) this.inFlight.delete(this.inFlight.keys().next().value!);
@@ -259,6 +266,7 @@ class SimMember {
     const sent = this.inFlight.get(m.id);
     if (sent === undefined || sent !== m.t1) return;
     this.inFlight.delete(m.id);
+    if (m.id === this.chainId && this.chainLeft > 0) this.requestTime(this.chainLeft - 1);
     const rtt = t4 - m.t1 - (m.t3 - m.t2);
     rttLog.push(t4, rtt);
     this.samples.push([rtt, (m.t2 - m.t1 + (m.t3 - t4)) / 2]);
