@@ -1147,6 +1147,9 @@ async function main(): Promise<number> {
   const benchCommand = ['node', 'dist/bench/sync-bench.js', ...process.argv.slice(2)].map(shellQuote).join(' ');
   const git = spawnSync('git', ['describe', '--always', '--dirty'], { cwd: root, encoding: 'utf8' });
   const revision = git.status === 0 ? git.stdout.trim() : 'unknown';
+  // the product under test is the working tree as built: say which src/ files differ from the revision
+  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' });
+  const dirtySrc = dirty.status === 0 ? dirty.stdout.split('\n').map((l) => l.trim()).filter(Boolean) : [];
 
   const results: ScenarioResult[] = [];
   const failures: string[] = [];
@@ -1165,7 +1168,7 @@ async function main(): Promise<number> {
   const text: string[] = [];
   text.push(`## syncplay sync benchmark`);
   text.push('');
-  text.push(`\`$ ${benchCommand}\` — ${results.length} scenario(s), ${opts.members} members, ${opts.durationSec} s each from PLAY; total ${totalSec.toFixed(0)} s; load average (1/5/15 min) ${loadStart.map((v) => v.toFixed(2)).join(' ')} at start, ${loadavg().map((v) => v.toFixed(2)).join(' ')} at end, on ${availableParallelism()} CPUs; revision ${revision}.`);
+  text.push(`\`$ ${benchCommand}\` — ${results.length} scenario(s), ${opts.members} members, ${opts.durationSec} s each from PLAY; total ${totalSec.toFixed(0)} s; load average (1/5/15 min) ${loadStart.map((v) => v.toFixed(2)).join(' ')} at start, ${loadavg().map((v) => v.toFixed(2)).join(' ')} at end, on ${availableParallelism()} CPUs; revision ${revision}${dirtySrc.length ? ` (uncommitted in src/: ${dirtySrc.join(', ')})` : ''}.`);
   text.push('');
   if (results.length) text.push(summaryTable(results));
   for (const fl of failures) text.push(`\n**FAILED TO RUN** ${fl}`);
@@ -1189,7 +1192,7 @@ async function main(): Promise<number> {
 
   writeFileSync(
     join(resultsRoot, `sync-${stamp}.json`),
-    JSON.stringify({ command: benchCommand, revision, startedAt: new Date(Date.now() - totalSec * 1000).toISOString(), totalSec, loadAvg: { start: loadStart, end: loadavg() }, options: { ...opts, scenarios: opts.scenarios.map((s) => s.name) }, failures, results, markdown: text.join('\n') }, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 2) + '\n',
+    JSON.stringify({ command: benchCommand, revision, dirtySrc, startedAt: new Date(Date.now() - totalSec * 1000).toISOString(), totalSec, loadAvg: { start: loadStart, end: loadavg() }, options: { ...opts, scenarios: opts.scenarios.map((s) => s.name) }, failures, results, markdown: text.join('\n') }, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 2) + '\n',
   );
   return failures.length === 0 && results.every((r) => r.pass) ? 0 : 1;
 }
