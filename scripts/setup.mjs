@@ -27,7 +27,9 @@ const lock = join(root, 'package-lock.json');
 const marker = join(root, 'node_modules', '.package-lock.json');
 if (!existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs)) {
   say('installing npm packages');
-  run('npm', existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
+  // `npm install` rather than `npm ci`: it keeps the lock file's versions, and npm 11 writes lock
+  // files without other platforms' optional packages (rollup, esbuild), which `npm ci` then refuses.
+  run('npm', ['install', '--no-audit', '--no-fund']);
 }
 
 if (!has('mpv')) {
