@@ -85,6 +85,7 @@ export class PlayerSync {
    */
   private startLeadMs = 0;
   private awaitingFirstReading = false;
+  private startsMeasured = 0;
   private readonly recentRttsMs: number[] = [];
   /** how long recent arms (load or seek, paused, until playback-restart) took, ms */
   private readonly armDurationsMs: number[] = [];
@@ -487,10 +488,15 @@ export class PlayerSync {
     this.lastReadingMs = reading.localMs;
     this.lastErrorMs = errorSec * 1000;
     if (this.awaitingFirstReading) {
-      // The first reading after a start shows how late the unpause took effect: start that much
-      // earlier next time (halfway, so one noisy start does not throw it off).
+      // The first reading after a start shows how late the unpause took effect (mpv's restart
+      // and the output's start-up): start that much earlier next time. The first start sets the
+      // lead outright; later ones move it halfway, so one noisy start does not throw it off.
       this.awaitingFirstReading = false;
-      if (Math.abs(this.lastErrorMs) < 30) this.startLeadMs = Math.min(50, Math.max(0, this.startLeadMs - 0.5 * this.lastErrorMs));
+      if (Math.abs(this.lastErrorMs) < 30) {
+        const gain = this.startsMeasured === 0 ? 1 : 0.5;
+        this.startLeadMs = Math.min(50, Math.max(0, this.startLeadMs - gain * this.lastErrorMs));
+        this.startsMeasured += 1;
+      }
     }
     const decision = this.controller.update(errorSec, dtSec);
     if (decision.action === 'hard-seek') {
