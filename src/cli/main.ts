@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import type { ControlRequest } from '../leader/control-server.js';
 import { runCtl } from './ctl-command.js';
 import { runDemo } from './demo-command.js';
+import { runCalibrate } from '../calibrate/calibrate-command.js';
 import { runLeader } from './leader-command.js';
 import { runMember } from './member-command.js';
 import { DEFAULT_PORT, collect, parseMs, parsePort, parsePositiveMs } from './options.js';
@@ -146,6 +147,29 @@ export function buildProgram(): Command {
     .description('the timeline and every member: clock offset, round trip, sync error, speed, files')
     .option('--json', 'machine-readable')
     .action((_o, sub: Command) => send({ cmd: 'status' }, sub));
+
+  program
+    .command('calibrate')
+    .description("measure each member's speaker with a microphone and store the latency offsets that line them up")
+    .option('--ip <host>', "the leader's address")
+    .option('-p, --port <n>', "the leader's port", parsePort, DEFAULT_PORT)
+    .option('--secret-file <file>', "the leader's secret (see leader --secret-file)")
+    .option('--member <name>', 'calibrate only this member, repeatable (default: every connected member)', collect, [])
+    .option('--input <source>', 'microphone: PulseAudio source (parec), ALSA device (arecord) or sox input (default: the system default input)')
+    .addOption(new Option('--capture-tool <tool>', 'record with this tool (default: the first installed)').choices(['parec', 'arecord', 'sox']))
+    .option('--window <ms>', 'how far from its expected instant a member may be heard (raise it for Bluetooth speakers)', parsePositiveMs, 300)
+    .option('--min-confidence <dB>', 'refuse measurements whose correlation peak is less than this far above the noise', parsePositiveMs, 20)
+    .option('--repeat <n>', 'sweeps per member: the median counts, and they must agree (see --max-spread)', (v) => Math.max(1, Math.min(10, Math.round(Number(v)) || 1)), 1)
+    .option('--max-spread <ms>', "refuse a member whose repeated sweeps disagree by more than this", parsePositiveMs, 2)
+    .option('--dry-run', 'measure and report, store nothing')
+    .option('--json', 'print the report as JSON')
+    .option('--self', "no leader: play the sweep on this device's own mpv and report its round trip")
+    .option('--audio-device <dev>', "with --self: mpv's --audio-device")
+    .option('--mpv-arg <arg>', 'with --self: an extra mpv option, repeatable', collect, [])
+    .option('--mpv-path <path>', 'with --self: mpv executable')
+    .option('-v, --verbose', 'debug logging')
+    .addHelpText('after', '\nExample (music paused, the microphone where people will listen):\n  syncplay calibrate --ip 192.168.1.20 --dry-run\n  syncplay calibrate --ip 192.168.1.20\n  syncplay calibrate --self --audio-device alsa/hdmi')
+    .action((o) => runCalibrate({ ...o, windowMs: o.window, maxSpreadMs: o.maxSpread, version: VERSION }).then((code) => process.exit(code), fail));
 
   program
     .command('demo')
