@@ -32,6 +32,8 @@ export interface MemberOptions {
 
 /** mpv options every member needs: exact seeks, so an armed start lands on the sample. */
 const MEMBER_MPV_ARGS = ['--hr-seek=yes', '--audio-display=no'];
+/** Silence before the calibration sweep, in which the player brings its timing onto the instant. */
+const SIGNAL_LEAD_IN_SEC = 4;
 
 export class Member {
   readonly mpv: SupervisedMpv;
@@ -79,8 +81,8 @@ export class Member {
     this.link.on('timeline', (timeline) => this.sync.setTimeline(timeline));
     this.link.on('play-signal', (at, spec) => {
       try {
-        const file = signalFile(spec);
-        this.sync.playSignal(at, file.path, file.durationSec);
+        const file = signalFile(spec, SIGNAL_LEAD_IN_SEC);
+        this.sync.playSignal(at, file.path, file.durationSec, file.leadInSec);
       } catch (e) {
         log.warn(`cannot prepare the calibration signal: ${(e as Error).message}`);
       }

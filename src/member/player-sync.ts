@@ -54,6 +54,13 @@ export interface SyncReading {
 }
 
 type Phase = StatusMessage['playerState'];
+/** A calibration signal: a file of `leadInSec` silence, then the sweep due at shared `atShared`. */
+interface SignalRequest {
+  atShared: number;
+  path: string;
+  durationSec: number;
+  leadInSec: number;
+}
 /** Around a track boundary mpv switches files on its own; its readings are unreliable then. */
 const BOUNDARY_GRACE_SEC = 0.6;
 
@@ -90,7 +97,7 @@ export class PlayerSync {
   /** how long recent arms (load or seek, paused, until playback-restart) took, ms */
   private readonly armDurationsMs: number[] = [];
   /** a calibration signal to play at a shared instant, then back to the timeline */
-  private pendingSignal: { atShared: number; path: string; durationSec: number } | null = null;
+  private pendingSignal: SignalRequest | null = null;
 
   constructor(private readonly opts: PlayerSyncOptions) {
     this.controller = new SpeedController({ ...DEFAULT_SPEED_CONTROLLER, ...opts.controller });
@@ -140,8 +147,8 @@ export class PlayerSync {
    * Plays a calibration test signal (a WAV file) through this member's own player path at shared
    * instant `atShared` — shifted by the latency offset like music — then returns to the timeline.
    */
-  playSignal(atShared: number, path: string, durationSec: number): void {
-    this.pendingSignal = { atShared, path, durationSec };
+  playSignal(atShared: number, path: string, durationSec: number, leadInSec = 0): void {
+    this.pendingSignal = { atShared, path, durationSec, leadInSec };
     this.abort?.abort();
     this.poke();
   }
@@ -307,31 +314,100 @@ export class PlayerSync {
     }
   }
 
-  private async runSignal(client: MpvIpcClient, clock: ClockMapping, signal: { atShared: number; path: string; durationSec: number }): Promise<void> {
+  /**
+   * Plays the calibration file so that the sweep (after `leadInSec` of silence) leaves when music
+   * would: at `atShared` minus the latency offset, on mpv's `audio-pts` (the same position music is
+   * held to). An unpause alone lands late by mpv's restart latency and the audio device's start
+   * granularity (whole PulseAudio mixing blocks: 0, 10, 30 ms were seen), so the silence is used
+   * to measure the error on audio-pts and remove it by briefly playing faster or slower (alignSignal).
+   * If the request came too late for the whole lead-in, the file starts part-way into the silence.
+   */
+  private async runSignal(client: MpvIpcClient, clock: ClockMapping, signal: SignalRequest): Promise<void> {
     const abort = new AbortController();
     this.abort = abort;
     this.phase = 'calibrating';
     this.pausedAt = null;
     try {
+      const sweepShared = signal.atShared - this.latencyOffsetMs;
+      const spareSec = (sweepShared - clock.toShared(monotonicMs()) - this.prepareMs()) / 1000;
+      const skipSec = Math.max(0, Math.min(signal.leadInSec, signal.leadInSec - spareSec));
+      const leadInSec = signal.leadInSec - skipSec;
       await client.setProperty('pause', true);
       const restart = client.waitForEvent('playback-restart', undefined, 10_000);
       restart.catch(() => {});
-      await client.command(['loadfile', signal.path, 'replace']);
+      await client.command(['loadfile', signal.path, 'replace', ...(skipSec > 0 ? [`start=${skipSec.toFixed(6)}`] : [])]);
       this.entries = [];
       await restart;
-      await client.setProperty('speed', 1 - this.controller.learnedDrift);
-      await this.waitShared(clock, signal.atShared - this.latencyOffsetMs, abort.signal);
+      const baseSpeed = 1 - this.controller.learnedDrift;
+      await client.setProperty('speed', baseSpeed);
+      // In the timeline's frame (shared + latency offset), as music: file position p is due at fileStart + p.
+      const fileStartTarget = signal.atShared - signal.leadInSec * 1000;
+      await this.waitShared(clock, sweepShared - leadInSec * 1000 - this.startLeadMs, abort.signal);
       if (abort.signal.aborted) return;
-      const ended = client.waitForEvent('end-file', undefined, signal.durationSec * 1000 + 5000);
+      const ended = client.waitForEvent('end-file', undefined, (signal.durationSec - skipSec) * 1000 + 5000);
       ended.catch(() => {});
       await client.setProperty('pause', false);
-      this.opts.log.info('playing the calibration signal');
+      const residualMs = await this.alignSignal(client, clock, fileStartTarget, sweepShared, baseSpeed, abort.signal);
+      this.opts.log.info(`playing the calibration signal${residualMs === null ? '' : ` (timing ${residualMs >= 0 ? '+' : ''}${residualMs.toFixed(2)} ms)`}`);
       await ended;
     } finally {
       await client.command(['stop']).catch(() => {});
       this.entries = [];
       this.phase = 'idle';
     }
+  }
+
+  /**
+   * During the signal's silent lead-in: reads the position error on audio-pts (the median of the
+   * three readings with the shortest IPC round trips) and removes it by playing at base ± 10 %
+   * (up to ± 90 % for a start that was far off) for a measured while — silence, so nothing is
+   * heard — then lets the audio already buffered at the old speed play out before measuring
+   * again. Returns the last error measured, ms (positive: ahead), or null if none.
+   */
+  private async alignSignal(client: MpvIpcClient, clock: ClockMapping, fileStartTarget: number, sweepShared: number, baseSpeed: number, signal: AbortSignal): Promise<number | null> {
+    const SETTLE_MS = 450;
+    const MIN_SLEW_MS = 300;
+    const MAX_DEVIATION = 0.1;
+    const TOLERANCE_MS = 0.05;
+    const MAX_READING_RTT_MS = 3;
+    const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+    let last: number | null = null;
+    for (let round = 0; round < 6 && !signal.aborted; round++) {
+      await sleep(SETTLE_MS);
+      // The readings with the shortest IPC round trips (a loaded machine delays some replies by ms).
+      const readings: { errMs: number; rttMs: number }[] = [];
+      for (let i = 0; i < 12 && readings.filter((r) => r.rttMs <= 0.5).length < 3; i++) {
+        try {
+          const r = await client.timedGetProperty('audio-pts');
+          readings.push({ errMs: r.value * 1000 - (clock.toShared(r.localMs) + this.latencyOffsetMs - fileStartTarget), rttMs: r.rttMs });
+        } catch {
+          /* not playing yet */
+        }
+        await sleep(10);
+      }
+      readings.sort((a, b) => a.rttMs - b.rttMs);
+      const best = readings.slice(0, 3);
+      if (best.length < 3 || best[2]!.rttMs > MAX_READING_RTT_MS) {
+        this.opts.log.debug(`signal alignment: no readings with a round trip under ${MAX_READING_RTT_MS} ms`);
+        continue;
+      }
+      const err = best.map((r) => r.errMs).sort((a, b) => a - b)[1]!;
+      last = err;
+      this.opts.log.debug(`signal alignment: error ${err.toFixed(3)} ms (round trips ${best.map((r) => r.rttMs.toFixed(2)).join(' ')} ms), ${(clock.toLocal(sweepShared) - monotonicMs()).toFixed(0)} ms to go`);
+      if (Math.abs(err) < TOLERANCE_MS) break;
+      // Only while the slewed audio is still silence: it plays out SETTLE_MS after it is made.
+      const availableMs = clock.toLocal(sweepShared) - monotonicMs() - SETTLE_MS - 100;
+      // Gently (±10 %) when there is time; a start that was far off (mpv opening the audio device
+      // can take a few hundred ms) faster, in half the time left, so that another round can follow.
+      let slewMs = Math.max(MIN_SLEW_MS, Math.abs(err) / MAX_DEVIATION);
+      if (slewMs > availableMs / 2) slewMs = Math.max(MIN_SLEW_MS, Math.abs(err) / 0.9, availableMs / 2);
+      if (slewMs > availableMs) break;
+      const speed = baseSpeed * (1 - err / slewMs);
+      await client.setProperty('speed', speed);
+      await waitUntilLocal(monotonicMs() + slewMs, { signal }).catch(() => {});
+      await client.setProperty('speed', baseSpeed);
+    }
+    return last;
   }
 
   /** Whether `next` puts the playhead where the timeline in force already would at its instant. */

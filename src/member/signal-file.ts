@@ -12,10 +12,20 @@ import { encodeWav } from '../calibrate/wav.js';
 
 let folder: string | null = null;
 
-export function signalFile(spec: SweepSpec): { path: string; durationSec: number } {
+/**
+ * The file starts with `leadInSec` of silence: the player starts it that much before the sweep is
+ * due and uses the silence to bring its timing onto the instant (player-sync.ts runSignal).
+ */
+export function signalFile(spec: SweepSpec, leadInSec = 0): { path: string; durationSec: number; leadInSec: number } {
   folder ??= mkdtempSync(join(tmpdir(), 'syncplay-signal-'));
-  const id = createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
+  const lead = Math.round(Math.max(0, leadInSec) * spec.sampleRate);
+  const id = createHash('sha256').update(JSON.stringify({ spec, lead })).digest('hex').slice(0, 16);
   const path = join(folder, `sweep-${id}.wav`);
-  if (!existsSync(path)) writeFileSync(path, encodeWav(renderSweep(spec), spec.sampleRate));
-  return { path, durationSec: spec.durationSec };
+  if (!existsSync(path)) {
+    const sweep = renderSweep(spec);
+    const samples = new Float32Array(lead + sweep.length);
+    samples.set(sweep, lead);
+    writeFileSync(path, encodeWav(samples, spec.sampleRate));
+  }
+  return { path, durationSec: lead / spec.sampleRate + spec.durationSec, leadInSec: lead / spec.sampleRate };
 }
