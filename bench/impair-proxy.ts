@@ -23,6 +23,9 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
+import { seededRandom } from './seeded-random.js';
+
+export { seededRandom };
 
 export interface DirectionImpairment {
   /** base one-way delay, ms */
@@ -110,18 +113,6 @@ export const presets = { clean, wifi, bad, asymmetric } as const;
 export function nowMs(): number {
   const ns = process.hrtime.bigint();
   return Number(ns / 1_000_000n) + Number(ns % 1_000_000n) / 1e6;
-}
-
-/** mulberry32: small, fast, seedable; plenty for impairment draws. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Keeps the most recent `cap` values. */

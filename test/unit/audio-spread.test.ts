@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { channelLags, deinterleaveS16, fractionalDelay, lagBetween } from '../../bench/audio-spread.js';
+import { seededRandom } from '../../bench/seeded-random.js';
 
 const FS = 44_100;
 
 /** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 /**
  * Tonal "music" like the bundled tracks: notes of 5 harmonics changing every 250 ms with soft

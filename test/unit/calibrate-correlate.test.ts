@@ -4,22 +4,14 @@ import { findArrival } from '../../src/calibrate/correlate.js';
 import type { FindArrivalOptions } from '../../src/calibrate/correlate.js';
 import { DEFAULT_SWEEP, renderSweep, sweepValueAt } from '../../src/calibrate/signal.js';
 import type { SweepSpec } from '../../src/calibrate/signal.js';
+import { seededRandom } from '../../bench/seeded-random.js';
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic test material
 // ---------------------------------------------------------------------------------------------
 
 /** Small seeded PRNG (mulberry32), uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const mulberry32 = seededRandom;
 
 /** Seeded standard normal generator (Box–Muller). */
 function gaussian(seed: number): () => number {

@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { OffsetEstimator } from '../../src/clock/offset-estimator.js';
 import type { OffsetEstimatorOptions } from '../../src/clock/offset-estimator.js';
+import { seededRandom } from '../../bench/seeded-random.js';
 
 /** Small seeded PRNG (mulberry32), uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const mulberry32 = seededRandom;
 
 /**
  * A simulated leader/member pair. The true relation is shared(L) = L + offset0 + skew·(L − L0):

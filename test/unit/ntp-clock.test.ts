@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { NtpClock, parseNtpServer, type NtpClockOptions } from '../../src/clock/ntp-clock.js';
 import { NtpError, type NtpExchange, type SntpQueryOptions } from '../../src/clock/sntp-client.js';
+import { seededRandom } from '../../bench/seeded-random.js';
 
 describe('parseNtpServer', () => {
   it('parses host, host:port and IPv6 forms', () => {
@@ -43,16 +44,7 @@ describe('parseNtpServer', () => {
 });
 
 /** Small seeded PRNG (mulberry32), uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const mulberry32 = seededRandom;
 
 /**
  * A simulated NTP server whose UTC relates to our local (monotonic) clock as
