@@ -10,17 +10,8 @@ import { playheadAt } from '../src/protocol/timeline.js';
 import type { Timeline, Track } from '../src/protocol/messages.js';
 
 /** One telemetry line as written by `syncplay member --telemetry`. */
-export interface TelemetryLine {
-  member: string;
-  localMs: number;
-  sharedMs: number;
-  latencyOffsetMs: number;
-  ipcRttMs: number;
-  trackIndex: number;
-  audioPtsSec: number;
-  errorMs: number;
-  speed: number;
-}
+import type { TelemetryLine } from '../src/member/telemetry.js';
+export type { TelemetryLine };
 
 export interface TrueReading {
   member: string;

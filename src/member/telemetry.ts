@@ -5,6 +5,9 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { SyncReading } from './player-sync.js';
 
+/** One line of a telemetry file: the member's name and one sync reading. */
+export type TelemetryLine = SyncReading & { member: string };
+
 export class TelemetryWriter {
   private readonly out: WriteStream;
 
@@ -14,7 +17,8 @@ export class TelemetryWriter {
   }
 
   write(reading: SyncReading): void {
-    this.out.write(JSON.stringify({ member: this.name, ...reading }) + '\n');
+    const line: TelemetryLine = { member: this.name, ...reading };
+    this.out.write(JSON.stringify(line) + '\n');
   }
 
   close(): Promise<void> {

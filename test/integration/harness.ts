@@ -34,17 +34,8 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 export const sleepUntil = (monotonic: number): Promise<void> => sleep(monotonic - nowMs());
 
 /** One telemetry line written by `syncplay member --telemetry FILE`. */
-export interface Reading {
-  member: string;
-  localMs: number;
-  sharedMs: number;
-  latencyOffsetMs: number;
-  ipcRttMs: number;
-  trackIndex: number;
-  audioPtsSec: number;
-  errorMs: number;
-  speed: number;
-}
+import type { TelemetryLine as Reading } from '../../src/member/telemetry.js';
+export type { Reading };
 
 /** The true error of a reading against the leader's timeline, ms (positive = ahead), or null
  *  when the timeline does not have that track playing at that instant. */
