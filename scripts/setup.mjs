@@ -32,15 +32,23 @@ if (!existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSyn
   run('npm', ['install', '--no-audit', '--no-fund']);
 }
 
-if (!has('mpv')) {
+// mpv plays. The tests also use: pulseaudio + parec (the calibration room), chronyd (a loopback NTP
+// server), tmux (the terminal-UI test) and systemd-analyze (the units).
+const forTests = process.argv.includes('--for-tests');
+const needed = [['mpv', 'mpv']];
+if (forTests) needed.push(['pulseaudio', 'pulseaudio'], ['parec', 'pulseaudio-utils'], ['chronyd', 'chrony'], ['tmux', 'tmux'], ['systemd-analyze', 'systemd']);
+const missing = [...new Set(needed.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg))];
+if (missing.length > 0) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (isRoot && has('apt-get')) {
-    say('mpv is missing: installing it with apt-get');
+    say(`installing ${missing.join(' ')} with apt-get`);
     run('apt-get', ['update', '-qq']);
-    run('apt-get', ['install', '-y', '-qq', 'mpv']);
-  } else {
-    say('mpv is missing. Install it with:  sudo apt install mpv   (Debian, Ubuntu, Raspberry Pi OS; other systems: https://mpv.io/installation/)');
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing]);
+  } else if (missing.includes('mpv') || missing.includes('systemd')) {
+    say(`missing: ${missing.join(' ')}. Install with:  sudo apt install ${missing.join(' ')}   (Debian, Ubuntu, Raspberry Pi OS)`);
     process.exit(1);
+  } else {
+    say(`the tests that need ${missing.join(', ')} will be skipped; to run them:  sudo apt install ${missing.join(' ')}`);
   }
 }
 
