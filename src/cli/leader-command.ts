@@ -147,7 +147,9 @@ function shuffled(tracks: Track[]): Track[] {
 
 export async function runLeader(o: LeaderCommandOptions): Promise<void> {
   // The terminal UI needs a terminal both ways; otherwise (or with --no-ui) plain log lines.
-  const withUi = o.ui !== false && process.stdout.isTTY === true && process.stdin.isTTY === true;
+  // Ink draws only a final frame under CI (CI / CONTINUOUS_INTEGRATION set): run headless there.
+  const inCi = ['CI', 'CONTINUOUS_INTEGRATION'].some((k) => k in process.env && process.env[k] !== '0' && process.env[k] !== 'false');
+  const withUi = o.ui !== false && process.stdout.isTTY === true && process.stdin.isTTY === true && !inCi;
   const logs = withUi ? new (await import('../leader/ui/log-buffer.js')).LogBuffer() : null;
   const log = createLogger(o.verbose ? 'debug' : 'info', '', logs ? logs.write : undefined);
   let running: RunningLeader;
