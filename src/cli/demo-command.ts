@@ -2,7 +2,7 @@
  * `syncplay demo`: a leader and two members on this machine playing the bundled playlist.
  * Where no audio device can be opened it says so and plays silently (--ao=null) instead.
  */
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createLogger } from '../log/logger.js';
@@ -19,6 +19,12 @@ export interface DemoOptions {
   silent?: boolean;
   verbose?: boolean;
   socket?: string;
+}
+
+/** How this program was started, for hints: `syncplay` when on the PATH, else the script's path. */
+function invokedAs(): string {
+  const script = process.argv[1] ?? 'syncplay';
+  return basename(script) === 'syncplay' && (process.env.PATH ?? '').split(':').some((dir) => dir === dirname(script)) ? 'syncplay' : script;
 }
 
 export async function runDemo(o: DemoOptions): Promise<void> {
@@ -46,7 +52,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     await m.start();
     members.push(m);
   }
-  log.info(`demo party: ${o.members} members on ${playlist.tracks.length} tracks; Ctrl-C to end. Drive it from another terminal with: syncplay ctl --socket ${socket} next`);
+  log.info(`demo party: ${o.members} members on ${playlist.tracks.length} tracks; Ctrl-C to end. Drive it from another terminal with: ${invokedAs()} ctl --socket ${socket} next`);
   let sawPlaying = false;
   let timer: NodeJS.Timeout | undefined;
   const ended = new Promise<void>((resolve) => {
