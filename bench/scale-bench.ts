@@ -23,12 +23,12 @@
  * Ctrl-C. With --cpu-prof the leader runs under `node --cpu-prof` and the report lists where its
  * steady-state CPU time goes (self and inclusive, by function).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sendControl } from '../src/cli/ctl-command.js';
+import { children, shellQuote, sleep, spawnChild, stopChild, type Child } from './child-processes.js';
 import type { ControlRequest } from '../src/leader/control-server.js';
 import type { Timeline } from '../src/protocol/messages.js';
 import type { CollectReply, SimProgress, WindowSamples } from './sim-member.js';
@@ -130,82 +130,9 @@ export function parseArgs(argv: string[]): Options {
 // ---------------------------------------------------------------------------------------------
 // Child processes: ours only, killed by PID, always
 
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  pid: number;
-  command: string;
-  logPath: string;
-  exited: boolean;
-  exitCode: number | null;
-  exitSignal: NodeJS.Signals | null;
-  exitedPromise: Promise<void>;
-}
-
-const children = new Set<Child>();
-
-function shellQuote(a: string): string {
-  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
-}
-
-function spawnChild(name: string, args: string[], logPath: string, ipc = false): Child {
-  const fd = openSync(logPath, 'a');
-  let proc: ChildProcess;
-  try {
-    proc = spawn(process.execPath, args, { cwd: root, stdio: ipc ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd] });
-  } finally {
-    closeSync(fd);
-  }
-  if (proc.pid === undefined) throw new Error(`could not start ${name}`);
-  let resolveExit!: () => void;
-  const child: Child = {
-    name,
-    proc,
-    pid: proc.pid,
-    command: ['node', ...args.map((a) => (a.startsWith(root) ? relative(root, a) || '.' : a))].map(shellQuote).join(' '),
-    logPath,
-    exited: false,
-    exitCode: null,
-    exitSignal: null,
-    exitedPromise: new Promise<void>((r) => (resolveExit = r)),
-  };
-  proc.on('exit', (code, signal) => {
-    child.exited = true;
-    child.exitCode = code;
-    child.exitSignal = signal;
-    resolveExit();
-  });
-  proc.on('error', () => {
-    child.exited = true;
-    resolveExit();
-  });
-  children.add(child);
-  return child;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
-
-async function stopChild(child: Child, graceMs = 10_000): Promise<boolean> {
-  let clean = true;
-  if (!child.exited) {
-    try {
-      process.kill(child.pid, 'SIGTERM');
-    } catch {
-      /* gone */
-    }
-    await Promise.race([child.exitedPromise, sleep(graceMs)]);
-    if (!child.exited) {
-      clean = false;
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-      await Promise.race([child.exitedPromise, sleep(2000)]);
-    }
-  }
-  children.delete(child);
-  return clean;
+function spawnNode(name: string, args: string[], logPath: string, ipc = false): Child {
+  const command = ['node', ...args.map((a) => (a.startsWith(root) ? relative(root, a) || '.' : a))].map(shellQuote).join(' ');
+  return spawnChild(name, args, logPath, { cwd: root, ipc, command });
 }
 
 async function stopAll(): Promise<void> {
@@ -530,7 +457,7 @@ async function runStep(n: number, o: Options, resultsDir: string): Promise<StepR
     const nodeFlags = o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
     const leaderArgs = [...nodeFlags, join(root, 'bin', 'syncplay'), 'leader', '--music-dir', join(root, 'playlists'), '--host', '127.0.0.1', '--port', '0', '--no-ui', '--socket', sock, '--state-file', join(tmp, 's.json')];
     const leaderLog = join(tmp, 'leader.log');
-    const leader = spawnChild('leader', leaderArgs, leaderLog);
+    const leader = spawnNode('leader', leaderArgs, leaderLog);
     let port = 0;
     await waitFor('the leader to listen', 20_000, [leader], () => {
       const m = /leader listening on [^\s]+:(\d+)/.exec(existsSync(leaderLog) ? readFileSync(leaderLog, 'utf8') : '');
@@ -560,7 +487,7 @@ async function runStep(n: number, o: Options, resultsDir: string): Promise<StepR
     for (let p = 0; p < procs; p++) {
       const count = p === procs - 1 ? n - perProc * (procs - 1) : perProc;
       const args = [simScript, '--host', '127.0.0.1', '--port', String(port), '--count', String(count), '--prefix', `sim${p}`, '--join-rate', String(o.joinRate / procs)];
-      const child = spawnChild(`sim${p}`, args, join(tmp, `sim${p}.log`), true);
+      const child = spawnNode(`sim${p}`, args, join(tmp, `sim${p}.log`), true);
       const sim: Sim = { child, count, progress: null, collected: null, waiters: [] };
       child.proc.on('message', (raw: unknown) => {
         const m = raw as SimProgress | CollectReply;

@@ -16,12 +16,13 @@
  * Prints one markdown table over all scenarios with pass/fail against the targets, details per
  * scenario, the exact commands; writes JSON to bench/results/.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sendControl } from '../src/cli/ctl-command.js';
+import { children, cmdline, descendants, shellQuote, sleep, spawnChild, stopChild, type Child } from './child-processes.js';
 import { monotonicMs } from '../src/clock/monotonic.js';
 import type { ControlRequest } from '../src/leader/control-server.js';
 import type { LeaderStatus, MemberView } from '../src/leader/leader.js';
@@ -267,20 +268,6 @@ function parseArgs(argv: string[]): Options {
 // ---------------------------------------------------------------------------------------------
 // Child processes: ours only, killed by PID, always
 
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  pid: number;
-  command: string;
-  logPath: string;
-  exitCode: number | null;
-  exitSignal: NodeJS.Signals | null;
-  exited: boolean;
-  exitedPromise: Promise<void>;
-}
-
-const children = new Set<Child>();
-
 /** The variables a scenario adds to the environment (for the printed command). */
 const EXTRA_ENV = ['PULSE_SERVER', 'LD_PRELOAD', 'FAKETIME', 'FAKETIME_DONT_FAKE_MONOTONIC'];
 function envPrefix(env: NodeJS.ProcessEnv | undefined): string[] {
@@ -288,122 +275,8 @@ function envPrefix(env: NodeJS.ProcessEnv | undefined): string[] {
   return EXTRA_ENV.filter((k) => env[k] !== undefined && env[k] !== process.env[k]).map((k) => `${k}=${shellQuote(env[k]!)}`);
 }
 
-function shellQuote(a: string): string {
-  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
-}
-
-function spawnChild(name: string, args: string[], logPath: string, env?: NodeJS.ProcessEnv): Child {
-  const fd = openSync(logPath, 'a');
-  let proc: ChildProcess;
-  try {
-    proc = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', fd, fd], ...(env ? { env } : {}) });
-  } finally {
-    closeSync(fd);
-  }
-  if (proc.pid === undefined) throw new Error(`could not start ${name}`);
-  let resolveExit!: () => void;
-  const child: Child = {
-    name,
-    proc,
-    pid: proc.pid,
-    command: [...envPrefix(env), ...['node', ...args].map(shellQuote)].join(' '),
-    logPath,
-    exitCode: null,
-    exitSignal: null,
-    exited: false,
-    exitedPromise: new Promise<void>((r) => (resolveExit = r)),
-  };
-  proc.on('exit', (code, signal) => {
-    child.exited = true;
-    child.exitCode = code;
-    child.exitSignal = signal;
-    resolveExit();
-  });
-  proc.on('error', () => {
-    child.exited = true;
-    resolveExit();
-  });
-  children.add(child);
-  return child;
-}
-
-/** PIDs of the processes below `pid` (Linux /proc; empty elsewhere). */
-function descendants(pid: number): number[] {
-  const out: number[] = [];
-  const walk = (p: number): void => {
-    let tasks: string[] = [];
-    try {
-      tasks = readdirSync(`/proc/${p}/task`);
-    } catch {
-      return;
-    }
-    for (const tid of tasks) {
-      let kids: string[] = [];
-      try {
-        kids = readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-      } catch {
-        continue;
-      }
-      for (const k of kids) {
-        const n = Number(k);
-        if (Number.isInteger(n) && !out.includes(n)) {
-          out.push(n);
-          walk(n);
-        }
-      }
-    }
-  };
-  walk(pid);
-  return out;
-}
-
-function cmdline(pid: number): string | null {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-  } catch {
-    return null;
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
-
-/** SIGTERM, then SIGKILL after a grace period; mpv processes a member started and left behind are killed by PID too. */
-async function stopChild(child: Child, graceMs = 5000): Promise<{ clean: boolean; orphans: number[] }> {
-  const below = descendants(child.pid).map((pid) => ({ pid, cmd: cmdline(pid) }));
-  let clean = true;
-  if (!child.exited) {
-    try {
-      process.kill(child.pid, 'SIGTERM');
-    } catch {
-      /* already gone */
-    }
-    await Promise.race([child.exitedPromise, sleep(graceMs)]);
-    if (!child.exited) {
-      clean = false;
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-      await Promise.race([child.exitedPromise, sleep(2000)]);
-    }
-  }
-  children.delete(child);
-  // Whatever the child started and did not take down with it (an mpv), if it is still the same process.
-  const orphans: number[] = [];
-  await sleep(below.length ? 200 : 0);
-  for (const { pid, cmd } of below) {
-    const now = cmdline(pid);
-    if (now !== null && cmd !== null && now === cmd) {
-      orphans.push(pid);
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-  }
-  return { clean, orphans };
+function spawnNode(name: string, args: string[], logPath: string, env?: NodeJS.ProcessEnv): Child {
+  return spawnChild(name, args, logPath, { cwd: root, ...(env ? { env } : {}), command: [...envPrefix(env), ...['node', ...args].map(shellQuote)].join(' ') });
 }
 
 /** Other things a scenario started (proxies, PulseAudio, the CPU hog): stopped after the children. */
@@ -709,7 +582,7 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string):
     }
 
     const leaderArgs = ['bin/syncplay', 'leader', '--music-dir', 'playlists', '--host', '127.0.0.1', '--port', '0', '--socket', sock, '--no-ui'];
-    leader = spawnChild('leader', leaderArgs, join(tmp, 'leader.log'));
+    leader = spawnNode('leader', leaderArgs, join(tmp, 'leader.log'));
     const st0 = await waitFor('the leader control socket', 20_000, [leader], async () => (existsSync(sock) ? status(sock) : null));
     tracks = st0.tracks;
     timelines.set(JSON.stringify(st0.timeline), st0.timeline);
@@ -741,7 +614,7 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string):
       const audioArgs = room ? ['--audio-device', room.deviceFor(s.name), '--mpv-arg=--ao=pulse', '--mpv-arg=--pulse-latency-hacks=yes'] : ['--mpv-arg=--ao=null'];
       const args = ['bin/syncplay', 'member', '--ip', '127.0.0.1', '--port', String(memberPort), '--music-dir', 'playlists', '--name', s.name, ...audioArgs, ...s.mpvArgs.map((a) => `--mpv-arg=${a}`), '--telemetry', join(tmp, `${s.name}.jsonl`)];
       const spawnedAt = monotonicMs();
-      members.push(spawnChild(s.name, args, join(tmp, `${s.name}.log`), env));
+      members.push(spawnNode(s.name, args, join(tmp, `${s.name}.log`), env));
       const fc = fakeClocks.get(s.name);
       if (fc) fc.transform = memberTransform(fc, spawnedAt);
     }
