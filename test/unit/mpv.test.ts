@@ -13,37 +13,17 @@ import {
   SupervisedMpv,
   type MpvIpcClient,
 } from '../../src/member/mpv/index.js';
+import { encodeWav } from '../../src/calibrate/wav.js';
 
 const MPV_ARGS = ['--ao=null'];
 
 /** 16-bit stereo PCM WAV with a logarithmic sine sweep (f0 → f1 Hz). */
 function sweepWav(seconds: number, rate = 44100, f0 = 200, f1 = 2000): Buffer {
-  const channels = 2;
   const frames = Math.round(seconds * rate);
-  const dataBytes = frames * channels * 2;
-  const buf = Buffer.alloc(44 + dataBytes);
-  buf.write('RIFF', 0, 'ascii');
-  buf.writeUInt32LE(36 + dataBytes, 4);
-  buf.write('WAVE', 8, 'ascii');
-  buf.write('fmt ', 12, 'ascii');
-  buf.writeUInt32LE(16, 16); // fmt chunk size
-  buf.writeUInt16LE(1, 20); // PCM
-  buf.writeUInt16LE(channels, 22);
-  buf.writeUInt32LE(rate, 24);
-  buf.writeUInt32LE(rate * channels * 2, 28); // byte rate
-  buf.writeUInt16LE(channels * 2, 32); // block align
-  buf.writeUInt16LE(16, 34); // bits per sample
-  buf.write('data', 36, 'ascii');
-  buf.writeUInt32LE(dataBytes, 40);
   const k = Math.log(f1 / f0) / seconds;
-  for (let i = 0; i < frames; i++) {
-    const t = i / rate;
-    const phase = (2 * Math.PI * f0 * (Math.exp(k * t) - 1)) / k;
-    const s = Math.round(Math.sin(phase) * 0.5 * 32767);
-    buf.writeInt16LE(s, 44 + i * 4);
-    buf.writeInt16LE(s, 44 + i * 4 + 2);
-  }
-  return buf;
+  const samples = new Float32Array(frames);
+  for (let i = 0; i < frames; i++) samples[i] = 0.5 * Math.sin((2 * Math.PI * f0 * (Math.exp((k * i) / rate) - 1)) / k);
+  return encodeWav(samples, rate, 2);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -14,6 +14,7 @@ import {
   shortHash,
   toRelativeInside,
 } from '../../src/playlist/index.js';
+import { encodeWav } from '../../src/calibrate/wav.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const tmpRoots: string[] = [];
@@ -32,23 +33,9 @@ function write(file: string, content: string | Buffer = 'x'): string {
 
 /** A mono 16-bit PCM WAV: `seconds` of a quiet sine. */
 function wav(seconds: number, sampleRate = 8000): Buffer {
-  const n = Math.round(seconds * sampleRate);
-  const b = Buffer.alloc(44 + n * 2);
-  b.write('RIFF', 0, 'ascii');
-  b.writeUInt32LE(36 + n * 2, 4);
-  b.write('WAVE', 8, 'ascii');
-  b.write('fmt ', 12, 'ascii');
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20); // PCM
-  b.writeUInt16LE(1, 22); // mono
-  b.writeUInt32LE(sampleRate, 24);
-  b.writeUInt32LE(sampleRate * 2, 28);
-  b.writeUInt16LE(2, 32);
-  b.writeUInt16LE(16, 34);
-  b.write('data', 36, 'ascii');
-  b.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(3000 * Math.sin((2 * Math.PI * 440 * i) / sampleRate)), 44 + i * 2);
-  return b;
+  const samples = new Float32Array(Math.round(seconds * sampleRate));
+  for (let i = 0; i < samples.length; i++) samples[i] = (3000 / 32767) * Math.sin((2 * Math.PI * 440 * i) / sampleRate);
+  return encodeWav(samples, sampleRate);
 }
 
 afterAll(() => {
