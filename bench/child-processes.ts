@@ -149,3 +149,38 @@ export async function stopChild(child: Child, graceMs = 5000): Promise<{ clean: 
   }
   return { clean, orphans };
 }
+
+/** Last resort on exit: SIGKILL every child still running and whatever it started, by PID. */
+export function killChildrenNow(): void {
+  for (const c of children) {
+    if (c.exited) continue;
+    for (const pid of descendants(c.pid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    try {
+      process.kill(c.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+/** The last lines of a child's log, indented, for error messages. */
+export function logTail(child: Child, lines = 15): string {
+  try {
+    return readFileSync(child.logPath, 'utf8').trimEnd().split('\n').slice(-lines).map((l) => `    ${l}`).join('\n');
+  } catch {
+    return '    (no log)';
+  }
+}
+
+/** Throws, with the log's tail, if any of these children has exited. */
+export function assertAlive(list: readonly Child[]): void {
+  for (const c of list) {
+    if (c.exited) throw new Error(`${c.name} exited (code ${c.exitCode ?? '—'}, signal ${c.exitSignal ?? '—'}); last log lines:\n${logTail(c)}`);
+  }
+}

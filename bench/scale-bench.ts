@@ -28,7 +28,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sendControl } from '../src/cli/ctl-command.js';
-import { children, shellQuote, sleep, spawnChild, stopChild, type Child } from './child-processes.js';
+import { assertAlive, children, killChildrenNow, shellQuote, sleep, spawnChild, stopChild, type Child } from './child-processes.js';
 import type { ControlRequest } from '../src/leader/control-server.js';
 import type { Timeline } from '../src/protocol/messages.js';
 import type { CollectReply, SimProgress, WindowSamples } from './sim-member.js';
@@ -154,28 +154,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     });
   });
 }
-process.on('exit', () => {
-  for (const c of children) {
-    if (c.exited) continue;
-    try {
-      process.kill(c.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-});
-
-function logTail(child: Child, lines = 15): string {
-  try {
-    return readFileSync(child.logPath, 'utf8').trimEnd().split('\n').slice(-lines).map((l) => `    ${l}`).join('\n');
-  } catch {
-    return '    (no log)';
-  }
-}
-
-function assertAlive(list: readonly Child[]): void {
-  for (const c of list) if (c.exited) throw new Error(`${c.name} exited (code ${c.exitCode ?? '—'}, signal ${c.exitSignal ?? '—'}); last log lines:\n${logTail(c)}`);
-}
+process.on('exit', killChildrenNow);
 
 // ---------------------------------------------------------------------------------------------
 // Measuring: clock, /proc, statistics

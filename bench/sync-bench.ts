@@ -22,7 +22,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sendControl } from '../src/cli/ctl-command.js';
-import { children, cmdline, descendants, shellQuote, sleep, spawnChild, stopChild, type Child } from './child-processes.js';
+import { assertAlive, children, cmdline, descendants, killChildrenNow, logTail, shellQuote, sleep, spawnChild, stopChild, type Child } from './child-processes.js';
 import { monotonicMs } from '../src/clock/monotonic.js';
 import type { ControlRequest } from '../src/leader/control-server.js';
 import type { LeaderStatus, MemberView } from '../src/leader/leader.js';
@@ -310,36 +310,8 @@ process.on('exit', () => {
         /* gone */
       }
     }
-  for (const c of children) {
-    if (c.exited) continue;
-    for (const pid of descendants(c.pid)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    try {
-      process.kill(c.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
+  killChildrenNow();
 });
-
-function logTail(child: Child, lines = 15): string {
-  try {
-    return readFileSync(child.logPath, 'utf8').trimEnd().split('\n').slice(-lines).map((l) => `    ${l}`).join('\n');
-  } catch {
-    return '    (no log)';
-  }
-}
-
-function assertAlive(list: readonly Child[]): void {
-  for (const c of list) {
-    if (c.exited) throw new Error(`${c.name} exited (code ${c.exitCode ?? '—'}, signal ${c.exitSignal ?? '—'}); last log lines:\n${logTail(c)}`);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Control socket
