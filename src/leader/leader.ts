@@ -153,7 +153,7 @@ export class Leader {
    * if the member is connected. `name` "all" applies to every member the leader knows.
    */
   setMemberSettings(name: string, patch: Partial<MemberSettings> | ((current: MemberSettings) => Partial<MemberSettings>)): { ok: true; settings: Record<string, MemberSettings> } | { ok: false; error: string } {
-    const live = [...this.sessions].filter((s) => s.joined && s.isOpen && s.role === 'member');
+    const live = this.liveMembers();
     const known = new Set([...live.map((s) => s.name), ...this.lost.keys(), ...this.settings.names()]);
     const names = name === 'all' ? [...new Set([...live.map((s) => s.name), ...this.lost.keys()])] : known.has(name) ? [name] : [];
     if (names.length === 0) {
@@ -202,6 +202,7 @@ export class Leader {
 
   private view(s: MemberSession, now: number): MemberView {
     const st = s.lastStatus;
+    const settings = this.settings.get(s.name);
     return {
       id: s.id,
       name: s.name,
@@ -215,9 +216,9 @@ export class Leader {
       playerState: st?.playerState ?? 'unknown',
       fileStatus: st?.fileStatus ?? 'unknown',
       fileProblems: st?.fileProblems ?? [],
-      latencyOffsetMs: st?.latencyOffsetMs ?? this.settings.get(s.name).latencyOffsetMs,
-      volume: this.settings.get(s.name).volume,
-      muted: this.settings.get(s.name).muted,
+      latencyOffsetMs: st?.latencyOffsetMs ?? settings.latencyOffsetMs,
+      volume: settings.volume,
+      muted: settings.muted,
       hardSeeks: st?.hardSeeks ?? 0,
       trackIndex: st?.trackIndex ?? null,
       statusAgeMs: st ? now - s.lastStatusAtMs : null,
@@ -241,8 +242,13 @@ export class Leader {
     socket.on('close', () => this.sessions.delete(session));
   }
 
+  /** Members (not calibrators) that have joined and are still connected. */
+  private liveMembers(): MemberSession[] {
+    return [...this.sessions].filter((s) => s.joined && s.isOpen && s.role === 'member');
+  }
+
   private liveMember(name: string): MemberSession | null {
-    return [...this.sessions].find((s) => s.joined && s.isOpen && s.role === 'member' && s.name === name) ?? null;
+    return this.liveMembers().find((s) => s.name === name) ?? null;
   }
 
   /** A calibrator's requests: list the members, have one play the test signal, store a measured offset. */
@@ -277,7 +283,7 @@ export class Leader {
       return;
     }
     // Two live members with one name would be indistinguishable in the table: number the newcomer.
-    const taken = new Set([...this.sessions].filter((o) => o !== s && o.joined && o.isOpen && o.role === 'member').map((o) => o.name));
+    const taken = new Set(this.liveMembers().filter((o) => o !== s).map((o) => o.name));
     if (taken.has(s.name)) {
       let n = 2;
       while (taken.has(`${s.name}#${n}`)) n++;
