@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/unit/**/*.test.{ts,tsx}', 'test/integration/**/*.test.{ts,tsx}'],
+    include: ['test/**/*.test.{ts,tsx}'],
     // Integration tests run real leaders, members and mpv processes and measure sync to the
     // millisecond: on a small machine they must not compete with each other for the CPU.
     fileParallelism: false,

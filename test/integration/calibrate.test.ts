@@ -23,7 +23,7 @@
  * The delays are deliberately not multiples of PulseAudio's mixing block (5–10 ms), so a member
  * that started on a block boundary instead of its instant could not pass by luck.
  *
- * The members run mpv with --pulse-latency-hacks=yes, the setting FIELD-NOTES recommends for
+ * The members run mpv with --pulse-latency-hacks=yes, the recommended setting for
  * PulseAudio (without it PulseAudio's smoothed latency wanders by 0.1–0.3 ms).
  *
  * What it relies on in the member: the sweep must leave when music would, i.e. on mpv's audio-pts

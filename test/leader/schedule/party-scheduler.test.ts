@@ -3,9 +3,9 @@
  * (monotonic) clock that stops during suspend, and timers that run on the shared clock.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Logger } from '../../src/log/logger.js';
-import type { Command } from '../../src/leader/timeline-commands.js';
-import { MAX_TIMEOUT_MS, PartyScheduler, type IssueResult, type PartySchedulerOptions, type Timers } from '../../src/leader/schedule/party-scheduler.js';
+import type { Logger } from '../../../src/log/logger.js';
+import type { Command } from '../../../src/leader/timeline-commands.js';
+import { MAX_TIMEOUT_MS, PartyScheduler, type IssueResult, type PartySchedulerOptions, type Timers } from '../../../src/leader/schedule/party-scheduler.js';
 
 /** Wall clock + monotonic clock + timers that fire on the monotonic clock, like Node's. */
 class FakeClock implements Timers {

@@ -2,8 +2,8 @@ import FFT from 'fft.js';
 import { describe, expect, it } from 'vitest';
 import { findArrival } from '../../src/calibrate/correlate.js';
 import type { FindArrivalOptions } from '../../src/calibrate/correlate.js';
-import { DEFAULT_SWEEP, renderSweep, sweepValueAt } from '../../src/calibrate/signal.js';
-import type { SweepSpec } from '../../src/calibrate/signal.js';
+import { DEFAULT_SWEEP, renderSweep, sweepValueAt } from '../../src/audio/signal.js';
+import type { SweepSpec } from '../../src/audio/signal.js';
 import { seededRandom } from '../../bench/seeded-random.js';
 
 // ---------------------------------------------------------------------------------------------

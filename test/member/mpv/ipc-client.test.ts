@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { MpvCommandError, MpvIpcClient } from '../../src/member/mpv/index.js';
+import { MpvCommandError, MpvIpcClient } from '../../../src/member/mpv/index.js';
 
 /** A fake mpv end: captures written lines, lets the test push lines back. */
 function fakeMpv() {

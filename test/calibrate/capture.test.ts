@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Capture, captureArgs, detectCaptureTool } from '../../src/calibrate/capture.js';
 import { findArrival } from '../../src/calibrate/correlate.js';
-import { DEFAULT_SWEEP, renderSweep } from '../../src/calibrate/signal.js';
+import { DEFAULT_SWEEP, renderSweep } from '../../src/audio/signal.js';
 import { monotonicMs } from '../../src/clock/monotonic.js';
 
 const dirs: string[] = [];

@@ -14,7 +14,7 @@ import {
   shortHash,
   toRelativeInside,
 } from '../../src/playlist/index.js';
-import { encodeWav } from '../../src/calibrate/wav.js';
+import { encodeWav } from '../../src/audio/wav.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const tmpRoots: string[] = [];

@@ -4,9 +4,9 @@
  */
 import cron from 'node-cron';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { nextOccurrence, parseCron, parseTimeOfDay } from '../../src/leader/schedule/cron.js';
-import { formatDuration, formatWall, resolveTimeZone, zonedToUtc } from '../../src/leader/schedule/time-zone.js';
-import { validateScheduleOptions } from '../../src/leader/schedule/party-scheduler.js';
+import { nextOccurrence, parseCron, parseTimeOfDay } from '../../../src/leader/schedule/cron.js';
+import { formatDuration, formatWall, resolveTimeZone, zonedToUtc } from '../../../src/leader/schedule/time-zone.js';
+import { validateScheduleOptions } from '../../../src/leader/schedule/party-scheduler.js';
 
 const utc = (iso: string): number => Date.parse(iso);
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SWEEP, renderSweep, sweepLength, sweepValueAt, validateSweep } from '../../src/calibrate/signal.js';
-import type { SweepSpec } from '../../src/calibrate/signal.js';
-import { decodeWav, encodeWav } from '../../src/calibrate/wav.js';
+import { DEFAULT_SWEEP, renderSweep, sweepLength, sweepValueAt, validateSweep } from '../../src/audio/signal.js';
+import type { SweepSpec } from '../../src/audio/signal.js';
+import { decodeWav, encodeWav } from '../../src/audio/wav.js';
 
 describe('renderSweep', () => {
   it('is deterministic and has the specified length and peak', () => {

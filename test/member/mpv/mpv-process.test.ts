@@ -12,8 +12,8 @@ import {
   MpvProcess,
   SupervisedMpv,
   type MpvIpcClient,
-} from '../../src/member/mpv/index.js';
-import { encodeWav } from '../../src/calibrate/wav.js';
+} from '../../../src/member/mpv/index.js';
+import { encodeWav } from '../../../src/audio/wav.js';
 
 const MPV_ARGS = ['--ao=null'];
 
