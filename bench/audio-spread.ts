@@ -14,7 +14,7 @@
  * Sign: lagMs[i] > 0 means channel i is *late* (its sound is channel 0's sound lagMs later), so
  * member i is behind member 0 by lagMs[i]. Spread of a window = max − min over {0, lagMs[1..]}.
  */
-import FFT from 'fft.js';
+import { fftOf, nextPow2 } from '../src/audio/fft.js';
 
 export interface AudioSpreadOptions {
   sampleRate: number;
@@ -45,19 +45,6 @@ export interface WindowLags {
   confidenceDb: number[];
   /** max − min over the channels with an estimate, or null when a channel has none */
   spreadMs: number | null;
-}
-
-function nextPow2(n: number): number {
-  let p = 16;
-  while (p < n) p *= 2;
-  return p;
-}
-
-const ffts = new Map<number, FFT>();
-function fftOf(n: number): FFT {
-  let f = ffts.get(n);
-  if (!f) ffts.set(n, (f = new FFT(n)));
-  return f;
 }
 
 /** Splits interleaved signed 16-bit little-endian PCM into channels scaled to ±1. */
@@ -105,7 +92,7 @@ export function lagBetween(
   const fs = opts.sampleRate;
   const n = Math.min(x.length, y.length);
   const maxLag = Math.max(1, Math.round(((opts.maxLagMs ?? 20) * fs) / 1000));
-  const N = nextPow2(n + maxLag + 1);
+  const N = nextPow2(n + maxLag + 1, 16);
   const fft = fftOf(N);
   const silence = Math.pow(10, (opts.silenceDbfs ?? -60) / 20);
   const prep = (s: Float32Array | Float64Array): Float64Array | null => {

@@ -19,7 +19,7 @@ import { readSecretFile, type MemberSummary } from '../protocol/index.js';
 import { Capture, detectCaptureTool, type CaptureTool } from './capture.js';
 import { combineSweeps, planOffsets, scheduleSweeps, sweepSpacingMs, type MemberMeasurement, type OffsetPlan, type SweepArrival } from './calibration.js';
 import { findArrival } from './correlate.js';
-import { DEFAULT_SWEEP, renderSweep, type SweepSpec } from './signal.js';
+import { DEFAULT_SWEEP, renderSweep, type SweepSpec } from '../audio/signal.js';
 import { runSelfTest, formatSelfTest } from './self-test.js';
 
 export interface CalibrateOptions {

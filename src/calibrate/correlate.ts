@@ -31,7 +31,7 @@
  * carrier phase; polarity (an inverted speaker or microphone) is detected and reported, the delay
  * is then taken from the real correlation's extremum of that polarity.
  */
-import FFT from 'fft.js';
+import { fftOf, nextPow2, type FFT } from '../audio/fft.js';
 
 export interface ArrivalEstimate {
   /** Arrival of the reference's first sample, in samples from the start of the recording (sub-sample). */
@@ -118,23 +118,6 @@ export interface FindArrivalOptions {
 }
 
 const RAYLEIGH_RMS_PER_MEDIAN = Math.SQRT2 / Math.sqrt(2 * Math.LN2); // ≈ 1.2011
-
-function nextPow2(n: number): number {
-  let p = 4;
-  while (p < n) p *= 2;
-  return p;
-}
-
-const fftCache = new Map<number, FFT>();
-function fftOf(size: number): FFT {
-  let f = fftCache.get(size);
-  if (!f) {
-    if (fftCache.size > 8) fftCache.clear();
-    f = new FFT(size);
-    fftCache.set(size, f);
-  }
-  return f;
-}
 
 function db(ratio: number): number {
   return 20 * Math.log10(ratio);

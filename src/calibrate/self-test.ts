@@ -24,8 +24,8 @@ import { waitUntilLocal } from '../clock/precise-wait.js';
 import { MpvProcess, type MpvIpcClient } from '../member/mpv/index.js';
 import { Capture, type CaptureTool } from './capture.js';
 import { findArrival } from './correlate.js';
-import { DEFAULT_SWEEP, renderSweep, type SweepSpec } from './signal.js';
-import { encodeWav } from './wav.js';
+import { DEFAULT_SWEEP, renderSweep, type SweepSpec } from '../audio/signal.js';
+import { encodeWav } from '../audio/wav.js';
 
 export interface SelfTestOptions {
   tool: CaptureTool;

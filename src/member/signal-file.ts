@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderSweep, type SweepSpec } from '../calibrate/signal.js';
-import { encodeWav } from '../calibrate/wav.js';
+import { renderSweep, type SweepSpec } from '../audio/signal.js';
+import { encodeWav } from '../audio/wav.js';
 
 let folder: string | null = null;
 
