@@ -10,7 +10,8 @@ import { Member } from '../member/member.js';
 import { canOpenAudioOutput } from '../member/audio-device-probe.js';
 import { loadPlaylist } from '../playlist/load-playlist.js';
 import { formatStatus } from './ctl-command.js';
-import { startLeader, untilSignal } from './leader-command.js';
+import { startLeader } from './leader-command.js';
+import { untilSignal } from './until-signal.js';
 import { VERSION, projectRoot } from './version.js';
 
 export interface DemoOptions {

@@ -9,10 +9,11 @@ import { createLogger, type Logger } from '../log/logger.js';
 import { Member } from '../member/member.js';
 import { readSecretFile } from '../protocol/auth.js';
 import { NtpClock, parseNtpServer } from '../clock/ntp-clock.js';
-import type { RepeatMode, Track } from '../protocol/index.js';
-import { randomInt } from 'node:crypto';
+import type { RepeatMode } from '../protocol/index.js';
 import { loadPlaylist } from '../playlist/load-playlist.js';
+import { shuffled } from '../playlist/shuffle.js';
 import { DEFAULT_PORT, defaultMemberName } from './options.js';
+import { untilSignal } from './until-signal.js';
 import { VERSION } from './version.js';
 
 export interface LeaderCommandOptions {
@@ -135,16 +136,6 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
   };
 }
 
-/** Fisher–Yates with a cryptographic random source: every order equally likely. */
-function shuffled(tracks: Track[]): Track[] {
-  const out = [...tracks];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
-
 export async function runLeader(o: LeaderCommandOptions): Promise<void> {
   // The terminal UI needs a terminal both ways; otherwise (or with --no-ui) plain log lines.
   // Ink draws only a final frame under CI (CI / CONTINUOUS_INTEGRATION set): run headless there.
@@ -174,17 +165,4 @@ export async function runLeader(o: LeaderCommandOptions): Promise<void> {
   }
   log.info('shutting down');
   await running.stop();
-}
-
-/** Resolves on the first SIGINT or SIGTERM. */
-export function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolve();
-    };
-    process.on('SIGINT', done);
-    process.on('SIGTERM', done);
-  });
 }

@@ -6,7 +6,7 @@ import { Member } from '../member/member.js';
 import { TelemetryWriter } from '../member/telemetry.js';
 import { readSecretFile } from '../protocol/auth.js';
 import { NtpClock, parseNtpServer } from '../clock/ntp-clock.js';
-import { untilSignal } from './leader-command.js';
+import { untilSignal } from './until-signal.js';
 import { defaultMemberName } from './options.js';
 import { VERSION } from './version.js';
 

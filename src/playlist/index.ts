@@ -4,3 +4,4 @@ export { scanMusicDir, isAudioFile, naturalCompare, AUDIO_EXTENSIONS, type ScanO
 export { hashFile, shortHash, clearHashCache, hashCacheStats } from './content-hash.js';
 export { resolveInside, toRelativeInside, type ResolveResult } from './safe-path.js';
 export { loadPlaylist, type LoadPlaylistOptions, type LoadedPlaylist } from './load-playlist.js';
+export { shuffled } from './shuffle.js';
