@@ -3,8 +3,8 @@
  * remap sink per member (member i's sound lands on channel i alone), and one parec of the null
  * sink's monitor, so every member is recorded with one timebase.
  *
- * - The daemon is our own child (`pulseaudio -n --daemonize=no`, equivalent to the daemonized form
- *   in FIELD-NOTES but with its PID in hand), with its runtime and state in a private directory
+ * - The daemon is our own child (`pulseaudio -n --daemonize=no`, equivalent to the usual daemonized
+ *   form but with its PID in hand), with its runtime and state in a private directory
  *   (PULSE_RUNTIME_PATH, no PID file), reachable only at unix:<dir>/native. stop() kills that PID.
  * - The null sink is loaded with norewinds=1 (with rewinds a monitor recording holds re-mixed
  *   snippets) and the recorder is started before any member plays (an idle null sink runs ahead).

@@ -1,7 +1,7 @@
 /**
  * A minimal SNTP client (RFC 4330, packet format of RFC 5905) on node:dgram, built for NtpClock.
  *
- * Why not ntp-time-sync (installed, 0.5): it stamps the client side of an exchange with
+ * Why not the ntp-time-sync package (0.5): it stamps the client side of an exchange with
  * `new Date()`, i.e. the wall clock, which steps, at 1 ms resolution (its parser also turns the
  * server's timestamps into Dates, dropping everything below the millisecond); its offset formula
  * (|T2 − T1| + |T3 − T4|)/2 with a sign taken from T3 − T4 is wrong whenever the offset is smaller
