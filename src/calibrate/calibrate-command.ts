@@ -11,6 +11,7 @@
  *
  * `--self` needs no leader: see self-test.ts.
  */
+import { escapeLines } from '../log/escape.js';
 import { hostname } from 'node:os';
 import { monotonicMs } from '../clock/monotonic.js';
 import { createLogger, type Logger } from '../log/logger.js';
@@ -425,5 +426,5 @@ export function formatReport(r: CalibrationReport): string {
   else if (r.dryRun) lines.push('Dry run: offsets measured, nothing stored. Run again without --dry-run to store them.');
   else lines.push(`Stored on the leader (remembered by member name; \`syncplay ctl offset NAME clear\` undoes one).`);
   if (!r.ok) lines.push('Some members could not be measured: fix what their line says and run calibrate again.');
-  return lines.join('\n');
+  return escapeLines(lines.join('\n'));
 }

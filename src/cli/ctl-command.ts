@@ -1,4 +1,5 @@
 /** `syncplay ctl …`: drive the running leader through its local control socket. */
+import { escapeLines, escapeText } from '../log/escape.js';
 import { createConnection } from 'node:net';
 import type { ControlRequest } from '../leader/control-server.js';
 import type { LeaderStatus } from '../leader/leader.js';
@@ -43,7 +44,7 @@ export function formatStatus(s: LeaderStatus): string {
   const t = s.playhead;
   const track = s.track;
   const where = track ? `track ${t.trackIndex + 1}/${s.tracks.length} "${track.title}"${track.artist ? ` by ${track.artist}` : ''} at ${t.positionSec.toFixed(1)} / ${track.durationSec.toFixed(1)} s` : 'end of playlist';
-  lines.push(`${t.state.toUpperCase()}  ${where}`);
+  lines.push(`${t.state.toUpperCase()}  ${escapeText(where)}`);
   lines.push(`leader on ${s.listening.host}:${s.listening.port}, timeline #${s.timeline.seq}`);
   lines.push('');
   if (s.members.length === 0) {
@@ -52,7 +53,7 @@ export function formatStatus(s: LeaderStatus): string {
     lines.push(['member', 'address', 'state', 'offset ms', 'rtt ms', 'error ms', 'speed', 'files', 'player', 'volume', 'latency ms'].join('\t'));
     for (const m of s.members) {
       const files = m.fileStatus === 'ok' ? 'ok' : `${m.fileStatus}${m.fileProblems.length ? ` (${m.fileProblems.map((p) => `#${p.index + 1} ${p.status}`).slice(0, 3).join(', ')})` : ''}`;
-      lines.push([m.name, m.address, m.connected ? 'connected' : 'LOST', fmt(m.clockOffsetMs, 3), fmt(m.rttMs, 3), fmt(m.errorMs, 3), m.speed === null ? '—' : m.speed.toFixed(5), files, m.playerState, m.muted ? 'muted' : String(m.volume), fmt(m.latencyOffsetMs, 0)].join('\t'));
+      lines.push([escapeText(m.name), m.address, m.connected ? 'connected' : 'LOST', fmt(m.clockOffsetMs, 3), fmt(m.rttMs, 3), fmt(m.errorMs, 3), m.speed === null ? '—' : m.speed.toFixed(5), files, m.playerState, m.muted ? 'muted' : String(m.volume), fmt(m.latencyOffsetMs, 0)].join('\t'));
     }
   }
   return lines.join('\n');
@@ -65,10 +66,10 @@ export async function runCtl(request: ControlRequest, opts: { socket?: string; j
     return reply.ok ? 0 : 1;
   }
   if (!reply.ok) {
-    process.stderr.write(`syncplay: ${String(reply.error)}\n`);
+    process.stderr.write(`syncplay: ${escapeText(String(reply.error))}\n`);
     return 1;
   }
   if (request.cmd === 'status') process.stdout.write(formatStatus(reply.status as LeaderStatus) + '\n');
-  else process.stdout.write(`${String(reply.description)}\n`);
+  else process.stdout.write(`${escapeLines(String(reply.description))}\n`);
   return 0;
 }

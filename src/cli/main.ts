@@ -1,4 +1,5 @@
 /** The `syncplay` command line: leader | member | ctl | demo. */
+import { escapeText } from '../log/escape.js';
 import { Command, Option } from 'commander';
 import type { ControlRequest } from '../leader/control-server.js';
 import { runCtl } from './ctl-command.js';
@@ -10,7 +11,7 @@ import { DEFAULT_PORT, collect, parseMs, parsePort, parsePositiveMs } from './op
 import { VERSION } from './version.js';
 
 function fail(e: unknown): never {
-  process.stderr.write(`syncplay: ${(e as Error).message ?? String(e)}\n`);
+  process.stderr.write(`syncplay: ${escapeText((e as Error).message ?? String(e))}\n`);
   process.exit(1);
 }
 

@@ -1,4 +1,6 @@
 /** Plain, timestamped log lines on stderr: the headless leader's and the member's output. */
+import { escapeText } from './escape.js';
+
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 const order: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 
@@ -14,7 +16,7 @@ export function createLogger(level: LogLevel = 'info', prefix = '', write: (line
   const emit = (l: LogLevel, msg: string): void => {
     if (order[l] > order[level]) return;
     const time = new Date().toISOString().slice(11, 23);
-    write(`${time} ${l.toUpperCase().padEnd(5)} ${prefix ? `[${prefix}] ` : ''}${msg}`);
+    write(`${time} ${l.toUpperCase().padEnd(5)} ${prefix ? `[${escapeText(prefix)}] ` : ''}${escapeText(msg)}`);
   };
   return {
     error: (m) => emit('error', m),

@@ -22,13 +22,14 @@
  *   calibrator → leader  set-offset { requestId, member, latencyOffsetMs } → reply
  */
 import { z } from 'zod';
+import { isPrintable } from '../log/escape.js';
 
 export const PROTOCOL_VERSION = 1;
 /** A line longer than this is refused without being parsed. */
 export const MAX_LINE_BYTES = 256 * 1024;
 
 const finite = z.number().finite();
-const name = z.string().min(1).max(64);
+const name = z.string().min(1).max(64).refine(isPrintable, 'a name may not hold control characters or escape sequences');
 
 export const trackSchema = z.object({
   path: z.string().min(1).max(4096),

@@ -2,6 +2,7 @@
  * Pure helpers behind the leader's terminal UI: how numbers are written, and what colour a
  * member's row gets. Nothing here touches the terminal.
  */
+import { escapeText } from '../../log/escape.js';
 import type { MemberView } from '../leader.js';
 
 /** A member's health as the UI colours it. */
@@ -93,8 +94,8 @@ export function progressBar(fraction: number, width: number): { done: string; re
 /** Cuts `s` to `width` characters, with … when cut; pads to `width` when `pad`. */
 export function fit(s: string, width: number, pad = true, alignRight = false): string {
   if (width <= 0) return '';
-  const chars = [...s];
-  let out = chars.length > width ? chars.slice(0, Math.max(0, width - 1)).join('') + '…' : s;
+  const chars = [...escapeText(s)];
+  let out = chars.length > width ? chars.slice(0, Math.max(0, width - 1)).join('') + '…' : chars.join('');
   if (pad) {
     const len = [...out].length;
     out = alignRight ? ' '.repeat(width - len) + out : out + ' '.repeat(width - len);

@@ -4,6 +4,7 @@
  * real program, so the UI and `syncplay ctl` share one code path). <LiveLeaderApp> polls a
  * source (the leader) about 4 times a second and feeds <LeaderApp>.
  */
+import { escapeText } from '../../log/escape.js';
 import { Box, Text, useInput, useStdout, type Key } from 'ink';
 import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import { nextTrackIndex } from '../../protocol/index.js';
@@ -347,7 +348,7 @@ function Members({ status, selected, width, maxRows }: { status: LeaderStatus; s
 }
 
 function memberDetail(m: MemberView): string {
-  const parts = [`${m.name} at ${m.address}`];
+  const parts = [`${escapeText(m.name)} at ${m.address}`];
   if (m.fileProblems.length) {
     const shown = m.fileProblems.slice(0, 4).map((p) => `#${p.index + 1} ${p.status}`);
     parts.push(`files: ${shown.join(', ')}${m.fileProblems.length > 4 ? ` +${m.fileProblems.length - 4}` : ''}`);
