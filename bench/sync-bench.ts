@@ -553,7 +553,7 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string):
       log(`PulseAudio pid ${room.pid} at ${room.socket}; recording room.monitor (${names.length} channels)`);
     }
 
-    const leaderArgs = ['bin/syncplay', 'leader', '--music-dir', 'playlists', '--host', '127.0.0.1', '--port', '0', '--socket', sock, '--no-ui'];
+    const leaderArgs = ['bin/syncplay', 'leader', '--music-dir', 'playlists', '--host', '127.0.0.1', '--port', '0', '--socket', sock, '--no-ui', '--open', '--no-advertise'];
     leader = spawnNode('leader', leaderArgs, join(tmp, 'leader.log'));
     const st0 = await waitFor('the leader control socket', 20_000, [leader], async () => (existsSync(sock) ? status(sock) : null));
     tracks = st0.tracks;

@@ -42,14 +42,17 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       mpvArgs = ['--ao=null'];
     }
   }
-  const socket = o.socket ?? join(mkdtempSync(join(tmpdir(), 'syncplay-demo-')), 'leader.sock');
+  const demoDir = mkdtempSync(join(tmpdir(), 'syncplay-demo-'));
+  const socket = o.socket ?? join(demoDir, 'leader.sock');
+  // A party of its own: a fresh secret in a private state dir, shared with the members in-process;
+  // on loopback only, not announced on the network.
   const running = await startLeader(
-    { musicDir, host: '127.0.0.1', port: 0, leadMs: 500, ui: false, mpvArg: [], latencyOffset: 0, autoplay: true, socket, stateFile: null },
+    { musicDir, host: '127.0.0.1', port: 0, leadMs: 500, ui: false, mpvArg: [], latencyOffset: 0, autoplay: true, socket, stateFile: null, stateDir: join(demoDir, 'state'), advertise: false },
     log,
   );
   const members: Member[] = [];
   for (let i = 1; i <= o.members; i++) {
-    const m = new Member({ host: '127.0.0.1', port: running.leader.port, musicDir, name: `demo-${i}`, secret: null, mpvArgs, latencyOffsetMs: 0, version: VERSION, log: log.child(`demo-${i}`) });
+    const m = new Member({ host: '127.0.0.1', port: running.leader.port, musicDir, name: `demo-${i}`, secret: running.party?.secret ?? null, mpvArgs, latencyOffsetMs: 0, version: VERSION, log: log.child(`demo-${i}`) });
     await m.start();
     members.push(m);
   }

@@ -1,13 +1,13 @@
 /** `syncplay leader`: serve the playlist and the timeline; optionally play here too (--play). */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { defaultControlSocketPath } from '../leader/control-socket-path.js';
 import { ControlServer } from '../leader/control-server.js';
 import { Leader } from '../leader/leader.js';
-import { defaultStateFile } from '../leader/member-settings-store.js';
 import { startLeaderSchedule, validateScheduleOptions, type PartyScheduler } from '../leader/schedule/index.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { Member } from '../member/member.js';
-import { readSecretFile } from '../protocol/auth.js';
+import { loadOrCreatePartySecret, loadPartySecretFile, type PartySecret } from '../party/party-secret.js';
+import { defaultStateDir } from '../party/state-dir.js';
 import { NtpClock, parseNtpServer } from '../clock/ntp-clock.js';
 import type { RepeatMode } from '../protocol/index.js';
 import { loadPlaylist } from '../playlist/load-playlist.js';
@@ -26,6 +26,14 @@ export interface LeaderCommandOptions {
   repeat?: RepeatMode;
   leadMs: number;
   secretFile?: string;
+  /** --open: no party secret, anyone on the LAN may join (default: a party secret, members pair) */
+  open?: boolean;
+  /** where the party secret, the paired members and the member settings live (default: $XDG_STATE_HOME/syncplay) */
+  stateDir?: string;
+  /** the party's name in discovery and on members (default: this host's name) */
+  partyName?: string;
+  /** --no-advertise: do not announce the party with mDNS */
+  advertise?: boolean;
   ui: boolean;
   play?: boolean;
   socket?: string;
@@ -53,6 +61,8 @@ export interface LeaderCommandOptions {
 
 export interface RunningLeader {
   leader: Leader;
+  /** the party secret in force, or null with --open */
+  party: PartySecret | null;
   control: ControlServer | null;
   localMember: Member | null;
   stop(): Promise<void>;
@@ -72,13 +82,15 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
   // Bad schedule flags fail before anything starts.
   const schedule = validateScheduleOptions({ startAt: o.startAt, schedule: o.schedule, stopAt: o.stopAt, stopSchedule: o.stopSchedule, tz: o.tz }, (o.wallNow ?? Date.now)());
   const musicDir = resolve(o.musicDir);
-  const secret = o.secretFile ? readSecretFile(o.secretFile) : null;
+  const stateDir = resolve(o.stateDir ?? defaultStateDir());
+  const party = resolvePartySecret(o, stateDir, log);
+  const secret = party?.secret ?? null;
   const playlist = await loadPlaylist({ musicDir, ...(o.playlist ? { playlistFile: resolve(o.playlist) } : {}) });
   for (const w of playlist.warnings) log.warn(w);
   log.info(`playlist: ${playlist.tracks.length} tracks from ${playlist.source}${o.shuffle ? ', shuffled' : ''}`);
   const tracks = o.shuffle ? shuffled(playlist.tracks) : playlist.tracks;
 
-  const leader = new Leader({ host: o.host, port: o.port, tracks, repeat: o.repeat ?? 'off', secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader'), settingsFile: o.stateFile === undefined ? defaultStateFile() : o.stateFile, ...(ntp ? { clock: () => ntp.nowUtcMs(), clockKind: 'utc' as const } : {}) });
+  const leader = new Leader({ host: o.host, port: o.port, tracks, repeat: o.repeat ?? 'off', secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader'), settingsFile: o.stateFile === undefined ? join(stateDir, 'members.json') : o.stateFile, ...(ntp ? { clock: () => ntp.nowUtcMs(), clockKind: 'utc' as const } : {}) });
   await leader.start();
 
   let control: ControlServer | null = null;
@@ -124,6 +136,7 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
 
   return {
     leader,
+    party,
     control,
     localMember,
     async stop() {
@@ -134,6 +147,18 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
       ntp?.stop();
     },
   };
+}
+
+/** The party secret: --secret-file, else the state dir's own (created on first start); none with --open. */
+function resolvePartySecret(o: LeaderCommandOptions, stateDir: string, log: Logger): PartySecret | null {
+  if (o.open) {
+    if (o.secretFile) throw new Error('--open and --secret-file contradict each other: give one of them');
+    log.warn('open party (--open): anyone on this network can join and follow it');
+    return null;
+  }
+  const party = o.secretFile ? loadPartySecretFile(o.secretFile) : loadOrCreatePartySecret(stateDir);
+  if (party.created) log.info(`created the party secret in ${party.file} (readable by this user only)`);
+  return party;
 }
 
 export async function runLeader(o: LeaderCommandOptions): Promise<void> {

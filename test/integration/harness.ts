@@ -231,6 +231,10 @@ export interface LeaderStartOptions {
   port?: number;
   socket?: string;
   secretFile?: string;
+  /** pass --open (no party secret); default: true unless secretFile or secure is given */
+  open?: boolean;
+  /** the default secure party: a party secret created in this cluster's state dir */
+  secure?: boolean;
   args?: string[];
 }
 
@@ -262,7 +266,7 @@ export class Cluster {
   }
 
   spawn(label: string, args: string[]): Proc {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: join(this.tmp, 'xdg-state') } });
     const proc = new Proc(label, child);
     this.procs.push(proc);
     return proc;
@@ -270,7 +274,7 @@ export class Cluster {
 
   /** Runs the CLI to completion. */
   async run(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, XDG_STATE_HOME: join(this.tmp, 'xdg-state') } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -298,8 +302,10 @@ export class Cluster {
 
   async startLeader(o: LeaderStartOptions = {}): Promise<LeaderHandle> {
     const socket = o.socket ?? join(this.tmp, 'leader.sock');
-    const args = ['leader', '--music-dir', o.musicDir ?? BUNDLED_DIR, '--host', '127.0.0.1', '--port', String(o.port ?? 0), '--socket', socket, '--no-ui'];
+    // Never announced on the host's network; state (party secret, settings) in this cluster's folder.
+    const args = ['leader', '--music-dir', o.musicDir ?? BUNDLED_DIR, '--host', '127.0.0.1', '--port', String(o.port ?? 0), '--socket', socket, '--no-ui', '--no-advertise', '--state-dir', join(this.tmp, 'leader-state')];
     if (o.secretFile) args.push('--secret-file', o.secretFile);
+    else if (o.open ?? !o.secure) args.push('--open');
     args.push(...(o.args ?? []));
     const proc = this.spawn('leader', args);
     const m = await proc.waitForLine(/leader listening on 127\.0\.0\.1:(\d+)/);
