@@ -43,6 +43,8 @@ export interface WindowLags {
   lagMs: (number | null)[];
   /** per channel, peak over correlation RMS in dB (channel 0: Infinity) */
   confidenceDb: number[];
+  /** per channel, normalised correlation with channel 0 at the lag found (channel 0: 1; null where no estimate) */
+  coherence: (number | null)[];
   /** max − min over the channels with an estimate, or null when a channel has none */
   spreadMs: number | null;
 }
@@ -88,7 +90,7 @@ export function lagBetween(
   x: Float32Array | Float64Array,
   y: Float32Array | Float64Array,
   opts: AudioSpreadOptions,
-): { lagMs: number | null; confidenceDb: number } {
+): { lagMs: number | null; confidenceDb: number; coherence: number | null } {
   const fs = opts.sampleRate;
   const n = Math.min(x.length, y.length);
   const maxLag = Math.max(1, Math.round(((opts.maxLagMs ?? 20) * fs) / 1000));
@@ -110,7 +112,7 @@ export function lagBetween(
   };
   const xs = prep(x);
   const ys = prep(y);
-  if (!xs || !ys) return { lagMs: null, confidenceDb: 0 };
+  if (!xs || !ys) return { lagMs: null, confidenceDb: 0, coherence: null };
   const X = new Float64Array(2 * N);
   const Y = new Float64Array(2 * N);
   fft.realTransform(X, xs);
@@ -120,8 +122,11 @@ export function lagBetween(
   const kHi = Math.min(half - 1, Math.floor(((opts.lowPassHz ?? 0.45 * fs) * N) / fs));
   const beta = opts.phatBeta ?? 0.8;
   // G = Y·conj(X) weighted; bins far below the strongest (no content) are dropped, not whitened.
+  // The unweighted product and the band's energies are kept for the coherence at the end.
   const G = new Float64Array(2 * N);
   let maxMag = 0;
+  let ex = 0;
+  let ey = 0;
   for (let k = kLo; k <= kHi; k++) {
     const xr = X[2 * k]!;
     const xi = X[2 * k + 1]!;
@@ -131,10 +136,13 @@ export function lagBetween(
     const gi = yi * xr - yr * xi;
     G[2 * k] = gr;
     G[2 * k + 1] = gi;
+    ex += xr * xr + xi * xi;
+    ey += yr * yr + yi * yi;
     const m = Math.hypot(gr, gi);
     if (m > maxMag) maxMag = m;
   }
-  if (!(maxMag > 0)) return { lagMs: null, confidenceDb: 0 };
+  if (!(maxMag > 0)) return { lagMs: null, confidenceDb: 0, coherence: null };
+  const raw = G.slice(0, 2 * (kHi + 1));
   const floor = maxMag * 1e-7;
   for (let k = kLo; k <= kHi; k++) {
     const m = Math.hypot(G[2 * k]!, G[2 * k + 1]!);
@@ -168,9 +176,9 @@ export function lagBetween(
   for (let i = 0; i < N; i++) sq += c[2 * i]! ** 2;
   const rms = Math.sqrt(sq / N);
   const confidenceDb = rms > 0 ? 20 * Math.log10(best / rms) : 0;
-  if (confidenceDb < (opts.minConfidenceDb ?? 12)) return { lagMs: null, confidenceDb };
+  if (confidenceDb < (opts.minConfidenceDb ?? 12)) return { lagMs: null, confidenceDb, coherence: null };
   // A peak on the edge of the search range is probably the slope of one outside it.
-  if (Math.abs(bestLag) === maxLag) return { lagMs: null, confidenceDb };
+  if (Math.abs(bestLag) === maxLag) return { lagMs: null, confidenceDb, coherence: null };
   // Parabolic start, then Newton on the band-limited interpolant.
   const ym = at(bestLag - 1);
   const yp = at(bestLag + 1);
@@ -192,7 +200,12 @@ export function lagBetween(
     if (Math.abs(delta) < 1e-7) break;
   }
   if (Math.abs(tau - bestLag) > 1) tau = start;
-  return { lagMs: (tau / fs) * 1000, confidenceDb };
+  // Coherence: the plain (unwhitened) band-limited correlation at the lag found, normalised by the
+  // band's energies: 1 when y is x delayed; lower when y's timing moved within the window (a speed
+  // change passing through), or it holds other sound.
+  const [rawC] = correlationAt(raw, kLo, kHi, N, tau);
+  const coherence = ex > 0 && ey > 0 ? rawC / Math.sqrt(ex * ey) : null;
+  return { lagMs: (tau / fs) * 1000, confidenceDb, coherence };
 }
 
 /** Lags of every channel against channel 0, window by window. */
@@ -206,13 +219,15 @@ export function channelLags(channels: readonly (Float32Array | Float64Array)[], 
     const ref = channels[0]!.subarray(s, s + win);
     const lagMs: (number | null)[] = [0];
     const confidenceDb: number[] = [Infinity];
+    const coherence: (number | null)[] = [1];
     for (let ch = 1; ch < channels.length; ch++) {
       const r = lagBetween(ref, channels[ch]!.subarray(s, s + win), opts);
       lagMs.push(r.lagMs);
       confidenceDb.push(r.confidenceDb);
+      coherence.push(r.coherence);
     }
     const known = lagMs.filter((v): v is number => v !== null);
-    out.push({ tSec: (s + win / 2) / fs, lagMs, confidenceDb, spreadMs: known.length === lagMs.length ? Math.max(...known) - Math.min(...known) : null });
+    out.push({ tSec: (s + win / 2) / fs, lagMs, confidenceDb, coherence, spreadMs: known.length === lagMs.length ? Math.max(...known) - Math.min(...known) : null });
   }
   return out;
 }

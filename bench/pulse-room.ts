@@ -30,8 +30,15 @@ export interface PulseRoomOptions {
 export interface Recording {
   channels: Float32Array[];
   sampleRate: number;
-  /** local monotonic ms of the first sample (tightest causal bound of the chunk arrivals; late by ≤ one fragment) */
+  /**
+   * Local monotonic ms at which the first sample was heard: sample k at firstSampleMs + k/rate.
+   * Each chunk's last frame was captured no later than its arrival, so arrival − frames/rate is
+   * an upper bound on it; the tightest over the whole recording is taken (a chunk delivered
+   * promptly makes it exact to the recorder's wake-up latency).
+   */
   firstSampleMs: number;
+  /** [arrival ms, frames received so far] of every chunk (evidence for the timebase) */
+  arrivals: [number, number][];
   /** chunks received */
   chunks: number;
 }
@@ -46,6 +53,7 @@ export class PulseRoom {
   private chunks: Buffer[] = [];
   private bytes = 0;
   private firstBound = Infinity;
+  private arrivals: [number, number][] = [];
   private chunkCount = 0;
   private recStderr = '';
 
@@ -134,7 +142,8 @@ export class PulseRoom {
         // The chunk's last frame was captured no later than now: a causal bound on the first frame.
         const frames = Math.floor(this.bytes / frameBytes);
         const bound = at - ((frames - 1) / this.sampleRate) * 1000;
-        if (frames <= 5 * this.sampleRate && bound < this.firstBound) this.firstBound = bound;
+        if (bound < this.firstBound) this.firstBound = bound;
+        this.arrivals.push([at, frames]);
         clearTimeout(timer);
         resolve();
       });
@@ -156,8 +165,9 @@ export class PulseRoom {
       clearTimeout(hard);
     }
     const channels = deinterleaveS16(Buffer.concat(this.chunks, this.bytes), this.opts.members.length);
-    const out = { channels, sampleRate: this.sampleRate, firstSampleMs: this.firstBound, chunks: this.chunkCount };
+    const out = { channels, sampleRate: this.sampleRate, firstSampleMs: this.firstBound, chunks: this.chunkCount, arrivals: this.arrivals };
     this.chunks = [];
+    this.arrivals = [];
     this.bytes = 0;
     return out;
   }

@@ -27,7 +27,11 @@ import { monotonicMs } from '../src/clock/monotonic.js';
 import type { ControlRequest } from '../src/leader/control-server.js';
 import type { LeaderStatus, MemberView } from '../src/leader/leader.js';
 import type { Timeline } from '../src/protocol/messages.js';
-import { channelLags, type WindowLags } from './audio-spread.js';
+import { channelLags, lagBetween, type WindowLags } from './audio-spread.js';
+import { decodeMono, decodeToRaw } from './reference-audio.js';
+import { SnapcastRoom } from './snapcast-room.js';
+import { onsetErrorMs, scheduleLag, type Scheduled } from './sound-schedule.js';
+import { playheadAt } from '../src/protocol/timeline.js';
 import { CpuHog } from './cpu-hog.js';
 import { fakeEnv, fakeToReal, findLibfaketime, FAKETIME_INSTALL_HINT, measureFakeClock, memberTransform, type FakeClock, type ProcessTransform } from './faketime.js';
 import { ImpairProxy, presets, type Impairment, type ImpairProxyStats } from './impair-proxy.js';
@@ -100,6 +104,10 @@ interface ScenarioDef {
   /** can run on PulseAudio with --pulse (no ao=null-only options, no faked clock) */
   pulseCapable: boolean;
   hog?: boolean;
+  /** not syncplay: Snapcast's server and clients in the same room, on the same meter */
+  snapcast?: boolean;
+  /** the leader gets `--start-at` (a wall-clock time ~START_AHEAD_SEC ahead) instead of a PLAY command */
+  startAt?: boolean;
   member: (i: number) => MemberSetup;
 }
 
@@ -154,11 +162,38 @@ const SCENARIOS: ScenarioDef[] = [
   { name: 'cpu-hog', description: 'clean LAN with one busy-looping process per core at normal priority', targets: { ...T_CLEAN, spreadP95Ms: 0.25, spreadMaxMs: Infinity, clockErrP95Ms: undefined }, pulseCapable: true, hog: true, member: () => plain(presets.clean) },
   { name: 'audio', description: 'clean LAN on a private PulseAudio (--pulse-latency-hacks=yes), audio-level spread from one recording', targets: T_CLEAN, pulse: true, pulseCapable: true, member: () => plain(presets.clean) },
   { name: 'audio-hog', description: 'as audio, with the CPU hog', targets: { ...T_CLEAN, spreadP95Ms: 0.25, spreadMaxMs: Infinity, clockErrP95Ms: undefined }, pulse: true, pulseCapable: true, hog: true, member: () => plain(presets.clean) },
+  {
+    name: 'snapcast',
+    description: 'Snapcast 0.26 side by side: snapserver (the first track, 1000 ms buffer) and one snapclient per member in the same PulseAudio room, same recorder, same meter',
+    targets: T_CLEAN,
+    pulse: true,
+    pulseCapable: true,
+    snapcast: true,
+    member: () => plain(),
+  },
+  {
+    name: 'start',
+    description: 'a --start-at start: the leader is given a wall-clock time (HH:MM:SS UTC) ~15 s ahead, its schedule announces it 5 s ahead; clean LAN',
+    targets: T_CLEAN,
+    pulseCapable: true,
+    startAt: true,
+    member: () => plain(presets.clean),
+  },
   { name: 'no-drift', description: 'legacy: direct connections, no proxy', targets: T_LEGACY, pulseCapable: true, member: () => plain() },
   { name: 'drift', description: 'legacy: direct connections, m1 +100 ppm, m2 −100 ppm', targets: T_LEGACY, pulseCapable: false, member: (i) => drift(i === 1 ? 100 : i === 2 ? -100 : 0) },
 ];
 
-const DEFAULT_SET = ['clean', 'wifi', 'bad', 'asymmetric', 'drift200', 'latency', 'faketime', 'cpu-hog', 'audio', 'no-drift'];
+/** `npm run bench`: the scenarios judged by the sound, each repeated (--runs, default 5) */
+const DEFAULT_SET = ['clean', 'snapcast', 'wifi', 'bad', 'start'];
+/** the telemetry scenarios (mostly --ao=null: simulated device drift, latency, wrong clocks) */
+const TELEMETRY_SET = ['asymmetric', 'drift200', 'latency', 'faketime', 'cpu-hog', 'no-drift'];
+
+/** The audio-level headline: windows from this long after PLAY (the targets' "60 s after 8 s from PLAY") */
+const SETTLE_SEC = 8;
+/** ... without windows from 1 s before to this long after a SEEK or NEXT (the convergence allowance) */
+const AFTER_COMMAND_MS = 3000;
+/** how far ahead the `start` scenario's wall-clock start time is set */
+const START_AHEAD_SEC = 15;
 
 const CONVERGED_LEGACY_MS = 1;
 /** grid points / readings within this of a command instant or a track boundary are left out of steady-state figures */
@@ -177,15 +212,26 @@ interface Options {
   quick: boolean;
   /** exit 0 when every scenario ran, whether or not it met its targets (the CI smoke run) */
   reportOnly: boolean;
+  /** repeat every scenario this many times (interleaved: run 1 of each, then run 2 of each…) */
+  runs: number;
+  /** extra arguments for every member (experiments: e.g. --mpv-arg=…) */
+  memberArgs: string[];
+  /** keep each run's recording (recording.s16 + recording.json) in its results directory */
+  saveAudio: boolean;
 }
+
+const hasCommand = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
 function usage(): string {
   return [
     'usage: node dist/bench/sync-bench.js [options]',
-    '  --scenario <a,b,…>    scenarios to run, or "all" (default: ' + DEFAULT_SET.join(',') + ')',
-    '  --duration <s>        seconds of playback per scenario, from the PLAY instant (default 60)',
+    '  --scenario <a,b,…>    scenarios to run, "telemetry" (' + TELEMETRY_SET.join(',') + ') or "all" (default: ' + DEFAULT_SET.join(',') + ')',
+    '  --duration <s>        seconds of playback per scenario, from the PLAY instant (default 68: the headline is 60 s from 8 s)',
     '  --quick               CI smoke test: scenario "clean" only (unless --scenario), 24 s (≤ 60 s in all)',
-    '  --pulse               run every scenario that can on the private PulseAudio (audio-level spread too)',
+    '  --pulse / --no-pulse  run every scenario that can on the private PulseAudio, recorded (default: when pulseaudio and parec exist)',
+    '  --runs <n>            repeat each scenario n times, interleaved (default 5; --quick 1)',
+    '  --member-arg <arg>    pass <arg> to every member (repeatable; experiments)',
+    '  --save-audio          keep each run\'s recording (s16le, one channel per member) with its results',
     '  --members <n>         members to start (default 3)',
     '  --seek-to <s>         where the SEEK goes (default 5)',
     '  --drift               same as --scenario drift (legacy)',
@@ -202,8 +248,11 @@ function parseArgs(argv: string[]): Options {
   let members = 3;
   let seekToSec = 5;
   let keepTmp = false;
-  let pulseAll = false;
+  let pulseAll: boolean | null = null;
   let reportOnly = false;
+  let runs: number | null = null;
+  const memberArgs: string[] = [];
+  let saveAudio = false;
   const num = (name: string, v: string | undefined): number => {
     const n = Number(v);
     if (v === undefined || !Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number, got ${v ?? 'nothing'}`);
@@ -228,6 +277,18 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--pulse':
         pulseAll = true;
+        break;
+      case '--no-pulse':
+        pulseAll = false;
+        break;
+      case '--runs':
+        runs = Math.round(num('--runs', value()));
+        break;
+      case '--save-audio':
+        saveAudio = true;
+        break;
+      case '--member-arg':
+        memberArgs.push(value() ?? '');
         break;
       case '--members':
         members = Math.round(num('--members', value()));
@@ -255,14 +316,17 @@ function parseArgs(argv: string[]): Options {
         throw new Error(`unknown option ${arg}\n${usage()}`);
     }
   }
-  const names = scenario === 'all' ? SCENARIOS.map((s) => s.name) : scenario ? scenario.split(',').map((s) => s.trim()).filter(Boolean) : quick ? ['clean'] : DEFAULT_SET;
+  const names = scenario === 'all' ? SCENARIOS.map((s) => s.name) : scenario === 'telemetry' ? TELEMETRY_SET : scenario ? scenario.split(',').map((s) => s.trim()).filter(Boolean) : quick ? ['clean'] : DEFAULT_SET;
   const scenarios = names.map((n) => {
     const s = SCENARIOS.find((x) => x.name === n);
     if (!s) throw new Error(`unknown scenario "${n}" (${SCENARIOS.map((x) => x.name).join(' | ')} | all)`);
     return s;
   });
   if (members < 2) throw new Error('--members needs at least 2 (spread is between members)');
-  return { durationSec: duration ?? (quick ? 24 : 60), scenarios, members, seekToSec, keepTmp, pulseAll, quick, reportOnly };
+  const pulse = pulseAll ?? (hasCommand('pulseaudio') && hasCommand('parec'));
+  if (!pulse && scenarios.some((s) => s.pulse)) throw new Error(`${scenarios.filter((s) => s.pulse).map((s) => s.name).join(', ')} need PulseAudio (pulseaudio, parec)`);
+  if (scenarios.some((s) => s.snapcast) && !(hasCommand('snapserver') && hasCommand('snapclient'))) throw new Error('the snapcast scenario needs snapserver and snapclient (apt install snapserver snapclient)');
+  return { durationSec: duration ?? (quick ? 24 : 68), scenarios, members, seekToSec, keepTmp, pulseAll: pulse, quick, reportOnly, runs: runs ?? (quick ? 1 : 5), memberArgs, saveAudio };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -413,6 +477,32 @@ interface CommandResult {
   perMember: Record<string, number | null>;
 }
 
+/** One member-to-member window: spread, and the weakest member's coherence with m1 */
+interface HeadlineAudio {
+  /** the headline span, s from PLAY */
+  fromSec: number;
+  toSec: number;
+  /** windows in the span (commands and track boundaries left out) and those with an estimate for every member */
+  windows: number;
+  valid: number;
+  spreadMs: Stats;
+  /** per window, the lowest coherence of any member with m1: p50, p5, min */
+  coherence: { p50: number | null; p5: number | null; min: number | null };
+  /** every window of the run: [s from PLAY, lag of m2…mN behind m1 (ms) …] */
+  series: (number | null)[][];
+}
+
+/** The first second after a command, from the recording */
+interface StartResult {
+  kind: CommandKind;
+  /** member-to-member spread over [instant, instant + 1 s], ms */
+  firstSecondSpreadMs: number | null;
+  /** each member's sound behind the schedule over [instant + 0.05 s, + 1.05 s], ms */
+  scheduleLagMs: (number | null)[];
+  /** each member's onset (first sample over −40 dBFS) minus when the schedule has it, ms (PLAY only) */
+  onsetMs: (number | null)[];
+}
+
 interface AudioResult {
   windows: number;
   usableWindows: number;
@@ -426,6 +516,11 @@ interface AudioResult {
 
 interface ScenarioResult {
   scenario: string;
+  run: number;
+  headline: HeadlineAudio | null;
+  starts: StartResult[];
+  /** `start`: the timeline's instant minus the wall-clock time given to --start-at (mapped to the monotonic clock), ms */
+  startAtVsWallMs: number | null;
   description: string;
   targets: Targets;
   durationSec: number;
@@ -493,8 +588,56 @@ function resources(pid: number | null, cpuStart: number | null, cpuEnd: number |
   };
 }
 
-async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string): Promise<ScenarioResult> {
+type Rec = Awaited<ReturnType<PulseRoom['stopRecording']>>;
+
+/** The recording as s16le interleaved PCM plus what is needed to read it (timebase, timelines). */
+function saveRecording(dir: string, rec: Rec, extra: Record<string, unknown>): void {
+  const n = rec.channels.length;
+  const frames = rec.channels[0]!.length;
+  const buf = Buffer.alloc(frames * n * 2);
+  for (let i = 0; i < frames; i++) for (let c = 0; c < n; c++) buf.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(rec.channels[c]![i]! * 32768))), 2 * (i * n + c));
+  writeFileSync(join(dir, 'recording.s16'), buf);
+  writeFileSync(join(dir, 'recording.json'), JSON.stringify({ sampleRate: rec.sampleRate, channels: n, firstSampleMs: rec.firstSampleMs, chunks: rec.chunks, arrivals: rec.arrivals, ...extra }) + '\n');
+}
+
+/** Decoded tracks, shared by every run of this process. */
+let refDir: string | null = null;
+function referenceDir(): string {
+  if (!refDir) {
+    refDir = mkdtempSync(join(tmpdir(), 'syncplay-bench-ref-'));
+    const dir = refDir;
+    extraStops.add(async () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return refDir;
+}
+
+/**
+ * The audio-level headline of a recording: 1 s windows (hop 0.5 s) whose centre lies in
+ * [PLAY + SETTLE_SEC, end − 0.5 s] and passes `keep`; spread over those with an estimate for
+ * every member; coherence per window = the lowest of any member with m1.
+ */
+function headlineAudio(rec: { channels: Float32Array[]; sampleRate: number; firstSampleMs: number }, playAt: number, endMs: number, keep: (t: number) => boolean): HeadlineAudio {
+  const lags = channelLags(rec.channels, { sampleRate: rec.sampleRate, windowSec: 1, hopSec: 0.5, maxLagMs: 20 });
+  const at = (w: WindowLags): number => rec.firstSampleMs + w.tSec * 1000;
+  const fromMs = playAt + SETTLE_SEC * 1000;
+  const span = lags.filter((w) => at(w) >= fromMs && at(w) <= endMs - 500 && keep(at(w)));
+  const valid = span.filter((w) => w.spreadMs !== null);
+  const coh = valid.map((w) => Math.min(...w.coherence.map((c) => c ?? 0))).sort((a, b) => a - b);
+  return {
+    fromSec: SETTLE_SEC,
+    toSec: (endMs - playAt) / 1000,
+    windows: span.length,
+    valid: valid.length,
+    spreadMs: stats(valid.map((w) => w.spreadMs!)),
+    coherence: { p50: coh.length ? coh[Math.floor(coh.length / 2)]! : null, p5: coh.length ? coh[Math.floor(0.05 * (coh.length - 1))]! : null, min: coh.length ? coh[0]! : null },
+    series: lags.filter((w) => at(w) >= playAt - 1000 && at(w) <= endMs).map((w) => [Number(((at(w) - playAt) / 1000).toFixed(2)), ...w.lagMs.slice(1).map((l) => (l === null ? null : Number(l.toFixed(4))))]),
+  };
+}
+
+async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string, run: number): Promise<ScenarioResult> {
   const scenario = def.name;
+  const runDir = opts.runs > 1 ? `${scenario}-${run}` : scenario;
+  let wallStartMono: number | null = null;
   const wallStart = monotonicMs();
   const loadStart = loadavg();
   const tmp = mkdtempSync(join(tmpdir(), 'syncplay-bench-'));
@@ -545,7 +688,7 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string):
   try {
     if (specs.some((s) => s.faketime) && !findLibfaketime()) throw new Error(FAKETIME_INSTALL_HINT);
     if (onPulse) {
-      room = new PulseRoom({ dir: join(tmp, 'pulse'), members: names });
+      room = new PulseRoom({ dir: join(tmp, 'pulse'), members: names, ...(def.startAt ? { recordLatencyMs: 1 } : {}) });
       extraStops.add(stopRoom);
       extraPids.add(roomPids);
       await room.start();
@@ -554,6 +697,13 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string):
     }
 
     const leaderArgs = ['bin/syncplay', 'leader', '--music-dir', 'playlists', '--host', '127.0.0.1', '--port', '0', '--socket', sock, '--no-ui', '--open', '--no-advertise'];
+    if (def.startAt) {
+      // a whole second, START_AHEAD_SEC or more from now, as HH:MM:SS in UTC
+      const wall = Math.ceil((Date.now() + START_AHEAD_SEC * 1000) / 1000) * 1000;
+      leaderArgs.push('--start-at', new Date(wall).toISOString().slice(11, 19), '--tz', 'UTC');
+      // the same instant on the monotonic clock every process here reads
+      wallStartMono = wall - (Date.now() - monotonicMs());
+    }
     leader = spawnNode('leader', leaderArgs, join(tmp, 'leader.log'));
     const st0 = await waitFor('the leader control socket', 20_000, [leader], async () => (existsSync(sock) ? status(sock) : null));
     tracks = st0.tracks;
@@ -583,8 +733,9 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string):
         fakeClocks.set(s.name, { ...clock, transform: memberTransform(clock, 0) });
         log(`${s.name}: FAKETIME="${s.faketime}": fake − real = ${clock.offsetMs.toFixed(3)} ms at start, rate ${clock.specRate} (probe measured ${((clock.rate - 1) * 1e6).toFixed(1)} ppm), probe min rtt ${clock.minRttMs.toFixed(3)} ms, residual ${(clock.residualMs * 1000).toFixed(1)} µs`);
       }
-      const audioArgs = room ? ['--audio-device', room.deviceFor(s.name), '--mpv-arg=--ao=pulse', '--mpv-arg=--pulse-latency-hacks=yes'] : ['--mpv-arg=--ao=null'];
-      const args = ['bin/syncplay', 'member', '--ip', '127.0.0.1', '--port', String(memberPort), '--music-dir', 'playlists', '--name', s.name, ...audioArgs, ...s.mpvArgs.map((a) => `--mpv-arg=${a}`), '--telemetry', join(tmp, `${s.name}.jsonl`)];
+      // On PulseAudio: only the device, as a user would give it; the member picks its options.
+      const audioArgs = room ? ['--audio-device', room.deviceFor(s.name)] : ['--mpv-arg=--ao=null'];
+      const args = ['bin/syncplay', 'member', '--ip', '127.0.0.1', '--port', String(memberPort), '--music-dir', 'playlists', '--name', s.name, ...audioArgs, ...s.mpvArgs.map((a) => `--mpv-arg=${a}`), ...opts.memberArgs, '--telemetry', join(tmp, `${s.name}.jsonl`)];
       const spawnedAt = monotonicMs();
       members.push(spawnNode(s.name, args, join(tmp, `${s.name}.log`), env));
       const fc = fakeClocks.get(s.name);
@@ -613,7 +764,17 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string):
     pidList = [leader.pid, ...members.map((m) => m.pid), ...members.map((m) => mpvPidOf(m.pid)), process.pid];
     cpuStart = cpuNow(pidList);
     cpuWindow.from = monotonicMs();
-    await issue('play', { cmd: 'play' });
+    if (def.startAt) {
+      // no command: the leader's schedule starts the playlist at the wall-clock time
+      const before = JSON.stringify(st0.timeline);
+      const st = await waitFor('the scheduled start to be announced', (START_AHEAD_SEC + 10) * 1000, [leader, ...members], async () => {
+        const v = await status(sock);
+        return v.timeline.state === 'playing' && JSON.stringify(v.timeline) !== before ? v : null;
+      });
+      cmdTl.play = { tl: st.timeline, issuedAt: monotonicMs() };
+      timelines.set(JSON.stringify(st.timeline), st.timeline);
+      log(`scheduled start → timeline #${st.timeline.seq} at +${(st.timeline.at - monotonicMs()).toFixed(0)} ms (wall-clock instant ${wallStartMono !== null ? `${(st.timeline.at - wallStartMono).toFixed(3)} ms away` : '?'})`);
+    } else await issue('play', { cmd: 'play' });
     const playAt = cmdTl.play!.tl.at;
     const endMs = playAt + durationMs;
     const plan: [CommandKind, ControlRequest, number][] = [
@@ -676,7 +837,7 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string):
     }
     extraStops.delete(stopRoom);
     extraPids.delete(roomPids);
-    const keep = join(resultsDir, scenario);
+    const keep = join(resultsDir, runDir);
     mkdirSync(keep, { recursive: true });
     for (const f of readdirSync(tmp)) if (f.endsWith('.log') || f.endsWith('.jsonl')) copyFileSync(join(tmp, f), join(keep, f));
     if (room && existsSync(join(tmp, 'pulse', 'pulseaudio.log'))) copyFileSync(join(tmp, 'pulse', 'pulseaudio.log'), join(keep, 'pulseaudio.log'));
@@ -689,7 +850,7 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string):
   if (!play || !seek || !next || !finalStatus || !leader) throw new Error('the run did not complete');
 
   // ----- analysis
-  const raw = specs.flatMap((s) => readTelemetry(join(resultsDir, scenario, `${s.name}.jsonl`)));
+  const raw = specs.flatMap((s) => readTelemetry(join(resultsDir, runDir, `${s.name}.jsonl`)));
   const lines = mapLocalClock(raw, (m) => {
     const fc = fakeClocks.get(m);
     return fc ? (t: number) => fakeToReal(fc.transform, t) : null;
@@ -767,6 +928,49 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string):
       audioVsTelemetry.set(n, stats(aw.map((a, k) => Math.abs(a - tw[k]!))));
     });
   }
+
+  // ----- audio level: the headline, and the first second after each command
+  let headline: HeadlineAudio | null = null;
+  const starts: StartResult[] = [];
+  if (recording && recording.channels[0]!.length > recording.sampleRate * 2) {
+    const rec = recording;
+    const spans = commandResults.slice(1).map((c) => c.timeline.at);
+    headline = headlineAudio(rec, playAt, endMs, (t) => !boundaries.some((b) => Math.abs(t - b) < 1000) && !spans.some((c) => t > c - 1000 && t < c + AFTER_COMMAND_MS));
+    const refs = tracks.map((tr, k) => {
+      try {
+        return decodeMono(join(root, 'playlists', tr.path), join(referenceDir(), `track-${k}-${rec.sampleRate}-mono.raw`), rec.sampleRate);
+      } catch (e) {
+        log(`reference: ${(e as Error).message}`);
+        return null;
+      }
+    });
+    const expected = (t: number): Scheduled | null => {
+      const tl = [...timelines.values()].filter((x) => x.at <= t).sort((a, b) => b.seq - a.seq || b.at - a.at)[0];
+      if (!tl) return null;
+      const here = playheadAt(tl, tracks, t);
+      return here.state === 'playing' ? { trackIndex: here.trackIndex, positionSec: here.positionSec } : null;
+    };
+    for (const c of commandResults) {
+      const at = c.timeline.at;
+      const chans = rec.channels.map((ch) => ({ samples: ch, sampleRate: rec.sampleRate, firstSampleMs: rec.firstSampleMs }));
+      const k0 = Math.round(((at - rec.firstSampleMs) / 1000) * rec.sampleRate);
+      const n = rec.sampleRate;
+      let firstSecondSpreadMs: number | null = null;
+      if (k0 >= 0 && k0 + n <= rec.channels[0]!.length) {
+        const lags = rec.channels.map((ch, i) => (i === 0 ? 0 : lagBetween(rec.channels[0]!.subarray(k0, k0 + n), ch.subarray(k0, k0 + n), { sampleRate: rec.sampleRate, maxLagMs: 20 }).lagMs));
+        if (lags.every((v) => v !== null)) firstSecondSpreadMs = Math.max(...(lags as number[])) - Math.min(...(lags as number[]));
+      }
+      const start = expected(at + 1);
+      starts.push({
+        kind: c.kind,
+        firstSecondSpreadMs,
+        scheduleLagMs: chans.map((ch) => scheduleLag(ch, refs, expected, at + 50).lagMs),
+        onsetMs: c.kind === 'play' && start ? chans.map((ch) => (refs[start.trackIndex] ? onsetErrorMs(ch, refs[start.trackIndex]!, start, at) : null)) : [],
+      });
+    }
+  }
+
+  if (recording && opts.saveAudio) saveRecording(join(resultsDir, runDir), recording, { playAt, endMs, timelines: tls, tracks, wallStartMono });
 
   const wallRun = (cpuWindow.to - cpuWindow.from) / 1000;
   const res = (i: number): Resources => ({ cpuPct: resources(null, cpuStart[i] ?? null, cpuEnd[i] ?? null, wallRun).cpuPct, peakRssMiB: rss[i]?.peakRssMiB ?? null });
@@ -859,7 +1063,12 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string):
   } else {
     const sp = spreadSmoothedMs;
     checks.push({ name: `spread (telemetry, 1 s smoothed) p95 ≤ ${t.spreadP95Ms}${Number.isFinite(t.spreadMaxMs) ? `, max ≤ ${t.spreadMaxMs}` : ''} ms`, ok: sp.p95 !== null && sp.p95 <= t.spreadP95Ms && (sp.max ?? Infinity) <= t.spreadMaxMs, detail: `p95 ${f(sp.p95)} max ${f(sp.max)} (raw readings p95 ${f(spreadMs.p95)} max ${f(spreadMs.max)})` });
-    if (audio) checks.push({ name: `spread (audio level) p95 ≤ ${t.spreadP95Ms}${Number.isFinite(t.spreadMaxMs) ? `, max ≤ ${t.spreadMaxMs}` : ''} ms`, ok: audio.spreadMs.p95 !== null && audio.spreadMs.p95 <= t.spreadP95Ms && (audio.spreadMs.max ?? Infinity) <= t.spreadMaxMs, detail: `p95 ${f(audio.spreadMs.p95)} max ${f(audio.spreadMs.max)} over ${audio.spreadMs.n} windows` });
+    if (headline) checks.push({ name: `spread (audio level, ${headline.fromSec}–${headline.toSec.toFixed(0)} s) p95 ≤ ${t.spreadP95Ms}${Number.isFinite(t.spreadMaxMs) ? `, max ≤ ${t.spreadMaxMs}` : ''} ms`, ok: headline.spreadMs.p95 !== null && headline.spreadMs.p95 <= t.spreadP95Ms && (headline.spreadMs.max ?? Infinity) <= t.spreadMaxMs, detail: `p95 ${f(headline.spreadMs.p95)} max ${f(headline.spreadMs.max)} over ${headline.valid} of ${headline.windows} windows` });
+    if (def.startAt && starts[0]) {
+      const on = starts[0].onsetMs;
+      checks.push({ name: 'start heard within ±5 ms of the wall-clock instant (onset, every member)', ok: on.length > 0 && on.every((v) => v !== null && Math.abs(v + (play.tl.at - (wallStartMono ?? play.tl.at))) <= 5), detail: `onsets vs the timeline's instant ${on.map((v) => f(v, 2)).join(', ')} ms; instant − wall-clock time ${f(play.tl.at - (wallStartMono ?? NaN), 3)} ms` });
+      checks.push({ name: 'members within 0.25 ms in the first 1-s window', ok: starts[0].firstSecondSpreadMs !== null && starts[0].firstSecondSpreadMs <= 0.25, detail: `${f(starts[0].firstSecondSpreadMs)} ms` });
+    }
   }
   const conv = commandResults.map((c) => c.converged.ms);
   checks.push({ name: `converged (all within ${t.convergedMs} ms for 1 s) ≤ ${t.convergeMs / 1000} s after PLAY, SEEK, NEXT`, ok: conv.every((v) => v !== null && v <= t.convergeMs), detail: conv.map((v, i) => `${commandResults[i]!.kind} ${sec(v)}`).join(', ') });
@@ -875,6 +1084,10 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string):
 
   return {
     scenario,
+    run,
+    headline,
+    starts,
+    startAtVsWallMs: wallStartMono === null ? null : play.tl.at - wallStartMono,
     description: def.description,
     targets: def.targets,
     durationSec: opts.durationSec,
@@ -904,6 +1117,90 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string):
     orphansKilled,
     uncleanStops,
     snapshots,
+    wallSec: (monotonicMs() - wallStart) / 1000,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapcast in the same room
+
+interface SnapResult {
+  scenario: string;
+  run: number;
+  description: string;
+  headline: HeadlineAudio | null;
+  loadAvg: { start: number[]; end: number[] };
+  commands: string[];
+  /** CPU % of one core: server, clients (mean) */
+  cpuPct: { server: number | null; clients: number | null };
+  wallSec: number;
+}
+
+/**
+ * snapserver + one snapclient per member in a fresh PulseRoom; "PLAY" is the moment every client
+ * is running; recorded for the run's duration, the headline taken the same way as syncplay's.
+ */
+async function runSnapcast(def: ScenarioDef, opts: Options, resultsDir: string, run: number): Promise<SnapResult> {
+  const wallStart = monotonicMs();
+  const loadStart = loadavg();
+  const runDir = opts.runs > 1 ? `${def.name}-${run}` : def.name;
+  const tmp = mkdtempSync(join(tmpdir(), 'syncplay-bench-snap-'));
+  const names = Array.from({ length: opts.members }, (_, k) => `m${k + 1}`);
+  const log = (m: string): void => void process.stderr.write(`[${def.name}] ${m}\n`);
+  const room = new PulseRoom({ dir: join(tmp, 'pulse'), members: names });
+  const pcm = join(referenceDir(), `track-0-${room.sampleRate}-stereo.raw`);
+  const first = readFileSync(join(root, 'playlists', 'example.m3u8'), 'utf8').split('\n').find((l) => l.trim() && !l.startsWith('#'))!.trim();
+  decodeToRaw(join(root, 'playlists', first), pcm, { sampleRate: room.sampleRate, channels: 2 });
+  const snap = new SnapcastRoom({ room, dir: join(tmp, 'snapcast'), pcmPath: pcm, sampleRate: room.sampleRate, clients: names });
+  const stopBoth = async (): Promise<void> => {
+    await snap.stop();
+    await room.stop();
+  };
+  const pids = (): (number | null)[] => [...snap.pids, room.pid];
+  extraStops.add(stopBoth);
+  extraPids.add(pids);
+  let recording: Awaited<ReturnType<PulseRoom['stopRecording']>> | null = null;
+  let playAt = 0;
+  let cpu: { server: number | null; clients: number | null } = { server: null, clients: null };
+  try {
+    await room.start();
+    await room.startRecording();
+    await snap.start();
+    playAt = monotonicMs();
+    log(`PulseAudio pid ${room.pid}; snapserver on 127.0.0.1:${snap.port}, clients ${names.join(', ')} (pids ${snap.pids.join(', ')}); recording ${opts.durationSec} s`);
+    const cpu0 = cpuNow(snap.pids);
+    while (monotonicMs() < playAt + opts.durationSec * 1000) {
+      if (interrupted) throw new Error('interrupted');
+      await sleep(Math.min(500, playAt + opts.durationSec * 1000 - monotonicMs()));
+    }
+    const cpu1 = cpuNow(snap.pids);
+    const pct = cpu0.map((c, i) => (c !== null && cpu1[i] !== null ? (100 * (cpu1[i]! - c)) / opts.durationSec : null));
+    const cl = pct.slice(1).filter((v): v is number => v !== null);
+    cpu = { server: pct[0] ?? null, clients: cl.length ? mean(cl) : null };
+  } finally {
+    try {
+      recording = await room.stopRecording();
+    } catch (e) {
+      log(`recording: ${(e as Error).message}`);
+    }
+    await stopBoth();
+    extraStops.delete(stopBoth);
+    extraPids.delete(pids);
+    const keep = join(resultsDir, runDir);
+    mkdirSync(keep, { recursive: true });
+    for (const dir of [join(tmp, 'snapcast'), join(tmp, 'pulse')]) if (existsSync(dir)) for (const f of readdirSync(dir)) if (f.endsWith('.log')) copyFileSync(join(dir, f), join(keep, f));
+    if (!opts.keepTmp) rmSync(tmp, { recursive: true, force: true });
+  }
+  const endMs = playAt + opts.durationSec * 1000;
+  if (recording && opts.saveAudio) saveRecording(join(resultsDir, runDir), recording, { playAt, endMs });
+  return {
+    scenario: def.name,
+    run,
+    description: def.description,
+    headline: recording && recording.channels[0]!.length > recording.sampleRate * 2 ? headlineAudio(recording, playAt, endMs, () => true) : null,
+    loadAvg: { start: loadStart, end: loadavg() },
+    commands: snap.commands,
+    cpuPct: cpu,
     wallSec: (monotonicMs() - wallStart) / 1000,
   };
 }
@@ -939,8 +1236,87 @@ function summaryTable(results: ScenarioResult[]): string {
     const mxv = (v: (number | null)[]): number | null => (v.some((x) => x !== null) ? Math.max(...v.filter((x): x is number => x !== null)) : null);
     const failed = r.checks.filter((c) => !c.ok).map((c) => c.name);
     out.push(
-      `| ${r.scenario}${r.onPulse ? ' (pulse)' : ''} | ${r.loadAvg.start[0]!.toFixed(2)} → ${r.loadAvg.end[0]!.toFixed(2)} | ${s3(r.clockErrMs)} | ${s3(r.spreadMs)} | ${s3(r.spreadSmoothedMs)} | ${r.audio ? s3(r.audio.spreadMs) : '—'} | ${s3(pooled(r, (m) => m.absTrueErrMs))} | ${starts} | ${conv} | ${hard} | ${Number.isFinite(lo) ? `${lo.toFixed(5)}–${hi.toFixed(5)}` : '—'} | ${f(r.leader.cpuPct, 1)} / ${f(avg(r.members.map((m) => m.member.cpuPct)), 1)} / ${f(avg(r.members.map((m) => m.mpv.cpuPct)), 1)} / ${f(r.bench.cpuPct, 1)} | ${f(r.leader.peakRssMiB, 0)} / ${f(mxv(r.members.map((m) => m.member.peakRssMiB)), 0)} / ${f(mxv(r.members.map((m) => m.mpv.peakRssMiB)), 0)} | ${r.pass ? 'PASS' : `**FAIL** (${failed.join('; ')})`} |`,
+      `| ${r.scenario}${r.run > 1 ? ` #${r.run}` : ''}${r.onPulse ? ' (pulse)' : ''} | ${r.loadAvg.start[0]!.toFixed(2)} → ${r.loadAvg.end[0]!.toFixed(2)} | ${s3(r.clockErrMs)} | ${s3(r.spreadMs)} | ${s3(r.spreadSmoothedMs)} | ${r.audio ? s3(r.audio.spreadMs) : '—'} | ${s3(pooled(r, (m) => m.absTrueErrMs))} | ${starts} | ${conv} | ${hard} | ${Number.isFinite(lo) ? `${lo.toFixed(5)}–${hi.toFixed(5)}` : '—'} | ${f(r.leader.cpuPct, 1)} / ${f(avg(r.members.map((m) => m.member.cpuPct)), 1)} / ${f(avg(r.members.map((m) => m.mpv.cpuPct)), 1)} / ${f(r.bench.cpuPct, 1)} | ${f(r.leader.peakRssMiB, 0)} / ${f(mxv(r.members.map((m) => m.member.peakRssMiB)), 0)} / ${f(mxv(r.members.map((m) => m.mpv.peakRssMiB)), 0)} | ${r.pass ? 'PASS' : `**FAIL** (${failed.join('; ')})`} |`,
     );
+  }
+  return out.join('\n');
+}
+
+/** the Snapcast run of the same round, and this run's audio p95 over Snapcast's */
+function snapOf(r: ScenarioResult, snaps: readonly SnapResult[]): { snap: SnapResult | null; ratio: number | null } {
+  const snap = snaps.find((x) => x.run === r.run) ?? null;
+  const a = r.headline?.spreadMs.p95 ?? null;
+  const b = snap?.headline?.spreadMs.p95 ?? null;
+  return { snap, ratio: a !== null && b !== null && b > 0 ? a / b : null };
+}
+
+/** clean on PulseAudio: p95 ≤ 0.5 × Snapcast's p95 in the same round */
+function snapRatioChecks(results: readonly ScenarioResult[], snaps: readonly SnapResult[]): { run: number; ok: boolean; ratio: number | null }[] {
+  if (!snaps.length) return [];
+  return results.filter((r) => (r.scenario === 'clean' || r.scenario === 'audio') && r.headline).map((r) => {
+    const { ratio } = snapOf(r, snaps);
+    return { run: r.run, ok: ratio !== null && ratio <= 0.5, ratio };
+  });
+}
+
+const coh = (h: HeadlineAudio): string => `${f(h.coherence.p50)} / ${f(h.coherence.p5)} / ${f(h.coherence.min)}`;
+
+/** Every run: the recorded spread first, then the first second after each command. */
+function headlineTable(results: readonly ScenarioResult[], snaps: readonly SnapResult[]): string {
+  const out: string[] = [];
+  out.push(`Per run. Spread = max − min of the members' lags behind m1, per 1-s window (hop 0.5 s) from ${SETTLE_SEC} s after PLAY to the end, leaving out ±1 s around track boundaries and 1 s before to ${AFTER_COMMAND_MS / 1000} s after SEEK and NEXT; coherence = the weakest member's normalised correlation with m1 at the lag found (1.000 = the same sound, merely shifted). "First second": the window [instant, +1 s] after PLAY / SEEK / NEXT; "behind schedule": each member's sound against the decoded track where the schedule has it, over [+0.05, +1.05 s]; "onset": first sample over −40 dBFS against the schedule's. ms unless marked.`);
+  out.push('');
+  out.push('| scenario | run | load (1 min) | valid windows | spread p50 / p95 / max | coherence p50 / p5 / min | telemetry spread p95 (1 s) | first second after PLAY / SEEK / NEXT: spread | behind schedule after PLAY (per member) | onset after PLAY (per member) | Snapcast p95, same round | ratio | result |');
+  out.push('|---|---:|---|---|---|---|---:|---|---|---|---:|---:|---|');
+  const rows: { name: string; run: number; line: string }[] = [];
+  for (const r of results) {
+    if (!r.headline) continue;
+    const h = r.headline;
+    const { snap, ratio } = snapOf(r, snaps);
+    const play = r.starts.find((x) => x.kind === 'play');
+    const failed = r.checks.filter((c) => !c.ok).map((c) => c.name);
+    rows.push({
+      name: r.scenario,
+      run: r.run,
+      line: `| ${r.scenario} | ${r.run} | ${r.loadAvg.start[0]!.toFixed(2)} → ${r.loadAvg.end[0]!.toFixed(2)} | ${h.valid} / ${h.windows} | ${s3(h.spreadMs)} | ${coh(h)} | ${f(r.spreadSmoothedMs.p95)} | ${r.starts.map((x) => f(x.firstSecondSpreadMs)).join(' / ')} | ${play ? play.scheduleLagMs.map((v) => f(v, 2)).join(', ') : '—'} | ${play ? play.onsetMs.map((v) => f(v, 2)).join(', ') : '—'}${r.startAtVsWallMs !== null ? ` (instant − wall clock ${f(r.startAtVsWallMs, 2)})` : ''} | ${f(snap?.headline?.spreadMs.p95)} | ${f(ratio, 2)} | ${r.pass ? 'PASS' : `**FAIL** (${failed.join('; ')})`} |`,
+    });
+  }
+  for (const r of snaps) {
+    if (!r.headline) continue;
+    const h = r.headline;
+    rows.push({ name: r.scenario, run: r.run, line: `| ${r.scenario} | ${r.run} | ${r.loadAvg.start[0]!.toFixed(2)} → ${r.loadAvg.end[0]!.toFixed(2)} | ${h.valid} / ${h.windows} | ${s3(h.spreadMs)} | ${coh(h)} | — | — | — | — | — | — | CPU % server ${f(r.cpuPct.server, 1)}, client ${f(r.cpuPct.clients, 1)} |` });
+  }
+  const order = [...new Set(rows.map((x) => x.name))];
+  rows.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name) || a.run - b.run);
+  out.push(...rows.map((x) => x.line));
+  return out.join('\n');
+}
+
+/** Per scenario over its runs: each run's p95 and max, their median and range. */
+function runsTable(results: readonly ScenarioResult[], snaps: readonly SnapResult[], opts: Options): string {
+  const out: string[] = [];
+  const groups = new Map<string, { h: HeadlineAudio; pass: boolean | null; targets: Targets; ratio: number | null }[]>();
+  for (const r of results) if (r.headline) (groups.get(r.scenario) ?? groups.set(r.scenario, []).get(r.scenario)!).push({ h: r.headline, pass: r.pass, targets: r.targets, ratio: snapOf(r, snaps).ratio });
+  for (const r of snaps) if (r.headline) (groups.get(r.scenario) ?? groups.set(r.scenario, []).get(r.scenario)!).push({ h: r.headline, pass: null, targets: T_CLEAN, ratio: null });
+  out.push(`Over runs (${opts.runs} per scenario, interleaved; ${opts.members} members; ${SETTLE_SEC}–${opts.durationSec} s after PLAY). ms.`);
+  out.push('');
+  out.push('| scenario | target p95 / max | runs | p95 of each run | p95: median (range) | max: median (worst) | coherence p50, median of runs | valid windows (all runs) | runs meeting every target | p95 ÷ Snapcast p95, same round |');
+  out.push('|---|---|---:|---|---|---|---:|---|---:|---|');
+  for (const [name, g] of groups) {
+    const p95 = g.map((x) => x.h.spreadMs.p95).filter((v): v is number => v !== null);
+    const mx = g.map((x) => x.h.spreadMs.max).filter((v): v is number => v !== null);
+    const cp = g.map((x) => x.h.coherence.p50).filter((v): v is number => v !== null);
+    const t = g[0]!.targets;
+    const passes = g.filter((x) => x.pass === true).length;
+    const ratios = g.map((x) => x.ratio).filter((v): v is number => v !== null);
+    out.push(
+      `| ${name} | ${name === 'snapcast' ? '—' : `${t.spreadP95Ms} / ${t.spreadMaxMs}`} | ${g.length} | ${p95.map((v) => f(v)).join(', ')} | ${f(median(p95))} (${f(Math.min(...p95))}–${f(Math.max(...p95))}) | ${f(median(mx))} (${f(Math.max(...mx))}) | ${f(median(cp))} | ${g.reduce((a, x) => a + x.h.valid, 0)} / ${g.reduce((a, x) => a + x.h.windows, 0)} | ${name === 'snapcast' ? '—' : `${passes} / ${g.length}`} | ${ratios.length ? ratios.map((v) => f(v, 2)).join(', ') : '—'} |`,
+    );
+  }
+  const rc = snapRatioChecks(results, snaps);
+  if (rc.length) {
+    out.push('');
+    out.push(`- ${pf(rc.every((c) => c.ok))} clean p95 ≤ 0.5 × Snapcast's p95 in the same round: ${rc.map((c) => `run ${c.run} ${f(c.ratio, 2)}`).join(', ')}`);
   }
   return out.join('\n');
 }
@@ -948,7 +1324,7 @@ function summaryTable(results: ScenarioResult[]): string {
 function report(r: ScenarioResult, opts: Options): string {
   const out: string[] = [];
   const rel = (t: number): string => `+${((t - r.playAt) / 1000).toFixed(2)} s`;
-  out.push(`### ${r.scenario} — ${r.description}`);
+  out.push(`### ${r.scenario}${r.run > 1 ? ` (run ${r.run})` : ''} — ${r.description}`);
   out.push('');
   out.push(
     `${r.durationSec} s from PLAY, ${r.members.length} members on ${r.onPulse ? 'a private PulseAudio (one remap sink each, recorded together)' : '--ao=null'}${r.hog ? `; CPU hog: ${r.hog}` : ''}. PLAY at ${rel(r.playAt)}, SEEK to ${opts.seekToSec} s at ${rel(r.commandResults[1]!.timeline.at)}, NEXT at ${rel(r.commandResults[2]!.timeline.at)}; track boundaries at ${r.boundaries.map(rel).join(', ') || 'none'}. Steady state = from convergence (within ${r.targets.convergedMs} ms) to the next command, without ±${EXCLUDE_MARGIN_MS / 1000} s around commands and boundaries. Load average ${r.loadAvg.start.map((v) => v.toFixed(2)).join(' ')} → ${r.loadAvg.end.map((v) => v.toFixed(2)).join(' ')} on ${availableParallelism()} CPUs; run took ${r.wallSec.toFixed(0)} s.`,
@@ -1004,15 +1380,20 @@ async function main(): Promise<number> {
   const dirtySrc = dirty.status === 0 ? dirty.stdout.split('\n').map((l) => l.trim()).filter(Boolean) : [];
 
   const results: ScenarioResult[] = [];
+  const snaps: SnapResult[] = [];
   const failures: string[] = [];
-  for (const def of opts.scenarios) {
-    if (interrupted) break;
-    try {
-      results.push(await runScenario(def, opts, resultsDir));
-    } catch (e) {
-      failures.push(`${def.name}: ${(e as Error).message}`);
-      process.stderr.write(`[${def.name}] failed: ${(e as Error).message}\n`);
-      await stopAll();
+  for (let run = 1; run <= opts.runs; run++) {
+    for (const def of opts.scenarios) {
+      if (interrupted) break;
+      if (opts.runs > 1) process.stderr.write(`[${def.name}] run ${run} of ${opts.runs}\n`);
+      try {
+        if (def.snapcast) snaps.push(await runSnapcast(def, opts, resultsDir, run));
+        else results.push(await runScenario(def, opts, resultsDir, run));
+      } catch (e) {
+        failures.push(`${def.name} (run ${run}): ${(e as Error).message}`);
+        process.stderr.write(`[${def.name}] failed: ${(e as Error).message}\n`);
+        await stopAll();
+      }
     }
   }
   const totalSec = (monotonicMs() - started) / 1000;
@@ -1022,6 +1403,16 @@ async function main(): Promise<number> {
   text.push('');
   text.push(`\`$ ${benchCommand}\` — ${results.length} scenario(s), ${opts.members} members, ${opts.durationSec} s each from PLAY; total ${totalSec.toFixed(0)} s; load average (1/5/15 min) ${loadStart.map((v) => v.toFixed(2)).join(' ')} at start, ${loadavg().map((v) => v.toFixed(2)).join(' ')} at end, on ${availableParallelism()} CPUs; revision ${revision}${dirtySrc.length ? ` (uncommitted in src/: ${dirtySrc.join(', ')})` : ''}.`);
   text.push('');
+  if (results.some((r) => r.headline) || snaps.length) {
+    text.push('### Audio level (the headline: every member recorded in one PulseAudio room, 1-s windows cross-correlated)');
+    text.push('');
+    text.push(runsTable(results, snaps, opts));
+    text.push('');
+    text.push(headlineTable(results, snaps));
+    text.push('');
+    text.push('### Telemetry (what the members report, against the true clock)');
+    text.push('');
+  }
   if (results.length) text.push(summaryTable(results));
   for (const fl of failures) text.push(`\n**FAILED TO RUN** ${fl}`);
   text.push('');
@@ -1032,10 +1423,14 @@ async function main(): Promise<number> {
   text.push('Commands run per scenario:');
   text.push('');
   text.push('```');
-  for (const r of results) {
+  for (const r of results.filter((x) => x.run === 1)) {
     text.push(`# ${r.scenario}:`);
     text.push(r.commands.leader);
     for (const m of r.commands.members) text.push(m);
+  }
+  for (const r of snaps.filter((x) => x.run === 1)) {
+    text.push(`# ${r.scenario}:`);
+    for (const c of r.commands) text.push(c);
   }
   text.push('```');
   text.push('');
@@ -1044,10 +1439,10 @@ async function main(): Promise<number> {
 
   writeFileSync(
     join(resultsRoot, `sync-${stamp}.json`),
-    JSON.stringify({ command: benchCommand, revision, dirtySrc, startedAt: new Date(Date.now() - totalSec * 1000).toISOString(), totalSec, loadAvg: { start: loadStart, end: loadavg() }, options: { ...opts, scenarios: opts.scenarios.map((s) => s.name) }, failures, results, markdown: text.join('\n') }, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 2) + '\n',
+    JSON.stringify({ command: benchCommand, revision, dirtySrc, startedAt: new Date(Date.now() - totalSec * 1000).toISOString(), totalSec, loadAvg: { start: loadStart, end: loadavg() }, options: { ...opts, scenarios: opts.scenarios.map((s) => s.name) }, failures, results, snapcast: snaps, markdown: text.join('\n') }, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 2) + '\n',
   );
   if (failures.length > 0) return 1;
-  return opts.reportOnly || results.every((r) => r.pass) ? 0 : 1;
+  return opts.reportOnly || (results.every((r) => r.pass) && snapRatioChecks(results, snaps).every((c) => c.ok)) ? 0 : 1;
 }
 
 main().then(

@@ -34,9 +34,12 @@ if (!existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSyn
 
 // mpv plays. The tests also use: pulseaudio + parec (the calibration room), chronyd (a loopback NTP
 // server), tmux (the terminal-UI test) and systemd-analyze (the units).
+// The benchmark (--for-bench) records on a private PulseAudio and runs Snapcast side by side.
 const forTests = process.argv.includes('--for-tests');
+const forBench = process.argv.includes('--for-bench');
 const needed = [['mpv', 'mpv']];
 if (forTests) needed.push(['pulseaudio', 'pulseaudio'], ['parec', 'pulseaudio-utils'], ['chronyd', 'chrony'], ['tmux', 'tmux'], ['systemd-analyze', 'systemd']);
+if (forBench) needed.push(['pulseaudio', 'pulseaudio'], ['parec', 'pulseaudio-utils'], ['snapserver', 'snapserver'], ['snapclient', 'snapclient'], ['faketime', 'faketime']);
 const missing = [...new Set(needed.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg))];
 if (missing.length > 0) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -48,7 +51,7 @@ if (missing.length > 0) {
     say(`missing: ${missing.join(' ')}. Install with:  sudo apt install ${missing.join(' ')}   (Debian, Ubuntu, Raspberry Pi OS)`);
     process.exit(1);
   } else {
-    say(`the tests that need ${missing.join(', ')} will be skipped; to run them:  sudo apt install ${missing.join(' ')}`);
+    say(`the ${forBench ? 'benchmark scenarios' : 'tests'} that need ${missing.join(', ')} will be skipped; to run them:  sudo apt install ${missing.join(' ')}`);
   }
 }
 

@@ -84,6 +84,21 @@ describe('audio-level spread', () => {
     expect(r.lagMs === null || Math.abs(r.lagMs) > 1).toBe(true);
   });
 
+  it('coherence is 1 for a pure delay and drops when the timing moves inside the window', () => {
+    const steady = lagBetween(fractionalDelay(src, 0).subarray(0, FS), fractionalDelay(src, (0.137 * FS) / 1000).subarray(0, FS), { sampleRate: FS });
+    expect(steady.coherence).toBeGreaterThan(0.995);
+    // 1 ms of wander within one second (a speed 0.1 % off for a second): the sound no longer
+    // matches itself at any single lag
+    const moving = fractionalDelay(src, (i: number) => (i / FS) * 0.001 * FS).subarray(0, FS);
+    const r = lagBetween(fractionalDelay(src, 0).subarray(0, FS), moving, { sampleRate: FS });
+    expect(r.lagMs).not.toBeNull();
+    expect(r.coherence!).toBeLessThan(steady.coherence! - 0.02);
+    // unrelated sound is not coherent
+    const other = music(1, 7);
+    const u = lagBetween(src.subarray(0, FS), other, { sampleRate: FS, minConfidenceDb: 0 });
+    expect(u.coherence === null || u.coherence < 0.5).toBe(true);
+  });
+
   it('splits interleaved s16le PCM into channels', () => {
     const buf = Buffer.alloc(3 * 2 * 2);
     [100, -200, 300, 16384, -32768, 0].forEach((v, i) => buf.writeInt16LE(v, 2 * i));
