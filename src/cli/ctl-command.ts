@@ -4,6 +4,7 @@ import { createConnection } from 'node:net';
 import type { ControlRequest } from '../leader/control-server.js';
 import type { LeaderStatus } from '../leader/leader.js';
 import { defaultControlSocketPath } from '../leader/control-socket-path.js';
+import { fetchCell, fetchText } from '../member/fetch/progress-text.js';
 
 export async function sendControl(request: ControlRequest, socketPath = defaultControlSocketPath(), timeoutMs = 5000): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -53,9 +54,16 @@ export function formatStatus(s: LeaderStatus): string {
     lines.push(['member', 'address', 'state', 'offset ms', 'rtt ms', 'error ms', 'speed', 'files', 'player', 'volume', 'latency ms'].join('\t'));
     for (const m of s.members) {
       const files = m.fileStatus === 'ok' ? 'ok' : `${m.fileStatus}${m.fileProblems.length ? ` (${m.fileProblems.map((p) => `#${p.index + 1} ${p.status}`).slice(0, 3).join(', ')})` : ''}`;
-      lines.push([escapeText(m.name), m.address, m.connected ? 'connected' : 'LOST', fmt(m.clockOffsetMs, 3), fmt(m.rttMs, 3), fmt(m.errorMs, 3), m.speed === null ? '—' : m.speed.toFixed(5), files, m.playerState, m.muted ? 'muted' : String(m.volume), fmt(m.latencyOffsetMs, 0)].join('\t'));
+      const fetching = fetchCell(m.fetch);
+      lines.push([escapeText(m.name), m.address, m.connected ? 'connected' : 'LOST', fmt(m.clockOffsetMs, 3), fmt(m.rttMs, 3), fmt(m.errorMs, 3), m.speed === null ? '—' : m.speed.toFixed(5), fetching ? `${files} ${fetching}` : files, m.playerState, m.muted ? 'muted' : String(m.volume), fmt(m.latencyOffsetMs, 0)].join('\t'));
     }
   }
+  const fetches = s.members.flatMap((m) => {
+    const text = m.connected ? fetchText(m.fetch) : null;
+    return text ? [`  ${escapeText(m.name)}: ${text}`] : [];
+  });
+  if (fetches.length) lines.push('', ...fetches);
+  if (s.files) lines.push('', `files served on port ${s.files.port}: ${(s.files.stats.bytesServed / 1e6).toFixed(1)} MB so far, at most ${(s.files.rateBytesPerSec / 1048576).toFixed(1)} MiB/s`);
   return lines.join('\n');
 }
 

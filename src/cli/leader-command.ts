@@ -15,6 +15,7 @@ import { shuffled } from '../playlist/shuffle.js';
 import { DEFAULT_PORT, defaultMemberName } from './options.js';
 import { untilSignal } from './until-signal.js';
 import { VERSION } from './version.js';
+import { TRANSFER } from '../protocol/file-transfer.js';
 
 export interface LeaderCommandOptions {
   musicDir: string;
@@ -57,6 +58,11 @@ export interface LeaderCommandOptions {
   wallNow?: () => number;
   /** --ntp SERVER[:PORT]: the shared clock is UTC from this NTP server */
   ntp?: string;
+  /** false with --no-serve-files */
+  serveFiles?: boolean;
+  filesPort?: number;
+  /** bytes/s for all transfers together (0: no limit) */
+  serveRate?: number;
 }
 
 export interface RunningLeader {
@@ -90,7 +96,7 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
   log.info(`playlist: ${playlist.tracks.length} tracks from ${playlist.source}${o.shuffle ? ', shuffled' : ''}`);
   const tracks = o.shuffle ? shuffled(playlist.tracks) : playlist.tracks;
 
-  const leader = new Leader({ host: o.host, port: o.port, tracks, repeat: o.repeat ?? 'off', secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader'), settingsFile: o.stateFile === undefined ? join(stateDir, 'members.json') : o.stateFile, ...(ntp ? { clock: () => ntp.nowUtcMs(), clockKind: 'utc' as const } : {}) });
+  const leader = new Leader({ host: o.host, port: o.port, tracks, repeat: o.repeat ?? 'off', secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader'), settingsFile: o.stateFile === undefined ? join(stateDir, 'members.json') : o.stateFile, files: o.serveFiles === false ? null : { musicDir, port: o.filesPort ?? 0, rateBytesPerSec: o.serveRate ?? TRANSFER.SERVE_RATE }, ...(ntp ? { clock: () => ntp.nowUtcMs(), clockKind: 'utc' as const } : {}) });
   await leader.start();
 
   let control: ControlServer | null = null;

@@ -7,7 +7,9 @@ import { runDemo } from './demo-command.js';
 import { runCalibrate } from '../calibrate/calibrate-command.js';
 import { runLeader } from './leader-command.js';
 import { runMember } from './member-command.js';
-import { DEFAULT_PORT, collect, parseMs, parsePort, parsePositiveMs } from './options.js';
+import { TRANSFER } from '../protocol/file-transfer.js';
+import { DEFAULT_CACHE_BYTES } from '../member/fetch/file-cache.js';
+import { DEFAULT_PORT, collect, parseByteSize, parseMs, parsePort, parsePositiveMs } from './options.js';
 import { VERSION } from './version.js';
 
 function fail(e: unknown): never {
@@ -46,6 +48,9 @@ export function buildProgram(): Command {
     .option('--latency-offset <ms>', "with --play: this device's output latency in ms (it starts that much earlier)", parseMs, 0)
     .option('--socket <path>', 'control socket path (default: $XDG_RUNTIME_DIR/syncplay/leader.sock or ~/.syncplay/leader.sock)')
     .option('--state-file <file>', 'where per-member volume, mute and latency offsets are remembered (default: members.json in the state dir)')
+    .option('--no-serve-files', "don't hand playlist files to members that lack them")
+    .option('--files-port <n>', 'TCP port for those transfers (default: any free port; members learn it when they join)', parsePort, 0)
+    .option('--serve-rate <bytes/s>', 'the most all transfers together may send per second, e.g. 2M (0: no limit)', parseByteSize, TRANSFER.SERVE_RATE)
     .option('--start-at <HH:MM[:SS]>', 'start the playlist from track 1 at this time of day (today, or tomorrow if already past), heard at that instant on every member')
     .option('--schedule <cron>', 'start the playlist from track 1 at every time matching this cron expression (5 or 6 fields: [second] minute hour day-of-month month day-of-week; e.g. "0 20 * * 6" = Saturdays 20:00)')
     .option('--stop-at <HH:MM[:SS]>', 'stop playing at this time of day (today, or tomorrow if already past)')
@@ -75,6 +80,10 @@ export function buildProgram(): Command {
     .option('--ntp <server[:port]>', 'keep the shared clock in UTC from this NTP server (use the same one on the leader and every member): independent leaders and scheduled starts agree to the millisecond')
     .option('--secret-file <file>', "the leader's secret (see leader --secret-file)")
     .option('--telemetry <file>', 'append every sync reading (position error, speed) to FILE as JSON lines')
+    .option('--no-fetch', "don't fetch playlist files this device lacks from the leader (stay silent for them)")
+    .option('--cache-dir <dir>', 'where fetched files are kept (default: $XDG_CACHE_HOME/syncplay/files or ~/.cache/syncplay/files)')
+    .option('--cache-size <size>', 'the most the fetched files may take, e.g. 500M or 4G; least recently used ones go first', parseByteSize, DEFAULT_CACHE_BYTES)
+    .option('--sync-music', 'also copy fetched files into the music dir (never over a file that is there)')
     .option('-v, --verbose', 'debug logging')
     .addHelpText('after', '\nExample:\n  syncplay member --ip 192.168.1.20 --music-dir ~/Music --audio-device alsa/hdmi')
     .action((o) => runMember(o).catch(fail));

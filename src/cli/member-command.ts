@@ -8,6 +8,7 @@ import { readSecretFile } from '../protocol/auth.js';
 import { NtpClock, parseNtpServer } from '../clock/ntp-clock.js';
 import { untilSignal } from './until-signal.js';
 import { defaultMemberName } from './options.js';
+import { DEFAULT_CACHE_BYTES, defaultCacheDir } from '../member/fetch/file-cache.js';
 import { VERSION } from './version.js';
 
 export interface MemberCommandOptions {
@@ -23,6 +24,11 @@ export interface MemberCommandOptions {
   verbose?: boolean;
   telemetry?: string;
   ntp?: string;
+  /** false with --no-fetch */
+  fetch?: boolean;
+  cacheDir?: string;
+  cacheSize?: number;
+  syncMusic?: boolean;
 }
 
 export async function runMember(o: MemberCommandOptions): Promise<void> {
@@ -57,6 +63,7 @@ export async function runMember(o: MemberCommandOptions): Promise<void> {
     version: VERSION,
     log,
     ntp,
+    fetch: o.fetch === false ? null : { cacheDir: resolve(o.cacheDir ?? defaultCacheDir()), cacheBytes: o.cacheSize ?? DEFAULT_CACHE_BYTES, syncMusic: o.syncMusic === true },
     ...(telemetry ? { onReading: (r) => telemetry.write(r) } : {}),
   });
   if (statusModule && statusLine) statusModule.followMember(statusLine, member);

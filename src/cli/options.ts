@@ -29,3 +29,13 @@ export function collect(value: string, previous: string[]): string[] {
 export function defaultMemberName(): string {
   return hostname().slice(0, 64) || 'member';
 }
+
+const BYTE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** "500M", "2G", "1.5g", "4096": a size in bytes (binary units; a trailing "B"/"iB" is allowed). */
+export function parseByteSize(value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(value);
+  const n = m ? Number(m[1]) * BYTE_UNITS[m[2]!.toLowerCase()]! : NaN;
+  if (!Number.isFinite(n) || n > 2 ** 53) throw new InvalidArgumentError('give a size like 500M or 2G (K, M, G, T = 1024, 1024², …).');
+  return Math.floor(n);
+}

@@ -7,7 +7,8 @@
 import { createServer, type Server } from 'node:net';
 import { monotonicMs } from '../clock/monotonic.js';
 import type { Logger } from '../log/logger.js';
-import { playheadAt, type MemberSettings, type RepeatMode, type Timeline, type Track } from '../protocol/index.js';
+import { playheadAt, type FetchProgressMessage, type MemberSettings, type RepeatMode, type Timeline, type Track } from '../protocol/index.js';
+import { FileServer, type FileServerStats } from './file-server.js';
 import { MemberSession, type CalibratorRequest } from './member-session.js';
 import { MemberSettingsStore } from './member-settings-store.js';
 import { applyCommand, normalizeTimeline, type Command } from './timeline-commands.js';
@@ -30,6 +31,8 @@ export interface LeaderOptions {
   clockKind?: 'monotonic' | 'utc';
   /** where per-member settings are remembered (null: not remembered) */
   settingsFile?: string | null;
+  /** serve the playlist's files to members that lack them (null: don't) */
+  files?: { musicDir: string; port: number; rateBytesPerSec: number } | null;
 }
 
 export interface MemberView {
@@ -51,6 +54,8 @@ export interface MemberView {
   hardSeeks: number;
   trackIndex: number | null;
   statusAgeMs: number | null;
+  /** the member's fetch of files it lacks, if it is fetching */
+  fetch?: FetchProgressMessage | null;
 }
 
 export interface LeaderStatus {
@@ -64,6 +69,8 @@ export interface LeaderStatus {
   /** the next scheduled start and stop (ISO 8601 wall-clock times), when schedules are set */
   schedule: { nextStart: string | null; nextStop: string | null };
   repeat: RepeatMode;
+  /** the file server for members that lack files (null: not serving) */
+  files?: { port: number; rateBytesPerSec: number; stats: FileServerStats } | null;
 }
 
 export type ScheduleInfo = () => { nextStart: Date | null; nextStop: Date | null };
@@ -80,6 +87,7 @@ export class Leader {
   private nextId = 1;
   private readonly settings: MemberSettingsStore;
   private scheduleInfo: ScheduleInfo = () => ({ nextStart: null, nextStop: null });
+  private fileServer: FileServer | null = null;
   port = 0;
   /** Now on the shared clock, ms. */
   readonly now: () => number;
@@ -107,6 +115,17 @@ export class Leader {
     server.on('error', (e) => this.opts.log.error(`server: ${e.message}`));
     const addr = server.address();
     this.port = typeof addr === 'object' && addr ? addr.port : this.opts.port;
+    if (this.opts.files) {
+      const files = new FileServer({ host: this.opts.host, port: this.opts.files.port, musicDir: this.opts.files.musicDir, secret: this.opts.secret, tracks: () => this.tracks, log: this.opts.log, rateBytesPerSec: this.opts.files.rateBytesPerSec });
+      try {
+        await files.start();
+      } catch (e) {
+        server.close();
+        throw new Error(`cannot serve files on port ${this.opts.files.port}: ${(e as Error).message}`);
+      }
+      this.fileServer = files;
+      this.opts.log.info(`serving playlist files to members that lack them on port ${files.port} (at most ${(files.rateBytesPerSec / 1048576).toFixed(1)} MiB/s)`);
+    }
     this.timeline = { ...this.timeline, at: this.now() };
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.opts.heartbeatMs ?? 1000);
     this.opts.log.info(`leader listening on ${this.opts.host}:${this.port} with ${this.tracks.length} tracks${this.opts.secret ? ' (secret required)' : ''}`);
@@ -115,6 +134,8 @@ export class Leader {
   async stop(): Promise<void> {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     for (const s of this.sessions) s.close('leader shutting down');
+    await this.fileServer?.stop();
+    this.fileServer = null;
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.server = null;
   }
@@ -197,6 +218,7 @@ export class Leader {
         return { nextStart: next.nextStart?.toISOString() ?? null, nextStop: next.nextStop?.toISOString() ?? null };
       })(),
       repeat: this.timeline.repeat,
+      files: this.fileServer ? { port: this.fileServer.port, rateBytesPerSec: this.fileServer.rateBytesPerSec, stats: { ...this.fileServer.stats } } : null,
     };
   }
 
@@ -222,6 +244,7 @@ export class Leader {
       hardSeeks: st?.hardSeeks ?? 0,
       trackIndex: st?.trackIndex ?? null,
       statusAgeMs: st ? now - s.lastStatusAtMs : null,
+      fetch: st?.fetch ?? null,
     };
   }
 
@@ -233,6 +256,7 @@ export class Leader {
       clockKind: this.opts.clockKind ?? 'monotonic',
       tracks: () => this.tracks,
       timeline: () => this.timeline,
+      filesPort: () => this.fileServer?.port ?? null,
       log: this.opts.log,
       onJoined: (s) => this.joined(s),
       onLeft: (s) => this.left(s),

@@ -29,6 +29,8 @@ export interface SessionContext {
   clockKind: 'monotonic' | 'utc';
   tracks: () => readonly Track[];
   timeline: () => Timeline;
+  /** the port playlist files are served on, announced in the welcome (null: not serving) */
+  filesPort?: () => number | null;
   log: Logger;
   /** called once the member has proved itself; returns the id it is known by */
   onJoined: (session: MemberSession) => void;
@@ -156,6 +158,7 @@ export class MemberSession {
       ...(secret !== null ? { leaderProof: leaderProof(secret, m.clientNonce) } : {}),
       playlist: [...this.ctx.tracks()],
       timeline: this.ctx.timeline(),
+      ...((port) => (port ? { files: { port } } : {}))(this.ctx.filesPort?.() ?? null),
     });
   }
 }

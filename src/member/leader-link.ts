@@ -92,6 +92,8 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
   private nextRequestId = 1;
   private readonly pendingRequests = new Map<number, { resolve: (r: ReplyMessage) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   lastError: string | null = null;
+  /** the port the leader serves playlist files on, from its welcome (null: it serves none) */
+  filesPort: number | null = null;
 
   constructor(private readonly opts: LeaderLinkOptions) {
     super();
@@ -99,6 +101,12 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
 
   get isJoined(): boolean {
     return this.joined;
+  }
+
+  /** Where to fetch playlist files: the leader's address on this connection and its file port. */
+  filesSource(): { host: string; port: number } | null {
+    if (!this.joined || this.filesPort === null) return null;
+    return { host: this.socket?.remoteAddress ?? this.opts.host, port: this.filesPort };
   }
 
   private leaderClockKind: 'monotonic' | 'utc' | null = null;
@@ -240,6 +248,7 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
           return;
         }
         this.joined = true;
+        this.filesPort = m.files?.port ?? null;
         this.lastError = null;
         this.backoffMs = BACKOFF_MIN_MS;
         this.opts.log.info(`joined leader ${this.opts.host}:${this.opts.port} as "${this.opts.name}" (${m.playlist.length} tracks)`);

@@ -5,6 +5,7 @@
  */
 import chalk from 'chalk';
 import type { Track } from '../protocol/index.js';
+import { fetchText } from './fetch/progress-text.js';
 import type { Member } from './member.js';
 
 /** A piece of the line and how to colour it. */
@@ -24,6 +25,8 @@ export interface MemberStatusView {
   title: string | null;
   volume: number | null;
   muted: boolean | null;
+  /** "fetching track 3: 45% …" while files come from the leader */
+  fetch?: string | null;
 }
 
 const msText = (v: number | null, signed = true): string => {
@@ -65,6 +68,7 @@ export function memberStatusSegments(v: MemberStatusView): Segment[] {
   // Mute and volume before the title: a long title is what gets cut.
   if (v.muted) segs.push(['  muted', chalk.magenta]);
   else if (v.volume !== null && v.volume !== 100) segs.push([`  vol ${v.volume}`, chalk.dim]);
+  if (v.fetch) segs.push([`  ${v.fetch}`, chalk.cyan]);
   if (v.trackIndex !== null) {
     segs.push([`  ${v.trackIndex + 1}/${v.trackCount} `, chalk.dim]);
     segs.push([v.title ?? '?', chalk.bold]);
@@ -158,6 +162,7 @@ export function memberStatusView(member: Member, tracks: readonly Track[]): Memb
     title: track ? track.title || track.path : null,
     volume: sync.volume,
     muted: sync.muted,
+    fetch: fetchText(member.fetcher?.progress()),
   };
 }
 

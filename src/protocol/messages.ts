@@ -6,7 +6,7 @@
  * Handshake:
  *   leader → member  server-hello { protocol, nonce, authRequired }
  *   member → leader  hello        { protocol, name, clientNonce, proof? }   proof = HMAC(secret, "member|" + nonce + "|" + name)
- *   leader → member  welcome      { memberId, leaderProof?, playlist, timeline }  leaderProof = HMAC(secret, "leader|" + clientNonce)
+ *   leader → member  welcome      { memberId, leaderProof?, playlist, timeline, files? { port } }  leaderProof = HMAC(secret, "leader|" + clientNonce)
  *                    or error { code: "auth-failed" | "protocol-mismatch" | ... } and the connection closes.
  * After that:
  *   member → leader  time-req { id, t1 }            leader → member  time-res { id, t1, t2, t3 }
@@ -55,7 +55,18 @@ export const timelineSchema = z.object({
   repeat: repeatModeSchema,
 });
 
-export const fileStatusSchema = z.enum(['ok', 'missing', 'different', 'refused', 'checking', 'unknown']);
+export const fileStatusSchema = z.enum(['ok', 'missing', 'different', 'refused', 'checking', 'fetching', 'unknown']);
+
+/** A member's fetch of the files it lacks: the track and bytes in progress, the rate, what is left. */
+export const fetchProgressSchema = z.object({
+  trackIndex: z.number().int().nonnegative().nullable(),
+  doneBytes: z.number().nonnegative(),
+  totalBytes: z.number().nonnegative(),
+  rateBps: z.number().nonnegative(),
+  queued: z.number().int().nonnegative(),
+  fetched: z.number().int().nonnegative(),
+  error: z.string().max(512).nullable(),
+});
 
 /** The calibration test signal: an exponential sine sweep the member renders itself. */
 export const sweepSpecSchema = z.object({
@@ -92,6 +103,8 @@ const welcome = z.object({
   leaderProof: z.string().max(128).optional(),
   playlist: z.array(trackSchema).max(100_000),
   timeline: timelineSchema,
+  /** where the leader serves the playlist's files to members that lack them (file-transfer.ts) */
+  files: z.object({ port: z.number().int().min(1).max(65_535) }).optional(),
 });
 const timeReq = z.object({ type: z.literal('time-req'), id: z.number().int(), t1: finite });
 const timeRes = z.object({ type: z.literal('time-res'), id: z.number().int(), t1: finite, t2: finite, t3: finite });
@@ -122,6 +135,8 @@ const status = z.object({
   volume: z.number().min(0).max(100).nullable(),
   muted: z.boolean().nullable(),
   hardSeeks: z.number().int().nonnegative(),
+  /** fetching files this member lacks from the leader (absent: not fetching) */
+  fetch: fetchProgressSchema.optional(),
 });
 const error = z.object({ type: z.literal('error'), code: z.string().max(64), message: z.string().max(2048) });
 const requestId = z.number().int().nonnegative();
@@ -142,6 +157,7 @@ export type FileStatus = z.infer<typeof fileStatusSchema>;
 export type LeaderMessage = z.infer<typeof leaderToMember>;
 export type MemberMessage = z.infer<typeof memberToLeader>;
 export type StatusMessage = z.infer<typeof status>;
+export type FetchProgressMessage = z.infer<typeof fetchProgressSchema>;
 export type HelloMessage = z.infer<typeof hello>;
 export type MemberSettings = z.infer<typeof memberSettingsSchema>;
 export type SweepSpecMessage = z.infer<typeof sweepSpecSchema>;

@@ -26,8 +26,9 @@ describe('file checks', () => {
     const lackingDir = cluster.musicDir('lacking', (d) => rmSync(join(d, BUNDLED_FILES[0])));
     const alteredDir = cluster.musicDir('altered', (d) => appendFileSync(join(d, BUNDLED_FILES[1]), Buffer.from([0])));
     const complete = await cluster.startMember({ name: 'complete' });
-    const lacking = await cluster.startMember({ name: 'lacking', musicDir: lackingDir });
-    const altered = await cluster.startMember({ name: 'altered', musicDir: alteredDir });
+    // --no-fetch: these members keep to their own music dir (fetching is tested in fetch.test.ts).
+    const lacking = await cluster.startMember({ name: 'lacking', musicDir: lackingDir, args: ['--no-fetch'] });
+    const altered = await cluster.startMember({ name: 'altered', musicDir: alteredDir, args: ['--no-fetch'] });
 
     const s = await cluster.waitFor('file checks reported', (st) => (['complete', 'lacking', 'altered'].every((n) => !['checking', 'unknown'].includes(memberNamed(st, n)?.fileStatus ?? 'unknown')) ? st : undefined));
     expect(memberNamed(s, 'complete')).toMatchObject({ fileStatus: 'ok', fileProblems: [] });

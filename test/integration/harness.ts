@@ -266,7 +266,7 @@ export class Cluster {
   }
 
   spawn(label: string, args: string[]): Proc {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: join(this.tmp, 'xdg-state') } });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: join(this.tmp, 'xdg-state'), XDG_CACHE_HOME: join(this.tmp, 'xdg-cache') } });
     const proc = new Proc(label, child);
     this.procs.push(proc);
     return proc;

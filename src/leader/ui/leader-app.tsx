@@ -12,6 +12,7 @@ import type { ControlRequest } from '../control-server.js';
 import type { LeaderStatus, MemberView } from '../leader.js';
 import { clock, fileIsBad, fit, HEALTH_COLOR, hostOf, memberHealth, ms, progressBar, speedIsOff, speedText, wallClock, windowAround } from './format.js';
 import { ALL_MEMBERS, isPlaying, KEY_HELP, keyIntent } from './keys.js';
+import { fetchCell, fetchText } from '../../member/fetch/progress-text.js';
 
 export interface LeaderAppProps {
   status: LeaderStatus;
@@ -353,6 +354,8 @@ function memberDetail(m: MemberView): string {
     const shown = m.fileProblems.slice(0, 4).map((p) => `#${p.index + 1} ${p.status}`);
     parts.push(`files: ${shown.join(', ')}${m.fileProblems.length > 4 ? ` +${m.fileProblems.length - 4}` : ''}`);
   }
+  const fetching = fetchText(m.fetch);
+  if (fetching) parts.push(fetching);
   if (m.trackIndex !== null) parts.push(`track ${m.trackIndex + 1}`);
   parts.push(`hard seeks ${m.hardSeeks}`);
   if (m.clockSkewPpm !== null) parts.push(`skew ${m.clockSkewPpm >= 0 ? '+' : ''}${m.clockSkewPpm.toFixed(1)} ppm`);
@@ -367,7 +370,8 @@ function MemberRow({ m, selected, c }: { m: MemberView; selected: boolean; c: Re
   const playing = m.connected && m.playerState === 'playing';
   const errorColor = m.errorMs === null || !playing ? undefined : Math.abs(m.errorMs) < 1 ? 'green' : 'yellow';
   const filesColor = m.fileStatus === 'ok' ? 'green' : fileIsBad(m.fileStatus) ? 'red' : 'gray';
-  const files = fileIsBad(m.fileStatus) && m.fileProblems.length > 1 ? `${m.fileStatus.slice(0, c.files - 3)}×${Math.min(m.fileProblems.length, 99)}` : m.fileStatus;
+  const arriving = fetchCell(m.fetch);
+  const files = arriving ? arriving : fileIsBad(m.fileStatus) && m.fileProblems.length > 1 ? `${m.fileStatus.slice(0, c.files - 3)}×${Math.min(m.fileProblems.length, 99)}` : m.fileStatus;
   return (
     <Text wrap="truncate-end">
       <Text color="cyan">{selected ? '›' : ' '}</Text>
