@@ -9,7 +9,7 @@ import { runLeader } from './leader-command.js';
 import { runMember } from './member-command.js';
 import { TRANSFER } from '../protocol/file-transfer.js';
 import { DEFAULT_CACHE_BYTES } from '../member/fetch/file-cache.js';
-import { DEFAULT_PORT, collect, parseByteSize, parseMs, parsePort, parsePositiveMs } from './options.js';
+import { DEFAULT_PORT, collect, parseByteSize, parseCount, parseMs, parsePort, parsePositiveMs } from './options.js';
 import { VERSION } from './version.js';
 
 function fail(e: unknown): never {
@@ -56,6 +56,8 @@ export function buildProgram(): Command {
     .option('--stop-at <HH:MM[:SS]>', 'stop playing at this time of day (today, or tomorrow if already past)')
     .option('--stop-schedule <cron>', 'stop playing at every time matching this cron expression (e.g. "0 23 * * 6")')
     .option('--tz <Area/City>', 'time zone of --start-at, --schedule, --stop-at and --stop-schedule (default: the system time zone)')
+    .option('--max-members <n>', 'refuse members beyond this many (default 128)', parseCount)
+    .option('--max-connections <n>', 'close TCP connections beyond this many (default 256)', parseCount)
     .option('-v, --verbose', 'debug logging')
     .addHelpText(
       'after',

@@ -10,6 +10,12 @@ export function parsePort(value: string): number {
   return n;
 }
 
+export function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new InvalidArgumentError('give a whole number from 1 to 100000.');
+  return n;
+}
+
 export function parseMs(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || Math.abs(n) > 60_000) throw new InvalidArgumentError('give milliseconds as a number between -60000 and 60000.');

@@ -11,6 +11,7 @@ import { playheadAt, type FetchProgressMessage, type MemberSettings, type Repeat
 import { FileServer, type FileServerStats } from './file-server.js';
 import { MemberSession, type CalibratorRequest } from './member-session.js';
 import { MemberSettingsStore } from './member-settings-store.js';
+import { DEFAULT_LIMITS, type LeaderLimits } from './limits.js';
 import { applyCommand, normalizeTimeline, type Command } from './timeline-commands.js';
 
 export interface LeaderOptions {
@@ -33,6 +34,8 @@ export interface LeaderOptions {
   settingsFile?: string | null;
   /** serve the playlist's files to members that lack them (null: don't) */
   files?: { musicDir: string; port: number; rateBytesPerSec: number } | null;
+  /** caps and timeouts (limits.ts); any left out take the defaults */
+  limits?: Partial<LeaderLimits>;
 }
 
 export interface MemberView {
@@ -77,6 +80,8 @@ export type ScheduleInfo = () => { nextStart: Date | null; nextStop: Date | null
 
 /** Members that went away stay listed as lost for this long. */
 const LOST_MEMBER_RETENTION_MS = 10 * 60_000;
+/** The slowest member's round trip is added to a command's lead, up to this. */
+const MAX_RTT_LEAD_MS = 1000;
 
 export class Leader {
   private server: Server | null = null;
@@ -88,6 +93,7 @@ export class Leader {
   private readonly settings: MemberSettingsStore;
   private scheduleInfo: ScheduleInfo = () => ({ nextStart: null, nextStop: null });
   private fileServer: FileServer | null = null;
+  readonly limits: LeaderLimits;
   port = 0;
   /** Now on the shared clock, ms. */
   readonly now: () => number;
@@ -96,6 +102,7 @@ export class Leader {
     this.now = opts.clock ?? monotonicMs;
     this.timeline = { seq: 0, state: 'stopped', trackIndex: 0, positionSec: 0, at: this.now(), repeat: opts.repeat ?? 'off' };
     this.settings = new MemberSettingsStore(opts.settingsFile ?? null, opts.log);
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
   }
 
   get tracks(): Track[] {
@@ -156,7 +163,7 @@ export class Leader {
       const rtt = s.lastStatus?.rttMs;
       if (s.joined && rtt != null) slowest = Math.max(slowest, rtt);
     }
-    return this.now() + this.opts.leadMs + Math.min(slowest, 5000);
+    return this.now() + this.opts.leadMs + Math.min(slowest, MAX_RTT_LEAD_MS);
   }
 
   command(command: Command, at = this.commandInstant()): { ok: true; timeline: Timeline } | { ok: false; error: string } {
@@ -249,6 +256,20 @@ export class Leader {
   }
 
   private accept(socket: import('node:net').Socket): void {
+    if (this.sessions.size >= this.limits.maxConnections) {
+      this.noteRefusal(`connection from ${socket.remoteAddress ?? '?'} closed: ${this.limits.maxConnections} connections open already`);
+      socket.destroy();
+      return;
+    }
+    let pending = 0;
+    for (const s of this.sessions) if (!s.joined) pending++;
+    if (pending >= this.limits.maxPendingHandshakes) {
+      this.noteRefusal(`connection from ${socket.remoteAddress ?? '?'} closed: ${pending} handshakes pending already`);
+      socket.on('error', () => {});
+      socket.end(JSON.stringify({ type: 'error', code: 'busy', message: 'too many connections are joining at once; try again shortly' }) + '\n');
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
     const session = new MemberSession(socket, {
       secret: this.opts.secret,
       version: this.opts.version,
@@ -258,6 +279,7 @@ export class Leader {
       timeline: () => this.timeline,
       filesPort: () => this.fileServer?.port ?? null,
       log: this.opts.log,
+      limits: this.limits,
       onJoined: (s) => this.joined(s),
       onLeft: (s) => this.left(s),
       onCalibratorRequest: (s, request) => this.calibratorRequest(s, request),
@@ -300,7 +322,23 @@ export class Leader {
     }
   }
 
-  private joined(s: MemberSession): void {
+  private lastRefusalLogMs = -Infinity;
+  private refusals = 0;
+
+  /** Logs refused connections at most every 10 s (a flood must not flood the log). */
+  private noteRefusal(message: string): void {
+    this.refusals += 1;
+    const now = monotonicMs();
+    if (now - this.lastRefusalLogMs < 10_000) return;
+    this.lastRefusalLogMs = now;
+    this.opts.log.warn(`${message} (${this.refusals} refused so far)`);
+  }
+
+  private joined(s: MemberSession): string | void {
+    if (s.role === 'member' && this.liveMembers().filter((o) => o !== s).length >= this.limits.maxMembers) {
+      this.noteRefusal(`${s.label} refused: ${this.limits.maxMembers} members joined already`);
+      return `this party has its maximum of ${this.limits.maxMembers} members (leader --max-members)`;
+    }
     s.id = String(this.nextId++);
     if (s.role === 'calibrator') {
       this.opts.log.info(`${s.label} joined`);
@@ -329,7 +367,18 @@ export class Leader {
     this.lost.set(s.name, { view: { ...view, connected: false }, lostAt: monotonicMs() });
   }
 
+  /** Joined peers silent for a few heartbeats are gone (a dropped Wi-Fi does not close TCP): close them. */
+  private closeSilent(): void {
+    const now = monotonicMs();
+    for (const s of this.sessions) {
+      if (s.joined && s.isOpen && now - s.lastHeardMs > this.limits.silentAfterMs) {
+        s.drop(`no message for ${((now - s.lastHeardMs) / 1000).toFixed(1)} s: marked lost`);
+      }
+    }
+  }
+
   private heartbeat(): void {
+    this.closeSilent();
     const now = this.now();
     const normalized = normalizeTimeline(this.timeline, this.tracks, now);
     if (normalized !== this.timeline) {

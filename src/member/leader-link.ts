@@ -17,6 +17,8 @@ import {
   memberProof,
   newNonce,
   proofsMatch,
+  sessionKeys,
+  LineAuth,
   type LeaderMessage,
   type MemberMessage,
   type MemberSettings,
@@ -68,6 +70,10 @@ const CHAIN_LENGTH = 4;
 const LEADER_SILENCE_MS = 5000;
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 10_000;
+/** A playing timeline's instant this far from now (either way) is not a party we are in: refused. */
+const MAX_INSTANT_DISTANCE_MS = 7 * 24 * 3600 * 1000;
+/** A time reply the leader held longer than this, or a round trip longer, is no clock sample. */
+const MAX_EXCHANGE_MS = 5000;
 
 export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
   /** The estimate in use. A fresh one replaces it after a reconnect once it is ready. */
@@ -239,10 +245,12 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
         }
         const proof = this.opts.secret !== null ? memberProof(this.opts.secret, m.nonce, this.opts.name) : undefined;
         this.send({ type: 'hello', protocol: PROTOCOL_VERSION, name: this.opts.name, clientNonce: this.clientNonce, version: this.opts.version, role: this.opts.role ?? 'member', ...(proof ? { proof } : {}) });
+        // From here every line both ways is tagged with keys from both nonces (line-auth.ts).
+        if (this.opts.secret !== null && m.authRequired) this.conn?.authenticate(new LineAuth(sessionKeys(this.opts.secret, m.nonce, this.clientNonce, 'member')), true);
         return;
       }
       case 'welcome': {
-        if (this.opts.secret !== null && !proofsMatch(leaderProof(this.opts.secret, this.clientNonce), m.leaderProof)) {
+        if (this.opts.secret !== null && (!proofsMatch(leaderProof(this.opts.secret, this.clientNonce), m.leaderProof) || !this.conn?.isAuthenticated)) {
           this.lastError = 'the leader did not prove it knows the secret; refusing to follow it';
           this.conn?.end();
           return;
@@ -255,14 +263,17 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
         this.startExchanges();
         if ((this.opts.role ?? 'member') === 'member') this.statusTimer = setInterval(() => this.sendStatus(), 1000);
         this.emit('connected');
-        this.emit('welcome', m.playlist, m.timeline);
+        this.emit('welcome', m.playlist, this.timelineProblem(m.timeline) === null ? m.timeline : { ...m.timeline, state: 'stopped' });
         return;
       }
       case 'time-res':
         return this.onTimeResponse(m);
       case 'timeline':
-      case 'heartbeat':
+      case 'heartbeat': {
+        const problem = this.timelineProblem(m.timeline);
+        if (problem !== null) return this.refused(`timeline #${m.timeline.seq}`, problem);
         return void this.emit('timeline', m.timeline);
+      }
       case 'playlist':
         return void this.emit('playlist', m.tracks);
       case 'settings':
@@ -282,6 +293,26 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
         this.opts.log.warn(`leader error ${m.code}: ${m.message}`);
         return;
     }
+  }
+
+  private lastRefusedLogMs = -Infinity;
+
+  /** Refused input from the leader is logged at most every 10 s. */
+  private refused(what: string, reason: string): void {
+    const now = monotonicMs();
+    if (now - this.lastRefusedLogMs < 10_000) return;
+    this.lastRefusedLogMs = now;
+    this.opts.log.warn(`refused ${what} from the leader: ${reason}`);
+  }
+
+  /** Why a timeline cannot be followed (its instant absurdly far from now), or null. */
+  private timelineProblem(t: Timeline): string | null {
+    if (t.state !== 'playing') return null;
+    const clock = this.readyClock;
+    if (!clock) return null;
+    const distance = t.at - clock.toShared(monotonicMs());
+    if (Math.abs(distance) > MAX_INSTANT_DISTANCE_MS) return `its instant is ${(distance / 86_400_000).toFixed(1)} days from now (at most 7 accepted)`;
+    return null;
   }
 
   private startExchanges(): void {
@@ -315,6 +346,10 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
     const sent = this.inFlight.get(m.id);
     if (sent === undefined || sent !== m.t1) return;
     this.inFlight.delete(m.id);
+    if (!(m.t3 >= m.t2 && m.t3 - m.t2 < MAX_EXCHANGE_MS && t4 - m.t1 < MAX_EXCHANGE_MS)) {
+      this.refused('a time reply', `held ${(m.t3 - m.t2).toFixed(1)} ms by the leader, ${(t4 - m.t1).toFixed(1)} ms round trip`);
+      return;
+    }
     // The next of the chain goes out before anything else, while both ends are awake.
     if (m.id === this.chainId && this.chainLeft > 0 && this.joined) this.requestTime(this.chainLeft - 1);
     const sample = { t1: m.t1, t2: m.t2, t3: m.t3, t4 };

@@ -4,3 +4,5 @@ export * from './connection.js';
 export * from './auth.js';
 export * from './timeline.js';
 export * from './timeline-history.js';
+export * from './line-auth.js';
+export * from './token-bucket.js';

@@ -9,7 +9,7 @@ export class LineFramer {
   private discarding = false;
 
   constructor(
-    private readonly maxLineBytes: number,
+    public maxLineBytes: number,
     private readonly onLine: (line: string) => void,
     private readonly onOversized: (bytesSeen: number) => void,
   ) {}

@@ -29,6 +29,11 @@ export const PROTOCOL_VERSION = 1;
 export const MAX_LINE_BYTES = 256 * 1024;
 
 const finite = z.number().finite();
+/** No track is a week long: a position beyond this is refused. */
+export const MAX_POSITION_SEC = 7 * 24 * 3600;
+export const MAX_TRACKS = 100_000;
+/** ms in a century */
+const MAX_CLOCK_OFFSET_MS = 100 * 365.25 * 24 * 3600 * 1000;
 const name = z.string().min(1).max(64).refine(isPrintable, 'a name may not hold control characters or escape sequences');
 
 export const trackSchema = z.object({
@@ -50,7 +55,7 @@ export const timelineSchema = z.object({
   seq: z.number().int().nonnegative(),
   state: z.enum(['playing', 'paused', 'stopped']),
   trackIndex: z.number().int().nonnegative(),
-  positionSec: finite.nonnegative(),
+  positionSec: z.number().min(0).max(MAX_POSITION_SEC),
   at: finite,
   repeat: repeatModeSchema,
 });
@@ -118,20 +123,23 @@ export const memberSettingsSchema = z.object({
   latencyOffsetMs: z.number().min(-10_000).max(10_000).nullable(),
 });
 const settingsMsg = z.object({ type: z.literal('settings'), settings: memberSettingsSchema });
+/** Status fields are range-checked here: a value outside what a working member can report is refused with the range. */
 const status = z.object({
   type: z.literal('status'),
-  clockOffsetMs: finite.nullable(),
-  rttMs: finite.nullable(),
-  clockSkewPpm: finite.nullable(),
+  /** two monotonic clocks differ by at most their uptimes: a century bounds it */
+  clockOffsetMs: z.number().min(-MAX_CLOCK_OFFSET_MS).max(MAX_CLOCK_OFFSET_MS).nullable(),
+  /** the leader adds the slowest round trip to every command's lead: more than 2 s is not a member in sync */
+  rttMs: z.number().min(0).max(2000).nullable(),
+  clockSkewPpm: z.number().min(-10_000).max(10_000).nullable(),
   /** audio position minus timeline position, ms; positive = ahead; null when not playing */
-  errorMs: finite.nullable(),
-  speed: finite.nullable(),
-  trackIndex: z.number().int().nullable(),
+  errorMs: z.number().min(-MAX_POSITION_SEC * 1000).max(MAX_POSITION_SEC * 1000).nullable(),
+  speed: z.number().min(0).max(4).nullable(),
+  trackIndex: z.number().int().min(0).max(MAX_TRACKS).nullable(),
   playerState: z.enum(['idle', 'loading', 'armed', 'playing', 'paused', 'silent', 'down', 'calibrating']),
   fileStatus: fileStatusSchema,
   /** per-track problems, e.g. [{ index: 2, status: 'missing' }] */
-  fileProblems: z.array(z.object({ index: z.number().int(), status: fileStatusSchema })).max(100_000),
-  latencyOffsetMs: finite,
+  fileProblems: z.array(z.object({ index: z.number().int().min(0).max(MAX_TRACKS), status: fileStatusSchema })).max(MAX_TRACKS),
+  latencyOffsetMs: z.number().min(-10_000).max(10_000),
   volume: z.number().min(0).max(100).nullable(),
   muted: z.boolean().nullable(),
   hardSeeks: z.number().int().nonnegative(),
