@@ -1,5 +1,5 @@
 /** `syncplay leader`: serve the playlist and the timeline; optionally play here too (--play). */
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { defaultControlSocketPath } from '../leader/control-socket-path.js';
 import { ControlServer } from '../leader/control-server.js';
 import { Leader } from '../leader/leader.js';
@@ -11,7 +11,7 @@ import { defaultStateDir } from '../party/state-dir.js';
 import { NtpClock, parseNtpServer } from '../clock/ntp-clock.js';
 import type { RepeatMode } from '../protocol/index.js';
 import { loadPlaylist } from '../playlist/load-playlist.js';
-import { shuffled } from '../playlist/shuffle.js';
+import { PartyStateStore, newShuffleSeed, playlistDigest, seededShuffle, type PartyState } from '../leader/party-state.js';
 import { DEFAULT_PORT, defaultMemberName } from './options.js';
 import { untilSignal } from './until-signal.js';
 import { VERSION } from './version.js';
@@ -96,9 +96,21 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
   const playlist = await loadPlaylist({ musicDir, ...(o.playlist ? { playlistFile: resolve(o.playlist) } : {}) });
   for (const w of playlist.warnings) log.warn(w);
   log.info(`playlist: ${playlist.tracks.length} tracks from ${playlist.source}${o.shuffle ? ', shuffled' : ''}`);
-  const tracks = o.shuffle ? shuffled(playlist.tracks) : playlist.tracks;
+  let partyState: { store: PartyStateStore; saved: PartyState | null; shuffleSeed: string | null };
+  const settingsFile = o.stateFile === undefined ? join(stateDir, 'members.json') : o.stateFile;
+  // The party (timeline, shuffle seed) is kept next to the member settings; none without them.
+  const partyStore = new PartyStateStore(settingsFile === null ? null : join(dirname(settingsFile), 'party.json'), log.child('leader'));
+  const saved = partyStore.load();
+  const shuffleSeed = o.shuffle ? (saved?.shuffleSeed ?? newShuffleSeed()) : null;
+  let tracks = shuffleSeed ? seededShuffle(playlist.tracks, shuffleSeed) : playlist.tracks;
+  if (shuffleSeed && saved && playlistDigest(tracks) !== saved.playlistDigest) {
+    // Another playlist than the saved party's: a fresh order.
+    const fresh = newShuffleSeed();
+    tracks = seededShuffle(playlist.tracks, fresh);
+    partyState = { store: partyStore, saved, shuffleSeed: fresh };
+  } else partyState = { store: partyStore, saved, shuffleSeed };
 
-  const leader = new Leader({ host: o.host, port: o.port, tracks, repeat: o.repeat ?? 'off', secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader'), settingsFile: o.stateFile === undefined ? join(stateDir, 'members.json') : o.stateFile, files: o.serveFiles === false ? null : { musicDir, port: o.filesPort ?? 0, rateBytesPerSec: o.serveRate ?? TRANSFER.SERVE_RATE }, limits: { ...(o.maxMembers ? { maxMembers: o.maxMembers } : {}), ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}) }, ...(ntp ? { clock: () => ntp.nowUtcMs(), clockKind: 'utc' as const } : {}) });
+  const leader = new Leader({ host: o.host, port: o.port, tracks, repeat: o.repeat ?? 'off', secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader'), settingsFile, party: partyState, files: o.serveFiles === false ? null : { musicDir, port: o.filesPort ?? 0, rateBytesPerSec: o.serveRate ?? TRANSFER.SERVE_RATE }, limits: { ...(o.maxMembers ? { maxMembers: o.maxMembers } : {}), ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}) }, ...(ntp ? { clock: () => ntp.nowUtcMs(), clockKind: 'utc' as const } : {}) });
   await leader.start();
 
   let control: ControlServer | null = null;

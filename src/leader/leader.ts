@@ -12,6 +12,7 @@ import { FileServer, type FileServerStats } from './file-server.js';
 import { MemberSession, type CalibratorRequest } from './member-session.js';
 import { MemberSettingsStore } from './member-settings-store.js';
 import { DEFAULT_LIMITS, type LeaderLimits } from './limits.js';
+import { currentBootId, playlistDigest, resumeFrom, type PartyState, type PartyStateStore } from './party-state.js';
 import { applyCommand, normalizeTimeline, type Command } from './timeline-commands.js';
 
 export interface LeaderOptions {
@@ -36,6 +37,8 @@ export interface LeaderOptions {
   files?: { musicDir: string; port: number; rateBytesPerSec: number } | null;
   /** caps and timeouts (limits.ts); any left out take the defaults */
   limits?: Partial<LeaderLimits>;
+  /** where the party (timeline, playlist order) is kept across restarts, and what was saved there */
+  party?: { store: PartyStateStore; saved: PartyState | null; shuffleSeed: string | null };
 }
 
 export interface MemberView {
@@ -103,6 +106,37 @@ export class Leader {
     this.timeline = { seq: 0, state: 'stopped', trackIndex: 0, positionSec: 0, at: this.now(), repeat: opts.repeat ?? 'off' };
     this.settings = new MemberSettingsStore(opts.settingsFile ?? null, opts.log);
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.digest = playlistDigest(opts.tracks);
+    if (opts.party) {
+      const resume = resumeFrom(opts.party.saved, { digest: this.digest, clockKind: opts.clockKind ?? 'monotonic', bootId: this.bootId, wallMs: Date.now(), sharedMs: this.now() }, opts.tracks);
+      if (resume.kind === 'none') {
+        if (opts.party.saved) opts.log.info(`not resuming the saved party: ${resume.reason}`);
+      } else {
+        this.timeline = resume.timeline;
+        this.restored = true;
+        opts.log.info(`resuming the party${resume.kind === 'paused' ? ' paused (the shared clock is not the one it was saved with)' : ''}: ${this.describeTimeline()} (timeline #${this.timeline.seq})`);
+      }
+    }
+  }
+
+  private readonly digest: string;
+  private readonly bootId = currentBootId();
+  private restored = false;
+
+  /** Every change of the timeline goes through here, so the saved party is never behind. */
+  private setTimeline(t: Timeline, stopped = false): void {
+    this.timeline = t;
+    this.opts.party?.store.save({
+      version: 1,
+      playlistDigest: this.digest,
+      shuffleSeed: this.opts.party.shuffleSeed,
+      clockKind: this.opts.clockKind ?? 'monotonic',
+      bootId: this.bootId,
+      timeline: t,
+      savedAtWallMs: Date.now(),
+      savedAtSharedMs: this.now(),
+      stopped,
+    });
   }
 
   get tracks(): Track[] {
@@ -133,7 +167,7 @@ export class Leader {
       this.fileServer = files;
       this.opts.log.info(`serving playlist files to members that lack them on port ${files.port} (at most ${(files.rateBytesPerSec / 1048576).toFixed(1)} MiB/s)`);
     }
-    this.timeline = { ...this.timeline, at: this.now() };
+    this.setTimeline(this.restored ? this.timeline : { ...this.timeline, at: this.now() });
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.opts.heartbeatMs ?? 1000);
     this.opts.log.info(`leader listening on ${this.opts.host}:${this.port} with ${this.tracks.length} tracks${this.opts.secret ? ' (secret required)' : ''}`);
   }
@@ -143,6 +177,7 @@ export class Leader {
     for (const s of this.sessions) s.close('leader shutting down');
     await this.fileServer?.stop();
     this.fileServer = null;
+    this.setTimeline(this.timeline, true);
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.server = null;
   }
@@ -169,7 +204,7 @@ export class Leader {
   command(command: Command, at = this.commandInstant()): { ok: true; timeline: Timeline } | { ok: false; error: string } {
     const result = applyCommand(this.timeline, this.tracks, command, at);
     if (!result.ok) return result;
-    this.timeline = result.timeline;
+    this.setTimeline(result.timeline);
     this.broadcast({ type: 'timeline', timeline: this.timeline });
     const inMs = (at - this.now()).toFixed(0);
     this.opts.log.info(`${command.kind}${'seconds' in command ? ` ${command.seconds}` : ''} → ${this.describeTimeline()} in ${inMs} ms`);
@@ -383,7 +418,7 @@ export class Leader {
     const normalized = normalizeTimeline(this.timeline, this.tracks, now);
     if (normalized !== this.timeline) {
       const wasTrack = this.timeline.trackIndex;
-      this.timeline = normalized;
+      this.setTimeline(normalized);
       if (normalized.state === 'stopped') this.opts.log.info('playlist finished');
       else if (normalized.trackIndex !== wasTrack) this.opts.log.info(`next track: ${this.describeTimeline()}`);
     }

@@ -1,0 +1,128 @@
+/**
+ * The party's state, kept by the leader in its state dir so a restarted leader carries on where
+ * it was: the timeline (track, position, instant, repeat), the playlist's identity and the
+ * shuffle seed that gave its order. It is written atomically (temporary file, then rename) on
+ * every change, so a crash at any moment leaves either the old state or the new one.
+ *
+ * When it resumes: the saved timeline is kept as it is (same sequence number, same instant) when
+ * the playlist is the same and the shared clock is the same clock: UTC (--ntp), or this machine's
+ * monotonic clock in the same boot (the kernel's boot id). Members then see the very timeline
+ * they are already playing: no gap, no seek. After a reboot the party resumes paused where it
+ * was. A leader stopped on purpose (SIGINT/SIGTERM) resumes only when started again within
+ * RESUME_AFTER_STOP_MS (a service restart); later, the party starts stopped.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import type { Logger } from '../log/logger.js';
+export { seededShuffle } from '../playlist/shuffle.js';
+import { playheadAt, timelineSchema, type Timeline, type Track } from '../protocol/index.js';
+
+/** A leader stopped on purpose and started again within this resumes the party (a service restart). */
+export const RESUME_AFTER_STOP_MS = 60_000;
+
+const stateSchema = z.object({
+  version: z.literal(1),
+  /** sha-256 of the playlist in play order (paths and content hashes) */
+  playlistDigest: z.string().max(128),
+  /** the seed of the shuffled order, or null when not shuffled */
+  shuffleSeed: z.string().max(128).nullable(),
+  clockKind: z.enum(['monotonic', 'utc']),
+  /** the kernel's boot id when saved: a monotonic shared clock is only the same clock within one boot */
+  bootId: z.string().max(128).nullable(),
+  timeline: timelineSchema,
+  /** wall-clock ms when saved, and whether the leader was stopped on purpose */
+  savedAtWallMs: z.number().finite(),
+  savedAtSharedMs: z.number().finite(),
+  stopped: z.boolean(),
+});
+export type PartyState = z.infer<typeof stateSchema>;
+
+export function playlistDigest(tracks: readonly Track[]): string {
+  const h = createHash('sha256');
+  for (const t of tracks) h.update(`${t.path}\0${t.hash}\n`);
+  return h.digest('hex');
+}
+
+export function newShuffleSeed(): string {
+  return randomBytes(16).toString('hex');
+}
+
+export function currentBootId(): string | null {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+export type Resume = { kind: 'as-is'; timeline: Timeline } | { kind: 'paused'; timeline: Timeline } | { kind: 'none'; reason: string };
+
+/**
+ * What a leader starting now makes of a saved state: the timeline as it was, a paused one at the
+ * position it had reached, or nothing (and why).
+ */
+export function resumeFrom(saved: PartyState | null, now: { digest: string; clockKind: 'monotonic' | 'utc'; bootId: string | null; wallMs: number; sharedMs: number }, tracks: readonly Track[]): Resume {
+  if (!saved) return { kind: 'none', reason: 'no saved party' };
+  if (saved.playlistDigest !== now.digest) return { kind: 'none', reason: 'the playlist changed since the party was saved' };
+  if (saved.stopped && now.wallMs - saved.savedAtWallMs > RESUME_AFTER_STOP_MS) return { kind: 'none', reason: 'the leader was stopped on purpose more than a minute ago' };
+  const t = saved.timeline;
+  const sameClock = saved.clockKind === now.clockKind && (now.clockKind === 'utc' || (saved.bootId !== null && saved.bootId === now.bootId));
+  if (sameClock) return { kind: 'as-is', timeline: t };
+  // Another clock: the instant means nothing here. Resume paused where the party had got to when saved.
+  const here = playheadAt(t, tracks, saved.savedAtSharedMs);
+  if (here.state === 'ended') return { kind: 'none', reason: 'the playlist had ended' };
+  return { kind: 'paused', timeline: { seq: t.seq + 1, state: t.state === 'stopped' ? 'stopped' : 'paused', trackIndex: here.trackIndex, positionSec: here.positionSec, at: now.sharedMs, repeat: t.repeat } };
+}
+
+export class PartyStateStore {
+  private lastWritten = '';
+
+  constructor(readonly file: string | null, private readonly log: Logger) {}
+
+  load(): PartyState | null {
+    if (!this.file) return null;
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch {
+      return null;
+    }
+    let raw: unknown = null;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      /* reported below */
+    }
+    const parsed = stateSchema.safeParse(raw);
+    if (!parsed.success) {
+      const aside = `${this.file}.unreadable-${Date.now()}`;
+      this.log.warn(`party state ${this.file} is not valid; moved it to ${aside} and starting afresh`);
+      try {
+        renameSync(this.file, aside);
+      } catch {
+        /* leave it */
+      }
+      return null;
+    }
+    return parsed.data;
+  }
+
+  /** Writes the state atomically; an unchanged state is not written again. */
+  save(state: PartyState): void {
+    if (!this.file) return;
+    const { savedAtWallMs: _w, savedAtSharedMs: _s, ...identity } = state;
+    const key = JSON.stringify(identity);
+    if (key === this.lastWritten) return;
+    try {
+      mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+      const tmp = `${this.file}.tmp-${process.pid}`;
+      writeFileSync(tmp, JSON.stringify(state) + '\n', { mode: 0o600 });
+      renameSync(tmp, this.file);
+      this.lastWritten = key;
+    } catch (e) {
+      this.log.warn(`cannot save the party state to ${this.file}: ${(e as Error).message}`);
+    }
+  }
+}
