@@ -7,6 +7,7 @@ import { monotonicMs } from '../clock/monotonic.js';
 import type { Logger } from '../log/logger.js';
 import { DEFAULT_LIMITS, type LeaderLimits } from './limits.js';
 import { isLocalAddress } from './local-address.js';
+import { TokenBucket } from './token-bucket.js';
 import {
   JsonLineConnection,
   PROTOCOL_VERSION,
@@ -18,7 +19,6 @@ import {
   proofsMatch,
   sessionKeys,
   LineAuth,
-  TokenBucket,
   type LeaderMessage,
   type MemberMessage,
   type ReplyMessage,
@@ -142,14 +142,14 @@ export class MemberSession {
 
   private onMessage(m: MemberMessage): void {
     if (m.type === 'time-req') {
-      if (!this.timeRequests.take()) return this.limited('time requests');
+      if (!this.timeRequests.tryTake()) return this.limited('time requests');
       // t2 is stamped as early as the event loop lets us, t3 just before the write.
       const t2 = this.ctx.clock();
       if (!this.joined) return;
       this.conn.send({ type: 'time-res', id: m.id, t1: m.t1, t2, t3: this.ctx.clock() });
       return;
     }
-    if (!this.messages.take()) return this.limited('messages');
+    if (!this.messages.tryTake()) return this.limited('messages');
     if (m.type === 'hello') return this.onHello(m);
     if (!this.joined) {
       this.conn.send({ type: 'error', code: 'not-joined', message: `send hello before ${m.type}` });

@@ -2,6 +2,7 @@
  * A token bucket shared by every transfer the leader serves, so that all members together stay
  * under one byte rate. `take(n)` spends n tokens now (the balance may go negative: debt) and says
  * how long to wait before sending them, so callers pace themselves in order of arrival.
+ * `tryTake()` is the refusing kind: it bounds how often one peer may ask for something.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { monotonicMs } from '../clock/monotonic.js';
@@ -28,6 +29,17 @@ export class TokenBucket {
     this.lastMs = now;
     this.tokens -= n;
     return this.tokens >= 0 ? 0 : (-this.tokens / this.rate) * 1000;
+  }
+
+  /** Spends `n` tokens only if they are there (no debt): false means refuse or drop the event. */
+  tryTake(n = 1): boolean {
+    if (!Number.isFinite(this.rate) || this.rate <= 0) return true;
+    const now = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.lastMs) / 1000) * this.rate);
+    this.lastMs = now;
+    if (this.tokens < n) return false;
+    this.tokens -= n;
+    return true;
   }
 }
 

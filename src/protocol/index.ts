@@ -5,4 +5,3 @@ export * from './auth.js';
 export * from './timeline.js';
 export * from './timeline-history.js';
 export * from './line-auth.js';
-export * from './token-bucket.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LineAuth, sessionKeys } from '../../src/protocol/line-auth.js';
-import { TokenBucket } from '../../src/protocol/token-bucket.js';
+import { TokenBucket } from '../../src/leader/token-bucket.js';
 
 const pair = (secret = 'party-secret', ln = 'leader-nonce', mn = 'member-nonce') => ({
   leader: new LineAuth(sessionKeys(secret, ln, mn, 'leader')),
@@ -42,21 +42,21 @@ describe('per-line authentication', () => {
   });
 });
 
-describe('token bucket', () => {
+describe('token bucket, refusing', () => {
   it('allows the burst, then the sustained rate', () => {
     let now = 0;
     const b = new TokenBucket(10, 5, () => now);
     let taken = 0;
-    for (let i = 0; i < 20; i++) if (b.take()) taken++;
+    for (let i = 0; i < 20; i++) if (b.tryTake()) taken++;
     expect(taken).toBe(5);
     now += 1000;
     taken = 0;
-    for (let i = 0; i < 20; i++) if (b.take()) taken++;
+    for (let i = 0; i < 20; i++) if (b.tryTake()) taken++;
     expect(taken).toBe(5); // refilled 10, capped at the burst
     now += 300;
-    expect(b.take()).toBe(true);
-    expect(b.take()).toBe(true);
-    expect(b.take()).toBe(true);
-    expect(b.take()).toBe(false);
+    expect(b.tryTake()).toBe(true);
+    expect(b.tryTake()).toBe(true);
+    expect(b.tryTake()).toBe(true);
+    expect(b.tryTake()).toBe(false);
   });
 });
