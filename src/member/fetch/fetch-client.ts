@@ -83,11 +83,11 @@ export class FetchClient {
     return parsed.data;
   }
 
-  /** Chunk `i` of the file, verified against the manifest. */
-  async chunk(manifest: Manifest, i: number): Promise<Buffer> {
+  /** Chunk `i` of the file, verified against the manifest; `onBytes` hears of the bytes as they come. */
+  async chunk(manifest: Manifest, i: number, onBytes?: (n: number) => void): Promise<Buffer> {
     const { start, end } = chunkRange(manifest, i);
     const range = `bytes=${start}-${end - 1}`;
-    const { res } = await this.authed('GET', `/v1/files/${manifest.hash}`, range, end - start);
+    const { res } = await this.authed('GET', `/v1/files/${manifest.hash}`, range, end - start, onBytes);
     if (res.status !== 206) throw this.refusal(res, `chunk ${i + 1}/${manifest.chunks.length} of ${manifest.hash.slice(0, 12)}`);
     if (res.body.length !== end - start) throw new TransferError(`chunk ${i + 1}/${manifest.chunks.length} truncated: ${res.body.length} of ${end - start} bytes`);
     if (sha256Hex(res.body) !== manifest.chunks[i]) throw new TransferError(`chunk ${i + 1}/${manifest.chunks.length} corrupt: its SHA-256 does not match the manifest`);
@@ -105,7 +105,7 @@ export class FetchClient {
   }
 
   /** An authenticated request; a stale session (the leader restarted or forgot it) is renewed once. */
-  private async authed(method: string, path: string, range: string, maxBody: number): Promise<{ res: Response; seq: number; key: Buffer }> {
+  private async authed(method: string, path: string, range: string, maxBody: number, onBytes?: (n: number) => void): Promise<{ res: Response; seq: number; key: Buffer }> {
     for (let attempt = 0; ; attempt++) {
       const session = this.session ?? (await this.openSession());
       const seq = ++session.seq;
@@ -115,7 +115,7 @@ export class FetchClient {
         [HEADER.mac]: requestMac(session.key, method, path, range, seq),
       };
       if (range) headers.range = range;
-      const res = await this.send(method, path, headers, null, maxBody);
+      const res = await this.send(method, path, headers, null, maxBody, onBytes);
       if (res.status === 401 && attempt === 0) {
         this.session = null;
         continue;
@@ -144,7 +144,7 @@ export class FetchClient {
     return this.session;
   }
 
-  private send(method: string, path: string, headers: Record<string, string>, body: string | null, maxBody: number): Promise<Response> {
+  private send(method: string, path: string, headers: Record<string, string>, body: string | null, maxBody: number, onBytes?: (n: number) => void): Promise<Response> {
     const timeoutMs = this.opts.timeoutMs ?? TRANSFER.REQUEST_TIMEOUT_MS;
     return new Promise((resolve, reject) => {
       const req = request({ host: this.opts.host, port: this.opts.port, method, path, headers: { ...headers, ...(body !== null ? { 'content-length': String(Buffer.byteLength(body)) } : {}) }, agent: this.agent, timeout: timeoutMs }, (res) => {
@@ -157,6 +157,7 @@ export class FetchClient {
             return;
           }
           parts.push(b);
+          if (res.statusCode === 206) onBytes?.(b.length);
         });
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
         res.on('error', (e) => reject(new TransferError(`transfer broke off: ${e.message}`)));

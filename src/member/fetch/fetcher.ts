@@ -274,8 +274,7 @@ export class Fetcher {
         }
         const data = await this.chunkWithRetries(client, job, manifest, i);
         writeSync(fd, data, 0, data.length, chunkRange(manifest, i).start);
-        this.current.done += data.length;
-        this.samples.push({ atMs: monotonicMs(), bytes: data.length });
+        this.current.done = Math.min(manifest.size, chunkRange(manifest, i).end);
       }
       fsyncSync(fd);
     } finally {
@@ -299,7 +298,14 @@ export class Fetcher {
   private async chunkWithRetries(client: FetchClient, job: Job, manifest: Manifest, i: number): Promise<Buffer> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await client.chunk(manifest, i);
+        const base = chunkRange(manifest, i).start;
+        let received = 0;
+        return await client.chunk(manifest, i, (n) => {
+          received += n;
+          this.samples.push({ atMs: monotonicMs(), bytes: n });
+          if (this.samples.length > 10_000) this.samples.splice(0, 5000);
+          if (this.current) this.current.done = base + received;
+        });
       } catch (e) {
         if (!(e instanceof TransferError) || (e.status !== null && e.status !== 503) || attempt >= FETCHER.CHUNK_ATTEMPTS || this.stopped) throw e;
         this.opts.log.warn(`track ${job.index + 1}: ${e.message}; fetching it again (attempt ${attempt + 1} of ${FETCHER.CHUNK_ATTEMPTS})`);
