@@ -72,7 +72,12 @@ export function buildMpvArgs(options: Pick<MpvProcessOptions, 'audioDevice' | 'e
     '--input-terminal=no',
     '--input-default-bindings=no',
     '--msg-level=all=warn',
+    // speed is a plain resampling ratio (no scaletempo: no artefacts, no click back at 1×)
     '--audio-pitch-correction=no',
+    // On PulseAudio: report the stream's latency as measured, not PulseAudio's smoothed estimate,
+    // which wanders by 0.1–1.5 ms — audio-pts (the sync reading) would wander with it while the
+    // sound does not. Ignored by other outputs.
+    '--pulse-latency-hacks=yes',
     '--gapless-audio=yes',
     '--prefetch-playlist=yes',
     '--keep-open=no',

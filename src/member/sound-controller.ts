@@ -1,0 +1,173 @@
+/**
+ * The sync controller that holds the sound: turns position readings into mpv's playback `speed`.
+ *
+ * error e (s) = audio position − timeline position (positive: this speaker is ahead).
+ *
+ * The plant. With `audio-pitch-correction=no` the speed is a resampling ratio, and a new ratio
+ * reaches the output only after the audio already decoded and buffered has played: measured on
+ * PulseAudio (latency hacks on), the sound starts to move ~0.3 s after a step, and so does mpv's
+ * `audio-pts` — no jump, the same dead time (`bench/speed-probe.ts`). So the loop is an
+ * integrator behind a dead time L:  e'(t) = s(t − L) − 1 (+ the device's drift).
+ * A plain PI loop on e sees its own corrections only L later, keeps correcting, and overshoots:
+ * the speed swings and the sound wanders although the readings look calm.
+ *
+ * The loop here:
+ * - Robust reading: the median of the last `medianOf` readings (a loaded machine gives outliers).
+ * - Smith predictor: the controller knows what it asked for; what is still "in the pipe" is
+ *   pending = ∫_{t−L'}^{t} (s(τ) − s₀) dτ, L' = L plus the median's own delay, s₀ the speed at
+ *   which the device keeps time (1 − the drift learned). The predicted error
+ *   e + pending is where the sound will be once the pipe has played out; the loop acts on that,
+ *   so it sees a plain integrator and settles like one (time constant 1/Kp) instead of ringing.
+ * - A soft deadband: |predicted error| under `deadbandSec` asks for no proportional change,
+ *   beyond it only the excess does. Reading noise then stops moving the speed, the speed stays
+ *   put for seconds, and the sound holds (each speed change is heard as the delay wandering).
+ * - Changes smaller than `minSpeedStep` are not sent.
+ * - An integrator learns the device's drift, but only once the start transient is over: the error
+ *   has moved less than `settleBandSec` over `settleForSec` (a P loop alone settles at a steady
+ *   error of drift × (1/Kp + L), so "small" is not the test; "still" is). Integrating a start's
+ *   error winds it up and overshoots.
+ *   It keeps what it learned across seeks and track changes: drift belongs to the device.
+ * - Errors beyond `hardSeekSec` are not chased by speed: the caller re-arms with an exact seek.
+ */
+
+export interface SoundControllerOptions {
+  /** proportional gain on the predicted error, 1/s: a start offset decays with time constant 1/kp */
+  kp: number;
+  /** integral gain, 1/s² (drift): small enough not to ring with kp */
+  ki: number;
+  /** dead time between a speed change and its effect on audio-pts and the sound, s */
+  plantDelaySec: number;
+  /** readings per median */
+  medianOf: number;
+  /** no proportional action below this predicted error, s */
+  deadbandSec: number;
+  /** smaller speed changes than this are not sent (ratio) */
+  minSpeedStep: number;
+  /** speed stays within 1 ± this */
+  maxCorrection: number;
+  /** the integrator alone may hold at most this correction (anti-windup) */
+  maxIntegralCorrection: number;
+  /** beyond this error the caller re-arms instead, s */
+  hardSeekSec: number;
+  /** the integrator starts once the error moved less than settleBandSec over settleForSec */
+  settleBandSec: number;
+  settleForSec: number;
+}
+
+/** Why each value: see the module comment; measured on this project's bench (PulseAudio, mpv 0.35). */
+export const DEFAULT_SOUND_CONTROLLER: SoundControllerOptions = {
+  kp: 1.0, // settles a start offset in ~3 s, slow enough that reading noise moves little
+  ki: 0.1, // learns 200 ppm of drift within ~10 s without ringing against kp
+  plantDelaySec: 0.3, // measured dead time (speed step → sound and audio-pts), mpv's 0.2 s buffer + output
+  medianOf: 3, // one outlier in three readings (a slow IPC round trip) is ignored
+  deadbandSec: 20e-6, // below the reading noise (35–60 µs std): noise alone does not move the speed
+  minSpeedStep: 2e-6, // 2 ppm for 1 s is 2 µs: not worth a change
+  maxCorrection: 0.005, // ±0.5 % (8.6 cents): inaudible as pitch
+  maxIntegralCorrection: 0.001, // 1000 ppm: far beyond any crystal
+  hardSeekSec: 0.05, // 50 ms would take 10 s at 0.5 %: seek instead
+  settleBandSec: 60e-6, // a little over the median's noise
+  settleForSec: 1,
+};
+
+export type SoundDecision = { action: 'speed'; speed: number; predictedErrorSec: number } | { action: 'hard-seek' };
+
+export class SoundController {
+  private readonly o: SoundControllerOptions;
+  /** the controller's own time, s (sum of dt) */
+  private t = 0;
+  /** speeds asked for: [from t, speed], oldest first; only what the pipe can still hold is kept */
+  private speeds: [number, number][] = [[0, 1]];
+  private readonly recent: number[] = [];
+  private integral = 0; // ∫e dt, s²
+  private integrating = false;
+  /** where the error was when the current still period began */
+  private settle: { t: number; e: number } | null = null;
+  private lastSpeed = 1;
+  private meanDt = 0.1;
+
+  constructor(options: Partial<SoundControllerOptions> = {}) {
+    this.o = { ...DEFAULT_SOUND_CONTROLLER, ...options };
+  }
+
+  get speed(): number {
+    return this.lastSpeed;
+  }
+
+  /** The correction the integrator holds: the device's drift as the loop has learned it. */
+  get learnedDrift(): number {
+    return this.o.ki * this.integral;
+  }
+
+  /**
+   * Playback (re)starts at an instant at `speed`: the pipe is empty of old corrections, the
+   * readings so far belong to the old position, and the next seconds are a start transient.
+   */
+  rearmed(speed = 1 - this.learnedDrift): void {
+    this.recent.length = 0;
+    this.speeds = [[this.t, speed]];
+    this.lastSpeed = speed;
+    this.settle = null;
+  }
+
+  /** Forget the learned drift too (a different device or a restarted player). */
+  reset(): void {
+    this.integral = 0;
+    this.integrating = false;
+    this.rearmed(1);
+  }
+
+  /**
+   * ∫_{t−window}^{t} (s(τ) − s₀) dτ over the speeds asked for, s, where s₀ = 1 − learned drift
+   * is the speed at which this device keeps time: only the corrections beyond it are "in the pipe".
+   */
+  private pending(windowSec: number): number {
+    const from = this.t - windowSec;
+    const base = 1 - this.learnedDrift;
+    let sum = 0;
+    for (let i = this.speeds.length - 1; i >= 0; i--) {
+      const [start, s] = this.speeds[i]!;
+      const end = i + 1 < this.speeds.length ? this.speeds[i + 1]![0] : this.t;
+      const a = Math.max(start, from);
+      if (end > a) sum += (s - base) * (end - a);
+      if (start <= from) {
+        this.speeds.splice(0, i); // older entries can no longer matter
+        break;
+      }
+    }
+    return sum;
+  }
+
+  /** One reading: `errorSec` measured `dtSec` after the previous one. */
+  update(errorSec: number, dtSec: number): SoundDecision {
+    const dt = Math.min(Math.max(dtSec, 0), 1);
+    this.t += dt;
+    if (dt > 0) this.meanDt += 0.1 * (dt - this.meanDt);
+    this.recent.push(errorSec);
+    if (this.recent.length > this.o.medianOf) this.recent.shift();
+    const sorted = [...this.recent].sort((a, b) => a - b);
+    const e = sorted[Math.floor(sorted.length / 2)]!;
+    if (Math.abs(e) > this.o.hardSeekSec) return { action: 'hard-seek' };
+
+    // the median of n readings lags by (n − 1)/2 of them
+    const lag = this.o.plantDelaySec + ((this.recent.length - 1) / 2) * this.meanDt;
+    const predicted = e + this.pending(lag);
+
+    if (!this.integrating) {
+      if (!this.settle || Math.abs(e - this.settle.e) > this.o.settleBandSec) this.settle = { t: this.t, e };
+      else if (this.t - this.settle.t >= this.o.settleForSec) this.integrating = true;
+    }
+    if (this.integrating && this.o.ki > 0) {
+      const limit = this.o.maxIntegralCorrection / this.o.ki;
+      this.integral = Math.min(limit, Math.max(-limit, this.integral + predicted * dt));
+    }
+    const excess = Math.sign(predicted) * Math.max(0, Math.abs(predicted) - this.o.deadbandSec);
+    const correction = this.o.kp * excess + this.o.ki * this.integral;
+    const clamped = Math.min(this.o.maxCorrection, Math.max(-this.o.maxCorrection, correction));
+    const speed = 1 - clamped;
+    if (Math.abs(speed - this.lastSpeed) >= this.o.minSpeedStep) {
+      this.lastSpeed = speed;
+      this.speeds.push([this.t, speed]);
+    }
+    return { action: 'speed', speed: this.lastSpeed, predictedErrorSec: predicted };
+  }
+}

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../bench/seeded-random.js';
+import { SoundController } from '../../src/member/sound-controller.js';
+import { SpeedController } from '../../src/member/speed-controller.js';
+
+const DT = 0.1;
+
+/**
+ * A member as measured (bench/speed-probe.ts): a speed change reaches the sound — and the reading
+ * — 0.3 s later; the device plays (1 + drift) s of audio per s at speed 1; readings carry
+ * Gaussian noise. Returns the TRUE error (the sound) per step and how often the speed changed.
+ */
+function run(update: (measured: number, dt: number) => number | 'seek', o: { drift: number; start: number; noiseSec: number; seconds: number; seed?: number }) {
+  const rnd = seededRandom(o.seed ?? 5);
+  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
+  const pipe: number[] = Array.from({ length: 3 }, () => 1);
+  let e = o.start;
+  let last = 1;
+  let changes = 0;
+  const trueErr: number[] = [];
+  for (let k = 0; k < o.seconds / DT; k++) {
+    const r = update(e + o.noiseSec * gauss(), DT);
+    if (r === 'seek') throw new Error('hard seek');
+    if (r !== last) changes++;
+    last = r;
+    pipe.push(r);
+    const s = pipe.shift()!;
+    e += (s * (1 + o.drift) - 1) * DT;
+    trueErr.push(e);
+  }
+  return { trueErr, changes };
+}
+
+const p95 = (v: number[]): number => [...v].map(Math.abs).sort((a, b) => a - b)[Math.floor(0.95 * (v.length - 1))]!;
+const speedOf = (d: ReturnType<SoundController['update']>): number | 'seek' => (d.action === 'speed' ? d.speed : 'seek');
+
+describe('SoundController', () => {
+  it('removes a start offset without overshoot despite the 0.3 s dead time', () => {
+    const c = new SoundController();
+    const { trueErr } = run((m, dt) => speedOf(c.update(m, dt)), { drift: 0, start: 0.005, noiseSec: 0, seconds: 10 });
+    expect(Math.min(...trueErr)).toBeGreaterThan(-0.0001); // never crosses by more than 0.1 ms
+    expect(Math.abs(trueErr[50]!)).toBeLessThan(0.0002); // within 0.2 ms after 5 s
+    expect(Math.abs(trueErr.at(-1)!)).toBeLessThan(0.00003);
+  });
+
+  it('the plain PI loop on the same plant overshoots (why the predictor is there)', () => {
+    const c = new SpeedController({ kp: 2.5, ki: 0.3, maxCorrection: 0.005, hardSeekSec: 0.05, integrateAfterSec: 3, maxIntegralCorrection: 0.001 });
+    c.rearmed();
+    const { trueErr } = run((m, dt) => {
+      const d = c.update(m, dt);
+      return d.action === 'speed' ? d.speed : 'seek';
+    }, { drift: 0, start: 0.005, noiseSec: 0, seconds: 10 });
+    const s = new SoundController({ kp: 2.5 });
+    const mine = run((m, dt) => speedOf(s.update(m, dt)), { drift: 0, start: 0.005, noiseSec: 0, seconds: 10 });
+    expect(Math.min(...trueErr)).toBeLessThan(-0.0003);
+    expect(Math.min(...mine.trueErr)).toBeGreaterThan(-0.0001);
+  });
+
+  it('holds ±200 ppm drift at zero error once it has learned it', () => {
+    for (const drift of [200e-6, -200e-6]) {
+      const c = new SoundController();
+      const { trueErr } = run((m, dt) => speedOf(c.update(m, dt)), { drift, start: 0.002, noiseSec: 40e-6, seconds: 60 });
+      const tail = trueErr.slice(-200); // the last 20 s
+      expect(Math.abs(tail.reduce((a, b) => a + b, 0) / tail.length)).toBeLessThan(30e-6);
+      expect(p95(tail)).toBeLessThan(80e-6);
+      expect(c.learnedDrift).toBeCloseTo(drift / (1 + drift), 4);
+    }
+  });
+
+  it('reading noise barely moves the sound, and the speed changes less often than with the plain loop', () => {
+    const noisy = { drift: 0, start: 0, noiseSec: 50e-6, seconds: 60 };
+    const c = new SoundController();
+    const mine = run((m, dt) => speedOf(c.update(m, dt)), noisy);
+    const old = new SpeedController();
+    old.rearmed();
+    const theirs = run((m, dt) => {
+      const d = old.update(m, dt);
+      return d.action === 'speed' ? d.speed : 'seek';
+    }, noisy);
+    expect(p95(mine.trueErr.slice(100))).toBeLessThan(40e-6);
+    expect(p95(mine.trueErr.slice(100))).toBeLessThan(p95(theirs.trueErr.slice(100)));
+    expect(mine.changes).toBeLessThan(0.8 * theirs.changes);
+  });
+
+  it('asks for a re-arm beyond 50 ms, judged on the median (one wild reading is not enough)', () => {
+    const c = new SoundController();
+    expect(c.update(0.001, DT).action).toBe('speed');
+    expect(c.update(0.001, DT).action).toBe('speed');
+    expect(c.update(0.2, DT).action).toBe('speed');
+    expect(c.update(0.2, DT).action).toBe('hard-seek');
+  });
+});
