@@ -21,7 +21,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monotonicMs } from '../clock/monotonic.js';
 import { waitUntilLocal } from '../clock/precise-wait.js';
-import { MpvProcess, type MpvIpcClient } from '../member/mpv/index.js';
+import { MpvPlayer, MpvProcess } from '../member/mpv/index.js';
+import type { Player } from '../member/player.js';
 import { Capture, type CaptureTool } from './capture.js';
 import { findArrival } from './correlate.js';
 import { DEFAULT_SWEEP, renderSweep, type SweepSpec } from '../audio/signal.js';
@@ -98,17 +99,14 @@ export async function runSelfTest(o: SelfTestOptions): Promise<SelfTestResult> {
   const capture = new Capture({ tool: o.tool, sampleRate: rate, ...(o.input ? { input: o.input } : {}), ...(o.env ? { env: o.env } : {}) });
   let captureRunning = false;
   try {
-    let client: MpvIpcClient;
+    let player: Player;
     try {
-      client = await mpv.start();
+      player = new MpvPlayer(await mpv.start());
     } catch (e) {
       throw new Error(`cannot start mpv: ${(e as Error).message}`);
     }
-    await client.setProperty('pause', true);
-    const restart = client.waitForEvent('playback-restart', undefined, 10_000);
-    restart.catch(() => {});
-    await client.command(['loadfile', file, 'replace']);
-    await restart;
+    await player.setPaused(true);
+    await player.load(file);
     try {
       await capture.start();
     } catch (e) {
@@ -120,15 +118,15 @@ export async function runSelfTest(o: SelfTestOptions): Promise<SelfTestResult> {
     await new Promise((r) => setTimeout(r, 700));
     const startLocal = monotonicMs() + 300;
     await waitUntilLocal(startLocal);
-    await client.setProperty('pause', false);
+    await player.setPaused(false);
     const dueLocal = startLocal + leadInMs;
     // mpv's own view: local time minus audio-pts is when position 0 leaves the device, per mpv.
     const zeros: number[] = [];
     const endLocal = dueLocal + spec.durationSec * 1000;
     while (monotonicMs() < endLocal) {
       try {
-        const r = await client.timedGetProperty('audio-pts');
-        if (r.rttMs < 1) zeros.push(r.localMs - r.value * 1000);
+        const r = await player.readPosition();
+        if (r.rttMs < 1) zeros.push(r.localMs - r.positionSec * 1000);
       } catch {
         /* not playing yet */
       }

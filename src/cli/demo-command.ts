@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createLogger } from '../log/logger.js';
 import { Member } from '../member/member.js';
-import { canOpenAudioOutput } from '../member/audio-device-probe.js';
+import { canOpenAudioOutput } from '../member/mpv/audio-output-probe.js';
 import { loadPlaylist } from '../playlist/load-playlist.js';
 import { formatStatus } from './ctl-command.js';
 import { startLeader } from './leader-command.js';

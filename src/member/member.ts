@@ -10,9 +10,10 @@ import { FileCheck } from './file-check.js';
 import { FileCache } from './fetch/file-cache.js';
 import { Fetcher } from './fetch/fetcher.js';
 import { LeaderLink } from './leader-link.js';
+import { MpvPlayerHost } from './mpv/mpv-player.js';
 import { SupervisedMpv } from './mpv/supervised-mpv.js';
 import { signalFile } from './signal-file.js';
-import { PlayerSync, type SyncReading } from './player-sync.js';
+import { PlayerSync, type SyncReading } from './sync/player-sync.js';
 import type { SpeedControllerOptions } from './speed-controller.js';
 
 export interface MemberOptions {
@@ -73,7 +74,7 @@ export class Member {
       },
     });
     this.sync = new PlayerSync({
-      mpv: this.mpv,
+      player: new MpvPlayerHost(this.mpv),
       clock: () => this.link.readyClock,
       files: this.files,
       log,

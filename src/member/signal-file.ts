@@ -14,7 +14,7 @@ let folder: string | null = null;
 
 /**
  * The file starts with `leadInSec` of silence: the player starts it that much before the sweep is
- * due and uses the silence to bring its timing onto the instant (player-sync.ts runSignal).
+ * due and uses the silence to bring its timing onto the instant (sync/signal-playback.ts).
  */
 export function signalFile(spec: SweepSpec, leadInSec = 0): { path: string; durationSec: number; leadInSec: number } {
   folder ??= mkdtempSync(join(tmpdir(), 'syncplay-signal-'));

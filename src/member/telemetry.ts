@@ -3,7 +3,7 @@
  * for the benchmark and for anyone checking how well a device holds sync.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import type { SyncReading } from './player-sync.js';
+import type { SyncReading } from './sync/player-sync.js';
 
 /** One line of a telemetry file: the member's name and one sync reading. */
 export type TelemetryLine = SyncReading & { member: string };

@@ -15,3 +15,5 @@ export {
   type MpvProcessOptions,
 } from './mpv-process.js';
 export { SupervisedMpv, type SupervisedMpvOptions } from './supervised-mpv.js';
+export { MpvPlayer, MpvPlayerHost } from './mpv-player.js';
+export { canOpenAudioOutput } from './audio-output-probe.js';

@@ -1,0 +1,127 @@
+/**
+ * Following the timeline while playing: read the position, compare it with where the timeline
+ * says this device should be, and let the SpeedController turn the error into a speed nudge, or
+ * ask for a re-arm (an exact seek at a near instant) when the error is too large to chase.
+ *
+ * error = position read − timeline position at the reading's instant (positive: ahead). The
+ * reading's instant is its local timestamp mapped to the shared clock, plus the latency offset.
+ */
+import type { ClockMapping } from '../../clock/clock-mapping.js';
+import type { Logger } from '../../log/logger.js';
+import { playheadAt, type Timeline, type Track } from '../../protocol/index.js';
+import type { Player } from '../player.js';
+import { DEFAULT_SPEED_CONTROLLER, SpeedController, type SpeedControllerOptions } from '../speed-controller.js';
+import { ReadingGate } from './reading-gate.js';
+import { StartLead } from './start-lead.js';
+import type { SyncTunables } from './tunables.js';
+
+export interface SyncReading {
+  /** local monotonic ms of the reading (midpoint of its IPC round trip) */
+  localMs: number;
+  /** the same instant on the shared clock, as this member estimates it */
+  sharedMs: number;
+  /** the latency offset in force (the member aims at the timeline position of sharedMs + this) */
+  latencyOffsetMs: number;
+  ipcRttMs: number;
+  trackIndex: number;
+  audioPtsSec: number;
+  errorMs: number;
+  speed: number;
+}
+
+export interface FollowContext {
+  player: Player;
+  clock: ClockMapping;
+  timeline: Timeline;
+  tracks: readonly Track[];
+  /** the track the player has loaded */
+  loadedTrack: number | null;
+  latencyOffsetMs: number;
+}
+
+export class Follower {
+  readonly controller: SpeedController;
+  readonly lead: StartLead;
+  private readonly gate: ReadingGate;
+  private lastReadingMs: number | null = null;
+  /** the last error measured, ms */
+  lastErrorMs: number | null = null;
+  /** the speed the player was last set to */
+  speed = 1;
+  hardSeeks = 0;
+
+  constructor(
+    private readonly t: SyncTunables,
+    private readonly log: Logger,
+    opts: { controller?: Partial<SpeedControllerOptions>; maxReadingRttMs?: number; onReading?: (r: SyncReading) => void },
+  ) {
+    this.controller = new SpeedController({ ...DEFAULT_SPEED_CONTROLLER, ...opts.controller });
+    this.lead = new StartLead(t);
+    this.gate = new ReadingGate(t, opts.maxReadingRttMs);
+    this.onReading = opts.onReading;
+  }
+
+  private readonly onReading: ((r: SyncReading) => void) | undefined;
+
+  /** The speed a fresh start runs at: 1 corrected by the drift the controller has learned. */
+  baseSpeed(): number {
+    return 1 - this.controller.learnedDrift;
+  }
+
+  /** Playback was (re)armed and is about to start: a new start transient, no previous reading. */
+  rearmed(): void {
+    this.controller.rearmed();
+    this.speed = this.baseSpeed();
+  }
+
+  /** Playback started at its instant. */
+  started(): void {
+    this.lastReadingMs = null;
+    this.lead.started();
+  }
+
+  /**
+   * One controller step: measure the error and nudge the speed. Returns 'rearm' when the error is
+   * too large to chase by speed (the caller re-arms with an exact seek).
+   */
+  async correct(c: FollowContext): Promise<'rearm' | undefined> {
+    let reading;
+    try {
+      reading = await c.player.readPosition();
+    } catch {
+      return; // no audio position yet (just started, or between files)
+    }
+    if (!this.gate.accepts(reading.rttMs)) return;
+    const sharedAt = c.clock.toShared(reading.localMs);
+    const expected = playheadAt(c.timeline, c.tracks, sharedAt + c.latencyOffsetMs);
+    if (expected.state !== 'playing' || expected.trackIndex !== c.loadedTrack) return;
+    const errorSec = reading.positionSec - expected.positionSec;
+    const dtSec = this.lastReadingMs === null ? this.t.firstReadingDtSec : (reading.localMs - this.lastReadingMs) / 1000;
+    this.lastReadingMs = reading.localMs;
+    this.lastErrorMs = errorSec * 1000;
+    this.lead.observe(this.lastErrorMs);
+    const decision = this.controller.update(errorSec, dtSec);
+    if (decision.action === 'hard-seek') {
+      this.hardSeeks += 1;
+      this.log.info(`off by ${(errorSec * 1000).toFixed(1)} ms: re-syncing with an exact seek`);
+      return 'rearm';
+    }
+    if (Math.abs(decision.speed - this.speed) > 1e-7) {
+      await c.player.setSpeed(decision.speed);
+      this.speed = decision.speed;
+    }
+    this.onReading?.({ localMs: reading.localMs, sharedMs: sharedAt, latencyOffsetMs: c.latencyOffsetMs, ipcRttMs: reading.rttMs, trackIndex: expected.trackIndex, audioPtsSec: reading.positionSec, errorMs: errorSec * 1000, speed: this.speed });
+  }
+}
+
+/**
+ * Whether the timeline crosses from one track into the next (by auto-advance) within `graceMs`
+ * around `targetMs`: a playhead that is not continuous over ±grace around `positionSec`.
+ */
+export function nearBoundary(timeline: Timeline, tracks: readonly Track[], trackIndex: number, positionSec: number, targetMs: number, graceMs: number): boolean {
+  const before = playheadAt(timeline, tracks, targetMs - graceMs);
+  const after = playheadAt(timeline, tracks, targetMs + graceMs);
+  const crossedBefore = before.state === 'playing' && (before.trackIndex !== trackIndex || before.positionSec > positionSec);
+  const crossesAfter = after.state !== 'playing' || after.trackIndex !== trackIndex || after.positionSec < positionSec;
+  return crossedBefore || crossesAfter;
+}

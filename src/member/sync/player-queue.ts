@@ -1,0 +1,73 @@
+/**
+ * The player's playlist as the sync sees it: which track each entry is. Entry 0 plays, entry 1
+ * is the track that follows (as the timeline's repeat mode says), queued so the player moves on
+ * to it without a gap. The sync keeps this mirror in step with every command it sends.
+ */
+import type { Logger } from '../../log/logger.js';
+import type { Player } from '../player.js';
+
+/** The track that follows `loaded` and its file, or null when none (or its file is not playable). */
+export type NextFile = (loaded: number) => { trackIndex: number; path: string } | null;
+
+export class PlayerQueue {
+  /** track indices of the player's playlist entries */
+  private entries: number[] = [];
+
+  constructor(
+    private readonly nextFile: NextFile,
+    private readonly log: Logger,
+  ) {}
+
+  /** The track of the entry playing, or null when nothing is loaded. */
+  loaded(): number | null {
+    return this.entries[0] ?? null;
+  }
+
+  /** Whether anything is loaded or queued. */
+  get empty(): boolean {
+    return this.entries.length === 0;
+  }
+
+  /** The player's playlist is empty now (stopped, restarted, or playing something else). */
+  clear(): void {
+    this.entries = [];
+  }
+
+  /** Loads (or seeks within) `trackIndex` at exactly `positionSec`, until the player has restarted there. */
+  async loadAt(player: Player, trackIndex: number, path: string, positionSec: number): Promise<void> {
+    if (this.loaded() === trackIndex) {
+      await player.seek(positionSec);
+    } else {
+      await player.load(path, positionSec);
+      this.entries = [trackIndex];
+    }
+  }
+
+  /** Queues the track that follows the loaded one, replacing whatever was queued. */
+  async queueNext(player: Player): Promise<void> {
+    while (this.entries.length > 1) {
+      await player.remove(this.entries.length - 1);
+      this.entries.pop();
+    }
+    const loaded = this.loaded();
+    if (loaded === null) return;
+    const next = this.nextFile(loaded);
+    if (next) {
+      await player.append(next.path);
+      this.entries.push(next.trackIndex);
+    }
+  }
+
+  /** Follows the player when it moved on to the queued track by itself, and queues the one after. */
+  async followAdvance(player: Player): Promise<void> {
+    const pos = await player.playlistPosition();
+    if (pos > 0 && this.entries.length > 1) {
+      await player.remove(0);
+      this.entries.shift();
+      this.log.debug(`playing track ${(this.loaded() ?? 0) + 1}`);
+      await this.queueNext(player);
+    } else if (pos < 0) {
+      this.entries = [];
+    }
+  }
+}

@@ -1,0 +1,394 @@
+/**
+ * Makes this device's player follow the leader's timeline.
+ *
+ * Every tick it asks: under the timeline in force at (shared now + latency offset), which track
+ * and position should be audible? Then:
+ * - a timeline announced for a future instant is prepared ahead ("armed": paused, loaded and
+ *   seeked exactly) and unpaused at that instant with a precise wait (start-arming.ts), early by
+ *   the learned start lead (start-lead.ts);
+ * - while playing, the player's output position, stamped at the midpoint of its request's round
+ *   trip, is compared with the timeline and the SpeedController turns the error into a speed
+ *   nudge, or asks for a re-arm when it is large (follower.ts; readings with slow round trips are
+ *   dropped by reading-gate.ts);
+ * - tracks follow one another inside the player (gapless, the next one queued: player-queue.ts),
+ *   and anything else (a late join, a dead player, a missing file) is repaired by re-arming at a
+ *   near instant;
+ * - a calibration signal is played on request, then back to the timeline (signal-playback.ts).
+ * A member with a latency offset L plays the timeline L ms early, so its sound, delayed by its
+ * output device, lines up with the others'. The numbers it is tuned by are in tunables.ts.
+ */
+import type { ClockMapping } from '../../clock/clock-mapping.js';
+import type { Logger } from '../../log/logger.js';
+import { TimelineHistory, nextTrackIndex, playheadAt, type StatusMessage, type Timeline, type Track } from '../../protocol/index.js';
+import type { FileCheck } from '../file-check.js';
+import type { Player, PlayerHost } from '../player.js';
+import type { SpeedControllerOptions } from '../speed-controller.js';
+import { Follower, nearBoundary, type SyncReading } from './follower.js';
+import { PlayerQueue } from './player-queue.js';
+import { SignalPlayback, type SignalRequest } from './signal-playback.js';
+import { StartArming } from './start-arming.js';
+import { REAL_TIME, type SyncTime } from './sync-time.js';
+import { DEFAULT_SYNC_TUNABLES, type SyncTunables } from './tunables.js';
+
+export type { SyncReading } from './follower.js';
+
+export interface PlayerSyncOptions {
+  player: PlayerHost;
+  clock: () => ClockMapping | null;
+  files: Pick<FileCheck, 'file'>;
+  log: Logger;
+  latencyOffsetMs: number;
+  controller?: Partial<SpeedControllerOptions>;
+  tickMs?: number;
+  /** how long before an instant to start preparing when something is audible now */
+  prepareMs?: number;
+  /** readings whose IPC round trip exceeds this are discarded as untrustworthy */
+  maxReadingRttMs?: number;
+  /** called after each accepted reading (benchmarks and tests) */
+  onReading?: (r: SyncReading) => void;
+  /** the local clock (default: the real one) */
+  time?: SyncTime;
+  tunables?: Partial<SyncTunables>;
+}
+
+type Phase = StatusMessage['playerState'];
+
+export class PlayerSync {
+  private tracks: Track[] = [];
+  private readonly history = new TimelineHistory();
+  private player: Player | null = null;
+  private phase: Phase = 'down';
+  private busy = false;
+  private stopped = false;
+  private abort: AbortController | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private retryAfterMs = 0;
+  private pausedAt: { track: number; positionSec: number } | null = null;
+  private latencyOffsetMs: number;
+  /** the repeat mode of the timeline in force: decides which track the player queues next */
+  private repeat: Timeline['repeat'] = 'off';
+  private output = { volume: 100, muted: false };
+  /** a calibration signal to play at a shared instant, then back to the timeline */
+  private pendingSignal: SignalRequest | null = null;
+  private readonly t: SyncTunables;
+  private readonly time: SyncTime;
+  private readonly queue: PlayerQueue;
+  private readonly follower: Follower;
+  private readonly arming: StartArming;
+  private readonly signalPlayback: SignalPlayback;
+
+  constructor(private readonly opts: PlayerSyncOptions) {
+    this.t = { ...DEFAULT_SYNC_TUNABLES, ...opts.tunables };
+    this.time = opts.time ?? REAL_TIME;
+    this.latencyOffsetMs = opts.latencyOffsetMs;
+    this.queue = new PlayerQueue((loaded) => {
+      const next = nextTrackIndex(this.repeat, loaded, this.tracks.length);
+      const file = next === null ? null : this.opts.files.file(next);
+      return next !== null && file?.status === 'ok' && file.absPath ? { trackIndex: next, path: file.absPath } : null;
+    }, opts.log);
+    this.follower = new Follower(this.t, opts.log, {
+      ...(opts.controller ? { controller: opts.controller } : {}),
+      ...(opts.maxReadingRttMs !== undefined ? { maxReadingRttMs: opts.maxReadingRttMs } : {}),
+      ...(opts.onReading ? { onReading: opts.onReading } : {}),
+    });
+    this.arming = new StartArming(this.t, this.time, opts.log, opts.prepareMs ?? this.t.prepareMs);
+    this.signalPlayback = new SignalPlayback(this.t, this.time, opts.log);
+    opts.player.onReady((player) => {
+      this.player = player;
+      this.phase = 'idle';
+      this.queue.clear();
+      this.follower.speed = 1;
+      this.pausedAt = null;
+      void this.applyOutput();
+      this.poke();
+    });
+    opts.player.onDown(() => {
+      this.player = null;
+      this.phase = 'down';
+      this.abort?.abort();
+      opts.log.warn('mpv died; restarting it and rejoining the timeline');
+    });
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.opts.tickMs ?? this.t.tickMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.abort?.abort();
+  }
+
+  setTracks(tracks: Track[]): void {
+    this.tracks = tracks;
+    this.queue.clear();
+    this.phase = this.player ? 'idle' : 'down';
+    this.poke();
+  }
+
+  setTimeline(timeline: Timeline): void {
+    if (!this.history.add(timeline)) return;
+    // A new command cancels whatever was being prepared for an older one.
+    this.abort?.abort();
+    this.poke();
+  }
+
+  /**
+   * Plays a calibration test signal (a WAV file) through this member's own player path at shared
+   * instant `atShared` — shifted by the latency offset like music — then returns to the timeline.
+   */
+  playSignal(atShared: number, path: string, durationSec: number, leadInSec = 0): void {
+    this.pendingSignal = { atShared, path, durationSec, leadInSec };
+    this.abort?.abort();
+    this.poke();
+  }
+
+  /** After the leader restarted: forget its old timelines. */
+  resetTimelines(): void {
+    this.history.clear();
+  }
+
+  setLatencyOffset(ms: number): void {
+    if (ms === this.latencyOffsetMs) return;
+    this.opts.log.info(`latency offset ${ms} ms`);
+    this.latencyOffsetMs = ms;
+  }
+
+  /** Volume (0–100) and mute, applied to the player now and after every restart. */
+  setOutput(volume: number, muted: boolean): void {
+    if (volume === this.output.volume && muted === this.output.muted) return;
+    this.output = { volume, muted };
+    void this.applyOutput();
+  }
+
+  private async applyOutput(): Promise<void> {
+    const player = this.player;
+    if (!player) return;
+    try {
+      await player.setVolume(this.output.volume, this.output.muted);
+    } catch (e) {
+      this.opts.log.warn(`cannot set volume: ${(e as Error).message}`);
+    }
+  }
+
+  status(): Omit<StatusMessage, 'type' | 'clockOffsetMs' | 'rttMs' | 'clockSkewPpm' | 'fileStatus' | 'fileProblems'> {
+    return {
+      errorMs: this.phase === 'playing' ? this.follower.lastErrorMs : null,
+      speed: this.player ? this.follower.speed : null,
+      trackIndex: this.queue.loaded(),
+      playerState: this.phase,
+      latencyOffsetMs: this.latencyOffsetMs,
+      volume: this.output.volume,
+      muted: this.output.muted,
+      hardSeeks: this.follower.hardSeeks,
+    };
+  }
+
+  private poke(): void {
+    setImmediate(() => void this.tick());
+  }
+
+  /** Shared instant whose timeline position this device should be playing now. */
+  private target(sharedNow: number): number {
+    return sharedNow + this.latencyOffsetMs;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.busy || !this.player || this.stopped) return;
+    const clock = this.opts.clock();
+    if (!clock || this.tracks.length === 0) return;
+    if (this.time.now() < this.retryAfterMs) return;
+    this.busy = true;
+    const player = this.player;
+    try {
+      await this.step(player, clock);
+    } catch (e) {
+      if (this.player === player && !this.stopped) {
+        this.opts.log.warn(`player: ${(e as Error).message}`);
+        this.phase = 'idle';
+        this.retryAfterMs = this.time.now() + this.t.retryAfterErrorMs;
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async step(player: Player, clock: ClockMapping): Promise<void> {
+    if (this.pendingSignal) {
+      const signal = this.pendingSignal;
+      this.pendingSignal = null;
+      return this.runSignal(player, clock, signal);
+    }
+    const sharedNow = clock.toShared(this.time.now());
+    const t = this.target(sharedNow);
+    this.history.prune(t);
+    const upcoming = this.history.upcoming(t);
+    const current = this.history.effective(t);
+
+    if (upcoming) {
+      const leadMs = upcoming.at - t;
+      const audible = this.phase === 'playing';
+      if (!audible || leadMs <= this.arming.prepareMs()) {
+        await this.transition(player, clock, upcoming);
+        return;
+      }
+    }
+    if (!current) return this.ensureIdle(player);
+    if (current.repeat !== this.repeat) {
+      this.repeat = current.repeat;
+      if (this.phase === 'playing' || this.phase === 'paused') await this.queue.queueNext(player);
+    }
+    const here = playheadAt(current, this.tracks, t);
+    if (here.state === 'stopped' || here.state === 'ended' || here.state === 'pending') return this.ensureIdle(player);
+    if (here.state === 'paused') return this.ensurePaused(player, here.trackIndex, here.positionSec);
+    return this.follow(player, clock, current, here.trackIndex, here.positionSec);
+  }
+
+  /** Prepares for `timeline` and switches to it exactly at its instant. */
+  private async transition(player: Player, clock: ClockMapping, timeline: Timeline): Promise<void> {
+    const abort = new AbortController();
+    this.abort = abort;
+    const startShared = timeline.at - this.latencyOffsetMs;
+    if (timeline.state === 'playing') {
+      const file = this.opts.files.file(timeline.trackIndex);
+      if (file?.status !== 'ok') {
+        await this.arming.waitShared(clock, startShared, abort.signal);
+        if (!abort.signal.aborted) await this.silence(player, timeline.trackIndex);
+        return;
+      }
+      if (this.phase === 'playing' && this.continues(timeline, startShared)) {
+        // Same sound either way (a repeat-mode change, a restated timeline): nothing to re-arm.
+        await this.arming.waitShared(clock, startShared, abort.signal);
+        return;
+      }
+      const prepareAt = startShared - this.arming.prepareMs();
+      if (this.phase === 'playing') await this.arming.waitShared(clock, prepareAt, abort.signal);
+      if (abort.signal.aborted) return;
+      await this.armAndStart(player, clock, timeline.trackIndex, timeline.positionSec, startShared, abort.signal);
+      return;
+    }
+    await this.arming.waitShared(clock, startShared, abort.signal);
+    if (abort.signal.aborted) return;
+    if (timeline.state === 'paused') {
+      await player.setPaused(true);
+      this.phase = 'paused';
+      this.pausedAt = null;
+    } else {
+      await this.ensureIdle(player);
+    }
+  }
+
+  private async runSignal(player: Player, clock: ClockMapping, signal: SignalRequest): Promise<void> {
+    const abort = new AbortController();
+    this.abort = abort;
+    this.phase = 'calibrating';
+    this.pausedAt = null;
+    this.queue.clear();
+    try {
+      await this.signalPlayback.play(
+        {
+          player,
+          clock,
+          latencyOffsetMs: this.latencyOffsetMs,
+          prepareMs: this.arming.prepareMs(),
+          startLeadMs: this.follower.lead.ms,
+          baseSpeed: this.follower.baseSpeed(),
+          signal: abort.signal,
+        },
+        signal,
+      );
+    } finally {
+      await player.stop().catch(() => {});
+      this.queue.clear();
+      this.phase = 'idle';
+    }
+  }
+
+  /** Whether `next` puts the playhead where the timeline in force already would at its instant. */
+  private continues(next: Timeline, startShared: number): boolean {
+    const t = startShared + this.latencyOffsetMs;
+    const before = this.history.effective(t - 1e-6);
+    if (!before) return false;
+    const a = playheadAt(before, this.tracks, t);
+    const b = playheadAt(next, this.tracks, t);
+    return a.state === 'playing' && b.state === 'playing' && a.trackIndex === b.trackIndex && Math.abs(a.positionSec - b.positionSec) < this.t.samePositionSec && this.queue.loaded() === a.trackIndex;
+  }
+
+  /**
+   * Loads `trackIndex` paused at the position it will have at shared instant `startShared`,
+   * waits for that instant, and unpauses. If the instant is too close, a later one is chosen.
+   */
+  private async armAndStart(player: Player, clock: ClockMapping, trackIndex: number, positionSec: number, startShared: number, signal: AbortSignal): Promise<void> {
+    const file = this.opts.files.file(trackIndex);
+    if (!file || file.status !== 'ok' || !file.absPath) return this.silence(player, trackIndex);
+    this.phase = 'loading';
+    const durationSec = this.tracks[trackIndex]?.durationSec ?? Infinity;
+    await this.arming.armAndStart(
+      player,
+      clock,
+      this.queue,
+      this.follower,
+      { trackIndex, path: file.absPath, durationSec, positionSec, startShared },
+      signal,
+      () => (this.phase = 'armed'),
+      () => (this.phase = 'playing'),
+    );
+  }
+
+  private async follow(player: Player, clock: ClockMapping, timeline: Timeline, trackIndex: number, positionSec: number): Promise<void> {
+    const file = this.opts.files.file(trackIndex);
+    if (file?.status !== 'ok') return this.silence(player, trackIndex);
+
+    if (this.phase === 'playing') {
+      // Did the player move on to the queued track?
+      await this.queue.followAdvance(player);
+      const loaded = this.queue.loaded();
+      if (nearBoundary(timeline, this.tracks, trackIndex, positionSec, this.target(clock.toShared(this.time.now())), this.t.boundaryGraceSec * 1000)) return;
+      if (loaded === trackIndex) {
+        const outcome = await this.follower.correct({ player, clock, timeline, tracks: this.tracks, loadedTrack: this.queue.loaded(), latencyOffsetMs: this.latencyOffsetMs });
+        if (outcome === 'rearm') this.phase = 'idle';
+        return;
+      }
+    }
+    if (this.phase === 'silent' && this.pausedAt?.track === trackIndex) return;
+    // Not playing the right thing: start it at a near instant.
+    const startShared = clock.toShared(this.time.now()) + this.arming.prepareMs();
+    const at = playheadAt(timeline, this.tracks, startShared + this.latencyOffsetMs);
+    if (at.state !== 'playing') return;
+    this.opts.log.info(`starting track ${at.trackIndex + 1} at ${at.positionSec.toFixed(3)} s`);
+    const abort = new AbortController();
+    this.abort = abort;
+    await this.armAndStart(player, clock, at.trackIndex, at.positionSec, startShared, abort.signal);
+  }
+
+  private async ensurePaused(player: Player, trackIndex: number, positionSec: number): Promise<void> {
+    const file = this.opts.files.file(trackIndex);
+    if (!file || file.status !== 'ok' || !file.absPath) return this.silence(player, trackIndex);
+    if (this.phase === 'paused' && this.pausedAt && this.pausedAt.track === trackIndex && Math.abs(this.pausedAt.positionSec - positionSec) < this.t.pausedPositionSec) return;
+    await player.setPaused(true);
+    await this.queue.loadAt(player, trackIndex, file.absPath, positionSec);
+    await this.queue.queueNext(player);
+    this.phase = 'paused';
+    this.pausedAt = { track: trackIndex, positionSec };
+  }
+
+  private async ensureIdle(player: Player): Promise<void> {
+    if (this.phase === 'idle' && this.queue.empty) return;
+    await player.stop();
+    this.queue.clear();
+    this.phase = 'idle';
+    this.pausedAt = null;
+  }
+
+  /** This device lacks the right file for `trackIndex`: stay silent rather than play the wrong audio. */
+  private async silence(player: Player, trackIndex: number): Promise<void> {
+    if (this.phase === 'silent' && this.pausedAt?.track === trackIndex) return;
+    await player.stop();
+    this.queue.clear();
+    this.phase = 'silent';
+    this.pausedAt = { track: trackIndex, positionSec: 0 };
+    const file = this.opts.files.file(trackIndex);
+    this.opts.log.warn(`silent for track ${trackIndex + 1}: file ${file?.status ?? 'unknown'}${file?.detail ? ` (${file.detail})` : ''}`);
+  }
+}

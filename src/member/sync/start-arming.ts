@@ -1,0 +1,101 @@
+/**
+ * Starting at an instant: the player is armed before it (paused, loaded and seeked exactly to
+ * the position the timeline has at the instant), then unpaused at the instant minus the learned
+ * start lead, with a precise wait. Arming takes time (a slow disk, a loaded CPU): the time allowed
+ * follows the slowest recent arms, and an arm that overran its instant moves the start to a later
+ * one rather than start late.
+ */
+import type { ClockMapping } from '../../clock/clock-mapping.js';
+import type { Logger } from '../../log/logger.js';
+import type { Player } from '../player.js';
+import type { Follower } from './follower.js';
+import type { PlayerQueue } from './player-queue.js';
+import type { SyncTime } from './sync-time.js';
+import type { SyncTunables } from './tunables.js';
+
+export interface ArmRequest {
+  trackIndex: number;
+  /** the track's file here */
+  path: string;
+  /** the track's length, s (Infinity when unknown) */
+  durationSec: number;
+  /** position at the start instant, s */
+  positionSec: number;
+  /** the start instant on the shared clock, minus the latency offset */
+  startShared: number;
+}
+
+export class StartArming {
+  /** how long recent arms (load or seek, paused, until the player restarted) took, ms */
+  private readonly armDurationsMs: number[] = [];
+
+  constructor(
+    private readonly t: SyncTunables,
+    private readonly time: SyncTime,
+    private readonly log: Logger,
+    private readonly prepareMinMs: number,
+  ) {}
+
+  /** Time to allow for arming before an instant: the configured minimum, or more if arms have been slow. */
+  prepareMs(): number {
+    const slowest = this.armDurationsMs.length ? Math.max(...this.armDurationsMs) : 0;
+    return Math.max(this.prepareMinMs, this.t.slowArmFactor * slowest + this.t.slowArmMarginMs);
+  }
+
+  /** Waits until shared instant `sharedMs` (returns at once if it has passed or on abort). */
+  async waitShared(clock: ClockMapping, sharedMs: number, signal: AbortSignal): Promise<void> {
+    const local = clock.toLocal(sharedMs);
+    if (local > this.time.now()) {
+      try {
+        await this.time.waitUntil(local, signal);
+      } catch {
+        /* aborted */
+      }
+    }
+  }
+
+  /**
+   * Arms `r` and unpauses at its instant. `onArmed` is called once the player is ready and
+   * waiting, `onStarted` right after the unpause; nothing is called after an abort.
+   */
+  async armAndStart(
+    player: Player,
+    clock: ClockMapping,
+    queue: PlayerQueue,
+    follower: Follower,
+    r: ArmRequest,
+    signal: AbortSignal,
+    onArmed: () => void,
+    onStarted: () => void,
+  ): Promise<void> {
+    await player.setPaused(true);
+    let { positionSec, startShared } = r;
+    // Arming can take longer than planned: then the instant has passed, and unpausing now would
+    // start late. Instead move the start to a later instant and seek again to the position the
+    // timeline has there.
+    for (let attempt = 0; ; attempt++) {
+      const armStarted = this.time.now();
+      await queue.loadAt(player, r.trackIndex, r.path, positionSec);
+      this.armDurationsMs.push(this.time.now() - armStarted);
+      if (this.armDurationsMs.length > this.t.armWindow) this.armDurationsMs.shift();
+      const spareMs = startShared - follower.lead.ms - clock.toShared(this.time.now());
+      if (spareMs > this.t.minSpareMs || attempt >= this.t.maxLaterStarts || signal.aborted) break;
+      const later = clock.toShared(this.time.now()) + this.prepareMs();
+      const laterPosition = positionSec + (later - startShared) / 1000;
+      if (laterPosition >= r.durationSec) break;
+      this.log.debug(`arming took too long (${(-spareMs).toFixed(0)} ms late): starting at a later instant`);
+      positionSec = laterPosition;
+      startShared = later;
+    }
+    await queue.queueNext(player);
+    follower.rearmed();
+    await player.setSpeed(follower.speed);
+    if (signal.aborted) return;
+    onArmed();
+    await this.waitShared(clock, startShared - follower.lead.ms, signal);
+    if (signal.aborted) return;
+    await player.setPaused(false);
+    onStarted();
+    follower.started();
+  }
+}

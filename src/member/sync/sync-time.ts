@@ -1,0 +1,21 @@
+/**
+ * The local clock as the player sync uses it: read it, wait for an instant of it, sleep. Real
+ * time by default; the unit tests give a fake one to run starts and drift in fake time.
+ */
+import { monotonicMs } from '../../clock/monotonic.js';
+import { waitUntilLocal } from '../../clock/precise-wait.js';
+
+export interface SyncTime {
+  /** local monotonic ms */
+  now(): number;
+  /** Resolves at local instant `localMs` (soon when past); rejects when `signal` aborts. */
+  waitUntil(localMs: number, signal?: AbortSignal): Promise<unknown>;
+  /** Resolves after `ms` (at once for ms ≤ 0, on the next timer turn). */
+  sleep(ms: number): Promise<void>;
+}
+
+export const REAL_TIME: SyncTime = {
+  now: monotonicMs,
+  waitUntil: (localMs, signal) => waitUntilLocal(localMs, signal ? { signal } : {}),
+  sleep: (ms) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms))),
+};

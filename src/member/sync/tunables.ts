@@ -1,0 +1,115 @@
+/**
+ * Every number the player sync is tuned by, with why it has its value. The speed controller's
+ * own gains are in ../speed-controller.ts (DEFAULT_SPEED_CONTROLLER).
+ */
+export interface SyncTunables {
+  // ---- following the timeline
+  /** How often the sync looks at the timeline and reads the position, ms: 10 readings/s are enough for a 1 s loop time constant. */
+  tickMs: number;
+  /** The first reading after a start has no previous one; the controller steps as if one tick had passed, s. */
+  firstReadingDtSec: number;
+  /** Around a track boundary the player switches files on its own and its readings are unreliable; none are used within ±this, s. */
+  boundaryGraceSec: number;
+  /** After a player command fails, the sync waits this long before trying again, ms: no tight retry loop against a broken player. */
+  retryAfterErrorMs: number;
+  /** A new timeline that puts the playhead within this of where it already is needs no re-arm, s (half a millisecond is inaudible). */
+  samePositionSec: number;
+  /** A paused player within this of the paused position is left alone, s. */
+  pausedPositionSec: number;
+
+  // ---- the reading gate (readings with slow round trips have uncertain timestamps)
+  /** Round trips remembered for the gate's median. */
+  gateWindow: number;
+  /** The gate follows this multiple of the recent median round trip… */
+  gateMedianFactor: number;
+  /** …but never below this, ms (a quiet machine's round trips are ~0.3 ms)… */
+  gateMinMs: number;
+  /** …nor above this, ms: a reading 4 ms uncertain would mislead a controller aiming at 0.1 ms. */
+  gateMaxMs: number;
+
+  // ---- arming a start (loaded, paused and seeked before the instant)
+  /** Least time allowed to arm before an instant when something is audible, ms. */
+  prepareMs: number;
+  /** Arms that were slow raise the preparation time to this multiple of the slowest recent one… */
+  slowArmFactor: number;
+  /** …plus this margin, ms. */
+  slowArmMarginMs: number;
+  /** Recent arm durations remembered. */
+  armWindow: number;
+  /** An arm that leaves less than this before the unpause is moved to a later instant, ms (the precise wait needs a few ms). */
+  minSpareMs: number;
+  /** At most this many later instants are tried before starting anyway. */
+  maxLaterStarts: number;
+
+  // ---- learning the start lead (how early to unpause so that the first sample leaves on time)
+  /** Only a first reading within this of the timeline teaches the lead, ms: larger ones are a different fault (a hard seek follows). */
+  leadMaxErrorMs: number;
+  /** The lead never exceeds this, ms: the player's restart latency is a few ms to tens of ms. */
+  leadMaxMs: number;
+  /** Later starts move the lead by this fraction of their error (the first sets it outright), so one noisy start does not throw it off. */
+  leadGain: number;
+
+  // ---- the calibration signal (timing aligned during its silent lead-in)
+  /** Audio already buffered at the old speed plays out in this long before a reading shows the change, ms. */
+  signalSettleMs: number;
+  /** Shortest speed change, ms: shorter ones are lost in the output's buffering. */
+  signalMinSlewMs: number;
+  /** Speed deviation used when there is time, fraction (silence, so nothing is heard). */
+  signalDeviation: number;
+  /** Speed deviation for a start that was far off and little time is left, fraction. */
+  signalFastDeviation: number;
+  /** An error below this needs no correction, ms. */
+  signalToleranceMs: number;
+  /** The three best readings must all have round trips under this, ms. */
+  signalMaxRttMs: number;
+  /** A reading with a round trip under this counts as a good one, ms. */
+  signalGoodRttMs: number;
+  /** Readings tried per round for three good ones. */
+  signalReadingsPerRound: number;
+  /** Pause between readings, ms. */
+  signalReadingGapMs: number;
+  /** Measure-and-correct rounds at most. */
+  signalRounds: number;
+  /** Margin kept before the sweep when slewing, ms. */
+  signalMarginMs: number;
+  /** How long past the file's length its end may come, ms. */
+  signalEndGraceMs: number;
+}
+
+export const DEFAULT_SYNC_TUNABLES: Readonly<SyncTunables> = Object.freeze({
+  tickMs: 100,
+  firstReadingDtSec: 0.1,
+  boundaryGraceSec: 0.6,
+  retryAfterErrorMs: 1000,
+  samePositionSec: 0.0005,
+  pausedPositionSec: 0.001,
+
+  gateWindow: 50,
+  gateMedianFactor: 2.5,
+  gateMinMs: 1,
+  gateMaxMs: 4,
+
+  prepareMs: 250,
+  slowArmFactor: 1.5,
+  slowArmMarginMs: 50,
+  armWindow: 8,
+  minSpareMs: 5,
+  maxLaterStarts: 2,
+
+  leadMaxErrorMs: 30,
+  leadMaxMs: 50,
+  leadGain: 0.5,
+
+  signalSettleMs: 450,
+  signalMinSlewMs: 300,
+  signalDeviation: 0.1,
+  signalFastDeviation: 0.9,
+  signalToleranceMs: 0.05,
+  signalMaxRttMs: 3,
+  signalGoodRttMs: 0.5,
+  signalReadingsPerRound: 12,
+  signalReadingGapMs: 10,
+  signalRounds: 6,
+  signalMarginMs: 100,
+  signalEndGraceMs: 5000,
+});

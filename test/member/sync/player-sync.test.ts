@@ -1,0 +1,203 @@
+/**
+ * PlayerSync driven through a fake Player in fake time: starts at an instant, the learned start
+ * lead, gapless track boundaries, re-arms after a large error, and a player that dies and comes back.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ClockMapping } from '../../../src/clock/clock-mapping.js';
+import { silentLogger } from '../../../src/log/logger.js';
+import { PlayerSync, type SyncReading } from '../../../src/member/sync/player-sync.js';
+import type { SyncTime } from '../../../src/member/sync/sync-time.js';
+import { playheadAt, type Timeline, type Track } from '../../../src/protocol/index.js';
+import { FakePlayer, FakePlayerHost, type FakePlayerOptions } from './fake-player.js';
+
+/** The shared clock runs 5 s ahead of the local one. */
+const OFFSET_MS = 5000;
+const clock: ClockMapping = {
+  toShared: (l) => l + OFFSET_MS,
+  toLocal: (s) => s - OFFSET_MS,
+  offsetMs: OFFSET_MS,
+  skewPpm: 0,
+  rttMs: 0.2,
+  isReady: true,
+};
+
+const fakeTime: SyncTime = {
+  now: () => Date.now(),
+  waitUntil: (localMs, signal) =>
+    new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(new Error('aborted'));
+      const id = setTimeout(resolve, Math.max(0, localMs - Date.now()));
+      signal?.addEventListener('abort', () => (clearTimeout(id), reject(new Error('aborted'))), { once: true });
+    }),
+  sleep: (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms))),
+};
+
+const TRACK_SEC = 4;
+const tracks: Track[] = [0, 1, 2].map((i) => ({ path: `${i}.ogg`, hash: String(i).repeat(64), durationSec: TRACK_SEC, title: `t${i}` }));
+const pathOf = (i: number) => `/music/${i}.ogg`;
+
+function setup(player: Partial<FakePlayerOptions> = {}, missing: number[] = []) {
+  const durations = new Map(tracks.map((t, i) => [pathOf(i), t.durationSec]));
+  const host = new FakePlayerHost(() => new FakePlayer({ durations, startLatencyMs: 12, armMs: 30, ...player }));
+  const readings: SyncReading[] = [];
+  const sync = new PlayerSync({
+    player: host,
+    clock: () => clock,
+    files: { file: (i) => (missing.includes(i) ? { status: 'missing', absPath: null, detail: '' } : { status: 'ok', absPath: pathOf(i), detail: '' }) },
+    log: silentLogger,
+    latencyOffsetMs: 0,
+    time: fakeTime,
+    onReading: (r) => readings.push(r),
+  });
+  sync.setTracks(tracks);
+  host.start();
+  sync.start();
+  return { host, sync, readings };
+}
+
+const sharedNow = () => Date.now() + OFFSET_MS;
+let seq = 0;
+function timeline(state: Timeline['state'], trackIndex: number, positionSec: number, at: number, repeat: Timeline['repeat'] = 'off'): Timeline {
+  return { seq: ++seq, state, trackIndex, positionSec, at, repeat };
+}
+
+/** Where the timeline says the playhead is now vs where the fake player is, ms (positive: ahead). */
+function errorNowMs(t: Timeline, p: FakePlayer): { track: number | null; errorMs: number } {
+  const expected = playheadAt(t, tracks, sharedNow());
+  const file = p.playing();
+  const track = file === null ? null : Number(file.match(/(\d+)\.ogg$/)![1]);
+  return { track, errorMs: track === expected.trackIndex ? (p.position() - expected.positionSec) * 1000 : NaN };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'Date'] });
+  vi.setSystemTime(1_000_000);
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('PlayerSync with a fake player', () => {
+  it('arms before the instant, unpauses at it and follows the timeline', async () => {
+    const { host, sync, readings } = setup();
+    const t = timeline('playing', 0, 0, sharedNow() + 2000);
+    sync.setTimeline(t);
+    await vi.advanceTimersByTimeAsync(1500);
+    const p = host.current!;
+    expect(sync.status().playerState).toBe('armed');
+    expect(p.paused).toBe(true);
+    expect(p.calls.find((c) => c.call === 'load')?.args).toEqual([pathOf(0), 0]);
+    expect(p.calls.find((c) => c.call === 'append')?.args).toEqual([pathOf(1)]);
+    await vi.advanceTimersByTimeAsync(600);
+    expect(sync.status().playerState).toBe('playing');
+    // The first start cannot know the player's 12 ms restart latency: it starts that late…
+    const unpause = p.calls.find((c) => c.call === 'setPaused' && c.args[0] === false)!;
+    expect(unpause.atMs + OFFSET_MS).toBeGreaterThanOrEqual(t.at - 1);
+    expect(unpause.atMs + OFFSET_MS).toBeLessThanOrEqual(t.at + 1);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(readings[0]!.errorMs).toBeGreaterThan(-14);
+    expect(readings[0]!.errorMs).toBeLessThan(-10);
+    // …and the controller removes it by speed within a few seconds.
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(Math.abs(errorNowMs(t, p).errorMs)).toBeLessThan(1);
+    expect(sync.status().hardSeeks).toBe(0);
+    sync.stop();
+  });
+
+  it('learns the start lead: the next start unpauses that much early and lands on time', async () => {
+    const { host, sync, readings } = setup();
+    sync.setTimeline(timeline('playing', 0, 0, sharedNow() + 1000));
+    await vi.advanceTimersByTimeAsync(1500);
+    const p = host.current!;
+    const second = timeline('playing', 1, 1, sharedNow() + 1000);
+    sync.setTimeline(second);
+    const before = readings.length;
+    await vi.advanceTimersByTimeAsync(1300);
+    const unpauses = p.calls.filter((c) => c.call === 'setPaused' && c.args[0] === false);
+    expect(unpauses).toHaveLength(2);
+    const leadMs = second.at - (unpauses[1]!.atMs + OFFSET_MS);
+    expect(leadMs).toBeGreaterThan(10);
+    expect(leadMs).toBeLessThan(14);
+    const firstAfter = readings.slice(before).find((r) => r.trackIndex === 1)!;
+    expect(firstAfter).toBeDefined();
+    expect(Math.abs(firstAfter.errorMs)).toBeLessThan(2);
+    sync.stop();
+  });
+
+  it('plays across track boundaries gaplessly: the player moves on, the sync queues the next', async () => {
+    const { host, sync } = setup({ startLatencyMs: 0 });
+    const t = timeline('playing', 0, TRACK_SEC - 1.5, sharedNow() + 500);
+    sync.setTimeline(t);
+    await vi.advanceTimersByTimeAsync(3000); // into track 1
+    const p = host.current!;
+    expect(errorNowMs(t, p).track).toBe(1);
+    expect(Math.abs(errorNowMs(t, p).errorMs)).toBeLessThan(1);
+    // Track 1 was never loaded: it was queued and the player moved on to it by itself.
+    expect(p.calls.filter((c) => c.call === 'load').map((c) => c.args[0])).toEqual([pathOf(0)]);
+    expect(p.calls.filter((c) => c.call === 'append').map((c) => c.args[0])).toEqual([pathOf(1), pathOf(2)]);
+    expect(p.calls.some((c) => c.call === 'remove' && c.args[0] === 0)).toBe(true);
+    expect(sync.status().trackIndex).toBe(1);
+    // At the end of the playlist (repeat off) the sync goes idle.
+    await vi.advanceTimersByTimeAsync(2 * TRACK_SEC * 1000);
+    expect(sync.status().playerState).toBe('idle');
+    sync.stop();
+  });
+
+  it('re-arms with an exact seek when the error is too large to chase by speed', async () => {
+    const { host, sync } = setup({ startLatencyMs: 0 });
+    const t = timeline('playing', 0, 0, sharedNow() + 500);
+    sync.setTimeline(t);
+    await vi.advanceTimersByTimeAsync(1500);
+    const p = host.current!;
+    // Something outside the sync throws the player 200 ms ahead.
+    void p.seek(p.position() + 0.2);
+    await vi.advanceTimersByTimeAsync(40);
+    expect(errorNowMs(t, p).errorMs).toBeGreaterThan(150);
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(sync.status().hardSeeks).toBe(1);
+    expect(p.calls.filter((c) => c.call === 'seek').length).toBeGreaterThanOrEqual(2);
+    expect(Math.abs(errorNowMs(t, p).errorMs)).toBeLessThan(1);
+    expect(sync.status().playerState).toBe('playing');
+    sync.stop();
+  });
+
+  it('survives a dead player: reports it down, then rejoins the timeline on the restarted one', async () => {
+    const { host, sync } = setup({ startLatencyMs: 0 });
+    const t = timeline('playing', 0, 0, sharedNow() + 500);
+    sync.setTimeline(t);
+    await vi.advanceTimersByTimeAsync(1500);
+    host.kill();
+    expect(sync.status().playerState).toBe('down');
+    expect(sync.status().speed).toBeNull();
+    await vi.advanceTimersByTimeAsync(700);
+    const fresh = host.start();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(sync.status().playerState).toBe('playing');
+    const load = fresh.calls.find((c) => c.call === 'load')!;
+    // Loaded at the position the timeline has at the (near) start instant, not at 0.
+    expect(load.args[0]).toBe(pathOf(0));
+    expect(load.args[1] as number).toBeGreaterThan(1.5);
+    expect(Math.abs(errorNowMs(t, fresh).errorMs)).toBeLessThan(1);
+    sync.stop();
+  });
+
+  it('stays silent for a track whose file is missing here, and pauses and stops on command', async () => {
+    const { host, sync } = setup({ startLatencyMs: 0 }, [1]);
+    sync.setTimeline(timeline('playing', 1, 0, sharedNow() + 300));
+    await vi.advanceTimersByTimeAsync(800);
+    expect(sync.status().playerState).toBe('silent');
+    expect(host.current!.playing()).toBeNull();
+    sync.setTimeline(timeline('paused', 2, 1.5, sharedNow() + 300));
+    await vi.advanceTimersByTimeAsync(800);
+    const p = host.current!;
+    expect(sync.status().playerState).toBe('paused');
+    expect(p.paused).toBe(true);
+    expect(p.playing()).toBe(pathOf(2));
+    expect(p.position()).toBeCloseTo(1.5, 6);
+    sync.setTimeline(timeline('stopped', 0, 0, sharedNow() + 300));
+    await vi.advanceTimersByTimeAsync(800);
+    expect(sync.status().playerState).toBe('idle');
+    expect(p.playing()).toBeNull();
+    sync.stop();
+  });
+});
