@@ -16,7 +16,11 @@ import { hostname } from 'node:os';
 import { monotonicMs } from '../clock/monotonic.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { LeaderLink } from '../member/leader-link.js';
-import { readSecretFile, type MemberSummary } from '../protocol/index.js';
+import type { MemberSummary } from '../protocol/index.js';
+import { askJoinCode } from '../party/ask-join-code.js';
+import { establishMembership, type Membership } from '../party/membership.js';
+import { defaultStateDir } from '../party/state-dir.js';
+import { resolve } from 'node:path';
 import { Capture, detectCaptureTool, type CaptureTool } from './capture.js';
 import { combineSweeps, planOffsets, scheduleSweeps, sweepSpacingMs, type MemberMeasurement, type OffsetPlan, type SweepArrival } from './calibration.js';
 import { findArrival } from './correlate.js';
@@ -27,6 +31,9 @@ export interface CalibrateOptions {
   ip?: string;
   port: number;
   secretFile?: string;
+  /** --join CODE: pair with the leader's join code first (remembered in the state dir) */
+  join?: string;
+  stateDir?: string;
   member: string[];
   input?: string;
   captureTool?: CaptureTool;
@@ -149,11 +156,28 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0,
 
 async function joinLeader(o: CalibrateOptions & { ip: string }): Promise<LeaderLink> {
   const { log, lastProblem } = linkLogger(o.verbose);
+  // The calibrator goes through the same pairing as a member (or uses this device's pairing).
+  let membership: Membership;
+  try {
+    membership = await establishMembership({
+      host: o.ip,
+      port: o.port,
+      defaultName: `calibrate@${hostname()}`.slice(0, 64),
+      ...(o.secretFile ? { secretFile: o.secretFile } : {}),
+      ...(o.join ? { join: o.join } : {}),
+      stateDir: resolve(o.stateDir ?? defaultStateDir()),
+      version: o.version,
+      log: createLogger(o.verbose ? 'debug' : 'info'),
+      ...(process.stdin.isTTY === true && process.stdout.isTTY === true ? { askCode: askJoinCode } : {}),
+    });
+  } catch (e) {
+    throw new CalibrateError(`cannot reach the leader at ${o.ip}:${o.port}: ${(e as Error).message.replace(/^the leader says: /, 'leader says: ')}`);
+  }
   const link = new LeaderLink({
     host: o.ip,
     port: o.port,
-    name: `calibrate@${hostname()}`.slice(0, 64),
-    secret: o.secretFile ? readSecretFile(o.secretFile) : null,
+    name: membership.name,
+    secret: membership.secret,
     version: o.version,
     log,
     role: 'calibrator',

@@ -47,6 +47,10 @@ export function formatStatus(s: LeaderStatus): string {
   const where = track ? `track ${t.trackIndex + 1}/${s.tracks.length} "${track.title}"${track.artist ? ` by ${track.artist}` : ''} at ${t.positionSec.toFixed(1)} / ${track.durationSec.toFixed(1)} s` : 'end of playlist';
   lines.push(`${t.state.toUpperCase()}  ${escapeText(where)}`);
   lines.push(`leader on ${s.listening.host}:${s.listening.port}, timeline #${s.timeline.seq}`);
+  if (s.party) {
+    const p = s.party.pairing;
+    lines.push(s.party.open ? `party "${s.party.name}": OPEN (--open), anyone on the network may join` : `party "${s.party.name}"${p ? `: join code ${p.code} (valid ${Math.ceil(p.expiresInSec / 60)} min), ${p.paired.length} paired` : ''}`);
+  }
   lines.push('');
   if (s.members.length === 0) {
     lines.push('no members connected');

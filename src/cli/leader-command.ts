@@ -110,7 +110,7 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
     partyState = { store: partyStore, saved, shuffleSeed: fresh };
   } else partyState = { store: partyStore, saved, shuffleSeed };
 
-  const leader = new Leader({ host: o.host, port: o.port, tracks, repeat: o.repeat ?? 'off', secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader'), settingsFile, party: partyState, files: o.serveFiles === false ? null : { musicDir, port: o.filesPort ?? 0, rateBytesPerSec: o.serveRate ?? TRANSFER.SERVE_RATE }, limits: { ...(o.maxMembers ? { maxMembers: o.maxMembers } : {}), ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}) }, ...(ntp ? { clock: () => ntp.nowUtcMs(), clockKind: 'utc' as const } : {}) });
+  const leader = new Leader({ host: o.host, port: o.port, tracks, partyName: (o.partyName ?? defaultMemberName()).slice(0, 64), stateDir: o.open ? null : stateDir, repeat: o.repeat ?? 'off', secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader'), settingsFile, party: partyState, files: o.serveFiles === false ? null : { musicDir, port: o.filesPort ?? 0, rateBytesPerSec: o.serveRate ?? TRANSFER.SERVE_RATE }, limits: { ...(o.maxMembers ? { maxMembers: o.maxMembers } : {}), ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}) }, ...(ntp ? { clock: () => ntp.nowUtcMs(), clockKind: 'utc' as const } : {}) });
   await leader.start();
 
   let control: ControlServer | null = null;
@@ -196,7 +196,8 @@ export async function runLeader(o: LeaderCommandOptions): Promise<void> {
     for (const line of logs?.lines() ?? []) process.stderr.write(line + '\n');
     throw e;
   }
-  log.info(`members join with: syncplay member --ip <this host> --port ${running.leader.port} --music-dir <their music dir>`);
+  const pairing = running.leader.access.status();
+  log.info(`members join with: syncplay member --ip <this host> --port ${running.leader.port} --music-dir <their music dir>${pairing ? ` (new members add --join ${pairing.code} once)` : ''}`);
   if (logs) {
     const { runLeaderUi } = await import('../leader/ui/run-leader-ui.js');
     const { leader, control } = running;

@@ -80,7 +80,9 @@ export function buildProgram(): Command {
     .option('--mpv-path <path>', 'mpv executable', undefined)
     .option('--latency-offset <ms>', "this device's output latency in ms (it starts that much earlier)", parseMs, 0)
     .option('--ntp <server[:port]>', 'keep the shared clock in UTC from this NTP server (use the same one on the leader and every member): independent leaders and scheduled starts agree to the millisecond')
-    .option('--secret-file <file>', "the leader's secret (see leader --secret-file)")
+    .option('--secret-file <file>', "the party secret (scripted installs; see leader --secret-file)")
+    .option('--join <code>', "pair with the leader's join code (once per device; remembered in the state dir). On a terminal you are asked for it when needed")
+    .option('--state-dir <dir>', 'where pairings are remembered (default: $XDG_STATE_HOME/syncplay or ~/.local/state/syncplay)')
     .option('--telemetry <file>', 'append every sync reading (position error, speed) to FILE as JSON lines')
     .option('--no-fetch', "don't fetch playlist files this device lacks from the leader (stay silent for them)")
     .option('--cache-dir <dir>', 'where fetched files are kept (default: $XDG_CACHE_HOME/syncplay/files or ~/.cache/syncplay/files)')
@@ -159,6 +161,15 @@ export function buildProgram(): Command {
       send({ cmd: 'offset', member, ms: n, relative: /^[+-]/.test(ms) }, sub);
     });
   ctl
+    .command('pair')
+    .description('show the join code new members pair with (and the paired members); --new replaces the code')
+    .option('--new', 'a fresh code: the old one stops working')
+    .action((o: { new?: boolean }, sub: Command) => send({ cmd: 'pair', ...(o.new ? { new: true } : {}) }, sub));
+  ctl
+    .command('forget <member>')
+    .description('remove a paired member: it is disconnected and can join again only with a new pairing')
+    .action((member: string, _o, sub: Command) => send({ cmd: 'forget', member }, sub));
+  ctl
     .command('status')
     .description('the timeline and every member: clock offset, round trip, sync error, speed, files')
     .option('--json', 'machine-readable')
@@ -170,6 +181,8 @@ export function buildProgram(): Command {
     .option('--ip <host>', "the leader's address")
     .option('-p, --port <n>', "the leader's port", parsePort, DEFAULT_PORT)
     .option('--secret-file <file>', "the leader's secret (see leader --secret-file)")
+    .option('--join <code>', "pair with the leader's join code first (once per device; remembered)")
+    .option('--state-dir <dir>', 'where pairings are remembered (default: $XDG_STATE_HOME/syncplay)')
     .option('--member <name>', 'calibrate only this member, repeatable (default: every connected member)', collect, [])
     .option('--input <source>', 'microphone: PulseAudio source (parec), ALSA device (arecord) or sox input (default: the system default input)')
     .addOption(new Option('--capture-tool <tool>', 'record with this tool (default: the first installed)').choices(['parec', 'arecord', 'sox']))

@@ -4,7 +4,9 @@ import { resolve } from 'node:path';
 import { createLogger } from '../log/logger.js';
 import { Member } from '../member/member.js';
 import { TelemetryWriter } from '../member/telemetry.js';
-import { readSecretFile } from '../protocol/auth.js';
+import { establishMembership } from '../party/membership.js';
+import { defaultStateDir } from '../party/state-dir.js';
+import { askJoinCode } from '../party/ask-join-code.js';
 import { NtpClock, parseNtpServer } from '../clock/ntp-clock.js';
 import { untilSignal } from './until-signal.js';
 import { defaultMemberName } from './options.js';
@@ -21,6 +23,10 @@ export interface MemberCommandOptions {
   mpvPath?: string;
   latencyOffset: number;
   secretFile?: string;
+  /** --join CODE: pair with the leader's join code (once; remembered in the state dir) */
+  join?: string;
+  /** where pairings are remembered (default $XDG_STATE_HOME/syncplay) */
+  stateDir?: string;
   verbose?: boolean;
   telemetry?: string;
   ntp?: string;
@@ -48,14 +54,27 @@ export async function runMember(o: MemberCommandOptions): Promise<void> {
     await ntp.start();
     log.info(`NTP: UTC offset ${ntp.offsetMs.toFixed(3)} ms, round trip ${ntp.rttMs.toFixed(2)} ms`);
   }
-  const name = o.name ?? defaultMemberName();
+  const membership = await establishMembership({
+    host: o.ip,
+    port: o.port,
+    ...(o.name !== undefined ? { name: o.name } : {}),
+    defaultName: defaultMemberName(),
+    ...(o.secretFile ? { secretFile: o.secretFile } : {}),
+    ...(o.join ? { join: o.join } : {}),
+    stateDir: resolve(o.stateDir ?? defaultStateDir()),
+    version: VERSION,
+    log,
+    ...(process.stdin.isTTY === true && process.stdout.isTTY === true ? { askCode: askJoinCode } : {}),
+    waitForLeader: o.join === undefined,
+  });
+  const name = membership.name;
   const telemetry = o.telemetry ? new TelemetryWriter(o.telemetry, name) : null;
   const member = new Member({
     host: o.ip,
     port: o.port,
     musicDir,
     name,
-    secret: o.secretFile ? readSecretFile(o.secretFile) : null,
+    secret: membership.secret,
     ...(o.audioDevice ? { audioDevice: o.audioDevice } : {}),
     mpvArgs: o.mpvArg,
     ...(o.mpvPath ? { mpvPath: o.mpvPath } : {}),

@@ -25,11 +25,13 @@ export const controlRequestSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('repeat'), mode: z.enum(['off', 'all', 'one']) }),
   z.object({ cmd: z.literal('volume'), member: z.string().min(1), volume: z.number().min(0).max(100).optional(), delta: z.number().min(-100).max(100).optional() }),
   z.object({ cmd: z.literal('mute'), member: z.string().min(1), muted: z.boolean().optional() }),
+  z.object({ cmd: z.literal('pair'), new: z.boolean().optional() }),
+  z.object({ cmd: z.literal('forget'), member: z.string().min(1).max(64) }),
   z.object({ cmd: z.literal('offset'), member: z.string().min(1), ms: z.number().min(-10_000).max(10_000).nullable(), relative: z.boolean().optional() }),
 ]);
 export type ControlRequest = z.infer<typeof controlRequestSchema>;
 
-type TimelineRequest = Exclude<ControlRequest, { cmd: 'volume' | 'mute' | 'offset' }>;
+type TimelineRequest = Exclude<ControlRequest, { cmd: 'volume' | 'mute' | 'offset' | 'pair' | 'forget' }>;
 
 export function toCommand(req: TimelineRequest): Command | null {
   switch (req.cmd) {
@@ -87,7 +89,7 @@ export class ControlServer {
       process.umask(umask);
     }
     chmodSync(this.path, 0o600);
-    this.log.info(`control socket ${this.path} (drive with: syncplay ctl play|pause|resume|stop|next|prev|seek S|status)`);
+    this.log.info(`control socket ${this.path} (drive with: syncplay ctl play|pause|resume|stop|next|prev|seek S|status|pair)`);
   }
 
   async stop(): Promise<void> {
@@ -118,11 +120,23 @@ export class ControlServer {
 
   handle(req: ControlRequest): unknown {
     if (req.cmd === 'volume' || req.cmd === 'mute' || req.cmd === 'offset') return this.handleSettings(req);
+    if (req.cmd === 'pair') return this.handlePair(req.new === true);
+    if (req.cmd === 'forget') return this.leader.forget(req.member);
     const command = toCommand(req);
     if (command === null) return { ok: true, status: this.leader.status() };
     const result = this.leader.command(command);
     if (!result.ok) return { ok: false, error: result.error };
     return { ok: true, timeline: result.timeline, description: this.leader.describeTimeline(result.timeline) };
+  }
+
+  /** The join code (a fresh one with `fresh`) and the paired members. */
+  private handlePair(fresh: boolean): unknown {
+    if (fresh) this.leader.access.newCode();
+    const pairing = this.leader.access.status();
+    if (!pairing) return { ok: false, error: 'this party is open (--open): members join without pairing' };
+    const paired = pairing.paired.length ? pairing.paired.map((p) => p.name).join(', ') : 'none yet';
+    const description = `join code ${pairing.code} (valid ${Math.ceil(pairing.expiresInSec / 60)} min${fresh ? '; the previous code no longer works' : ''})\non a new member:  syncplay member --join ${pairing.code} --music-dir DIR\npaired members: ${paired}`;
+    return { ok: true, pairing, description };
   }
 
   private handleSettings(req: Extract<ControlRequest, { cmd: 'volume' | 'mute' | 'offset' }>): unknown {

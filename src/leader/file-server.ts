@@ -35,6 +35,8 @@ export interface FileServerOptions {
   port: number;
   musicDir: string;
   secret: string | null;
+  /** the keys a member may prove itself with, by name (default: the secret alone) */
+  keysFor?: (name: string) => string[];
   tracks: () => readonly Track[];
   log: Logger;
   /** bytes per second for all transfers together (default TRANSFER.SERVE_RATE; 0 = unlimited) */
@@ -172,8 +174,10 @@ export class FileServer {
     const expires = this.nonces.get(nonce);
     this.nonces.delete(nonce);
     if (expires === undefined || expires < monotonicMs()) throw new HttpError(401, 'unknown or expired challenge: GET /v1/challenge again');
-    const secret = this.opts.secret ?? '';
-    if (!macsMatch(sessionProof(secret, nonce, clientNonce, name), proof)) {
+    // The party secret, or the member's own key from its pairing (see party/party-access.ts).
+    const candidates = this.opts.keysFor ? this.opts.keysFor(name) : [this.opts.secret ?? ''];
+    const secret = candidates.find((k) => macsMatch(sessionProof(k, nonce, clientNonce, name), proof));
+    if (secret === undefined) {
       this.opts.log.warn(`file server: refused a session for ${JSON.stringify(name)} from ${req.socket.remoteAddress ?? '?'}: wrong secret`);
       throw new HttpError(401, 'wrong secret');
     }

@@ -9,6 +9,8 @@ import { monotonicMs } from '../clock/monotonic.js';
 import type { Logger } from '../log/logger.js';
 import { playheadAt, type FetchProgressMessage, type MemberSettings, type RepeatMode, type Timeline, type Track } from '../protocol/index.js';
 import { FileServer, type FileServerStats } from './file-server.js';
+import { PartyAccess, type PairingStatus } from '../party/party-access.js';
+import { partyIdOf } from '../party/party-secret.js';
 import { MemberSession, type CalibratorRequest } from './member-session.js';
 import { MemberSettingsStore } from './member-settings-store.js';
 import { DEFAULT_LIMITS, type LeaderLimits } from './limits.js';
@@ -20,6 +22,10 @@ export interface LeaderOptions {
   port: number;
   tracks: Track[];
   secret: string | null;
+  /** the party's name in discovery and handshakes (default "syncplay") */
+  partyName?: string;
+  /** where paired members are remembered (null or absent: in memory only) */
+  stateDir?: string | null;
   /** minimum time between a command and its instant; the slowest member's round trip is added */
   leadMs: number;
   version: string;
@@ -77,6 +83,8 @@ export interface LeaderStatus {
   repeat: RepeatMode;
   /** the file server for members that lack files (null: not serving) */
   files?: { port: number; rateBytesPerSec: number; stats: FileServerStats } | null;
+  /** the party: name, public id, whether it is open, and (unless open) the join code and paired members */
+  party: { name: string; id: string | null; open: boolean; pairing: PairingStatus | null };
 }
 
 export type ScheduleInfo = () => { nextStart: Date | null; nextStop: Date | null };
@@ -98,6 +106,8 @@ export class Leader {
   private fileServer: FileServer | null = null;
   readonly limits: LeaderLimits;
   port = 0;
+  /** who may join: the party secret, the paired members, the join code */
+  readonly access: PartyAccess;
   /** Now on the shared clock, ms. */
   readonly now: () => number;
 
@@ -105,6 +115,8 @@ export class Leader {
     this.now = opts.clock ?? monotonicMs;
     this.timeline = { seq: 0, state: 'stopped', trackIndex: 0, positionSec: 0, at: this.now(), repeat: opts.repeat ?? 'off' };
     this.settings = new MemberSettingsStore(opts.settingsFile ?? null, opts.log);
+    const party = { name: opts.partyName ?? 'syncplay', ...(opts.secret !== null ? { id: partyIdOf(opts.secret) } : {}) };
+    this.access = new PartyAccess(party, opts.secret, opts.stateDir ?? null, opts.log);
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.digest = playlistDigest(opts.tracks);
     if (opts.party) {
@@ -157,7 +169,7 @@ export class Leader {
     const addr = server.address();
     this.port = typeof addr === 'object' && addr ? addr.port : this.opts.port;
     if (this.opts.files) {
-      const files = new FileServer({ host: this.opts.host, port: this.opts.files.port, musicDir: this.opts.files.musicDir, secret: this.opts.secret, tracks: () => this.tracks, log: this.opts.log, rateBytesPerSec: this.opts.files.rateBytesPerSec });
+      const files = new FileServer({ host: this.opts.host, port: this.opts.files.port, musicDir: this.opts.files.musicDir, secret: this.opts.secret, keysFor: (name) => (this.access.open ? [''] : this.access.keysFor(name).map((k) => k.key)), tracks: () => this.tracks, log: this.opts.log, rateBytesPerSec: this.opts.files.rateBytesPerSec });
       try {
         await files.start();
       } catch (e) {
@@ -233,6 +245,21 @@ export class Leader {
     return { ok: true, settings: result };
   }
 
+  /** Removes a member's pairing and disconnects it if it is connected with that pairing. */
+  forget(name: string): { ok: true; description: string } | { ok: false; error: string } {
+    if (this.access.open) return { ok: false, error: 'this party is open (--open): there are no pairings to remove' };
+    const had = this.access.forget(name);
+    let dropped = 0;
+    for (const s of this.sessions) {
+      if (s.joined && s.name === name && s.authKind === 'paired') {
+        s.close('this member was removed from the party');
+        dropped += 1;
+      }
+    }
+    if (!had) return { ok: false, error: `no paired member named "${name}"` };
+    return { ok: true, description: `"${name}" is no longer paired${dropped ? ' and was disconnected' : ''}; it can join again only with a new pairing (--join CODE)` };
+  }
+
   describeTimeline(t: Timeline = this.timeline): string {
     const track = this.tracks[t.trackIndex];
     return `${t.state} track ${t.trackIndex + 1}/${this.tracks.length} "${track?.title ?? '?'}" at ${t.positionSec.toFixed(2)} s`;
@@ -261,6 +288,7 @@ export class Leader {
       })(),
       repeat: this.timeline.repeat,
       files: this.fileServer ? { port: this.fileServer.port, rateBytesPerSec: this.fileServer.rateBytesPerSec, stats: { ...this.fileServer.stats } } : null,
+      party: { name: this.access.party.name, id: this.access.party.id ?? null, open: this.access.open, pairing: this.access.status() },
     };
   }
 
@@ -306,7 +334,7 @@ export class Leader {
       return;
     }
     const session = new MemberSession(socket, {
-      secret: this.opts.secret,
+      access: this.access,
       version: this.opts.version,
       clock: this.now,
       clockKind: this.opts.clockKind ?? 'monotonic',

@@ -26,9 +26,11 @@ import {
   type Timeline,
   type Track,
 } from '../protocol/index.js';
+import type { AuthKind, LeaderPairing, PartyAccess } from '../party/party-access.js';
 
 export interface SessionContext {
-  secret: string | null;
+  /** who may join: the party secret, paired members' keys, the join code (or an open party) */
+  access: PartyAccess;
   version: string;
   /** the shared clock: time exchanges are answered in it */
   clock: () => number;
@@ -66,6 +68,11 @@ export class MemberSession {
   private readonly limits: LeaderLimits;
   private readonly timeRequests: TokenBucket;
   private readonly messages: TokenBucket;
+  /** how this member proved itself (null: open party, or not joined) */
+  authKind: AuthKind | null = null;
+  /** the key its hello was proved with (the party secret, or its own key from pairing) */
+  authKey: string | null = null;
+  private pairing: LeaderPairing | null = null;
   private readonly conn: JsonLineConnection<MemberMessage, LeaderMessage>;
   private readonly nonce = newNonce();
   private readonly handshakeTimer: NodeJS.Timeout;
@@ -87,6 +94,7 @@ export class MemberSession {
       onClose: () => {
         clearTimeout(this.handshakeTimer);
         if (this.conn.dropReason) ctx.log.warn(`${this.label}: dropped: ${this.conn.dropReason}`);
+        if (this.pairing?.abandon()) ctx.log.warn(`${this.address}: pairing of "${this.name}" abandoned before confirming (a wrong join code on the member's side?)`);
         if (this.joined) ctx.onLeft(this);
       },
     }, { maxLineBytes: limits.preJoinMaxLineBytes, maxWriteBufferBytes: limits.maxWriteBufferBytes });
@@ -97,7 +105,7 @@ export class MemberSession {
       }
     }, limits.handshakeTimeoutMs);
     this.handshakeTimer.unref();
-    this.conn.send({ type: 'server-hello', protocol: PROTOCOL_VERSION, nonce: this.nonce, authRequired: ctx.secret !== null, version: ctx.version, clock: ctx.clockKind });
+    this.conn.send({ type: 'server-hello', protocol: PROTOCOL_VERSION, nonce: this.nonce, authRequired: !ctx.access.open, version: ctx.version, clock: ctx.clockKind, party: ctx.access.party, pairing: !ctx.access.open });
   }
 
   get label(): string {
@@ -151,6 +159,8 @@ export class MemberSession {
     }
     if (!this.messages.tryTake()) return this.limited('messages');
     if (m.type === 'hello') return this.onHello(m);
+    if (m.type === 'pair-start') return this.onPairStart(m);
+    if (m.type === 'pair-confirm') return this.onPairConfirm(m);
     if (!this.joined) {
       this.conn.send({ type: 'error', code: 'not-joined', message: `send hello before ${m.type}` });
       return;
@@ -182,18 +192,29 @@ export class MemberSession {
       this.conn.end({ type: 'error', code: 'protocol-mismatch', message: `leader speaks protocol ${PROTOCOL_VERSION} (syncplay ${this.ctx.version}); member speaks ${m.protocol} (syncplay ${m.version}): run the same syncplay version on every device` });
       return;
     }
-    const secret = this.ctx.secret;
-    if (secret !== null && !proofsMatch(memberProof(secret, this.nonce, m.name), m.proof)) {
-      this.ctx.log.warn(`${this.address}: refused "${m.name}": ${m.proof ? 'wrong secret' : 'no secret given'}`);
-      this.conn.end({ type: 'error', code: 'auth-failed', message: m.proof ? 'wrong secret: use the same --secret-file as the leader' : 'this leader requires a secret: pass --secret-file' });
-      return;
+    let proved: { key: string; kind: AuthKind } | null = null;
+    if (!this.ctx.access.open) {
+      proved = this.ctx.access.keysFor(m.name).find((k) => proofsMatch(memberProof(k.key, this.nonce, m.name), m.proof)) ?? null;
+      if (!proved) {
+        this.ctx.log.warn(`${this.address}: refused "${m.name}": ${m.proof ? 'wrong secret (not paired, or removed)' : 'no secret given'}`);
+        this.conn.end({
+          type: 'error',
+          code: 'auth-failed',
+          message: m.proof
+            ? 'wrong secret: this member is not paired with this party (or was removed): pair with --join CODE (the code: `syncplay ctl pair` on the leader), or use the party\'s --secret-file'
+            : 'this leader requires a secret: pair with --join CODE (the code: `syncplay ctl pair` on the leader), or pass --secret-file',
+        });
+        return;
+      }
     }
-    if (m.role === 'calibrator' && secret === null && !isLocalAddress(this.socket.remoteAddress)) {
+    if (m.role === 'calibrator' && proved === null && !isLocalAddress(this.socket.remoteAddress)) {
       this.ctx.log.warn(`${this.address}: refused calibrator "${m.name}": no party secret and not this machine`);
       this.conn.end({ type: 'error', code: 'not-allowed', message: 'without a party secret a calibrator is accepted only on the leader\'s own machine: give the leader and the calibrator --secret-file' });
       return;
     }
     clearTimeout(this.handshakeTimer);
+    this.authKind = proved?.kind ?? null;
+    this.authKey = proved?.key ?? null;
     this.name = m.name;
     this.role = m.role ?? 'member';
     this.joined = true;
@@ -204,14 +225,47 @@ export class MemberSession {
       return;
     }
     this.conn.setMaxLineBytes(MAX_LINE_BYTES);
-    if (secret !== null) this.conn.authenticate(new LineAuth(sessionKeys(secret, this.nonce, m.clientNonce, 'leader')));
+    if (proved !== null) this.conn.authenticate(new LineAuth(sessionKeys(proved.key, this.nonce, m.clientNonce, 'leader')));
     this.conn.send({
       type: 'welcome',
       memberId: this.id,
-      ...(secret !== null ? { leaderProof: leaderProof(secret, m.clientNonce) } : {}),
+      ...(proved ? { leaderProof: leaderProof(proved.key, m.clientNonce) } : {}),
       playlist: [...this.ctx.tracks()],
       timeline: this.ctx.timeline(),
       ...((port) => (port ? { files: { port } } : {}))(this.ctx.filesPort?.() ?? null),
     });
+  }
+
+  private onPairStart(m: Extract<MemberMessage, { type: 'pair-start' }>): void {
+    if (this.joined || this.pairing) {
+      this.conn.end({ type: 'error', code: 'pair-failed', message: 'pair-start is the first message of a fresh connection' });
+      return;
+    }
+    if (this.ctx.access.open) {
+      this.conn.end({ type: 'error', code: 'pairing-unavailable', message: 'this party is open: join without --join' });
+      return;
+    }
+    if (m.protocol !== PROTOCOL_VERSION) {
+      this.conn.end({ type: 'error', code: 'protocol-mismatch', message: `leader speaks protocol ${PROTOCOL_VERSION} (syncplay ${this.ctx.version}); member speaks ${m.protocol} (syncplay ${m.version}): run the same syncplay version on every device` });
+      return;
+    }
+    try {
+      this.pairing = this.ctx.access.startPairing(m.name, m.spake);
+    } catch (e) {
+      this.conn.end({ type: 'error', code: 'pair-failed', message: `pairing refused: ${(e as Error).message}` });
+      return;
+    }
+    this.name = m.name;
+    this.conn.send({ type: 'pair-challenge', ...this.pairing.challenge });
+  }
+
+  private onPairConfirm(m: Extract<MemberMessage, { type: 'pair-confirm' }>): void {
+    const sealed = this.pairing?.confirm(m.confirm) ?? null;
+    if (!sealed) {
+      this.ctx.log.warn(`${this.address}: pairing of "${this.name}" refused: wrong or expired join code`);
+      this.conn.end({ type: 'error', code: 'pair-failed', message: 'wrong or expired join code: check it with `syncplay ctl pair` on the leader' });
+      return;
+    }
+    this.conn.end({ type: 'pair-welcome', ...sealed });
   }
 }

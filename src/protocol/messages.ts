@@ -8,6 +8,13 @@
  *   member → leader  hello        { protocol, name, clientNonce, proof? }   proof = HMAC(secret, "member|" + nonce + "|" + name)
  *   leader → member  welcome      { memberId, leaderProof?, playlist, timeline, files? { port } }  leaderProof = HMAC(secret, "leader|" + clientNonce)
  *                    or error { code: "auth-failed" | "protocol-mismatch" | ... } and the connection closes.
+ *   The secret is the party secret, or the member's own key from a pairing (looked up by name).
+ * Pairing with the join code (SPAKE2; instead of hello, once per member; the connection then closes):
+ *   member → leader  pair-start { name, spake: X }
+ *   leader → member  pair-challenge { spake: Y, confirm: cB }      (the member checks cB first)
+ *   member → leader  pair-confirm { confirm: cA }
+ *   leader → member  pair-welcome { iv, sealed, tag }   AES-GCM under the SPAKE2 key: the member's own key
+ *                    or error { code: "pair-failed" | "pairing-unavailable" }
  * After that:
  *   member → leader  time-req { id, t1 }            leader → member  time-res { id, t1, t2, t3 }
  *   leader → member  timeline { timeline }          (a new command, effective at timeline.at)
@@ -84,6 +91,8 @@ export const sweepSpecSchema = z.object({
   fadeSec: z.number().min(0).max(1),
 });
 
+export const partyInfoSchema = z.object({ name, id: z.string().regex(/^[0-9a-f]{16}$/).optional() });
+
 const serverHello = z.object({
   type: z.literal('server-hello'),
   protocol: z.number().int(),
@@ -92,7 +101,18 @@ const serverHello = z.object({
   version: z.string().max(64),
   /** what the shared clock is: the leader's monotonic clock, or UTC through NTP (--ntp) */
   clock: z.enum(['monotonic', 'utc']),
+  /** the party: its name, and its public id (derived one-way from the secret) when it has one */
+  party: partyInfoSchema.optional(),
+  /** true when a member may pair here with the join code (pair-start) */
+  pairing: z.boolean().optional(),
 });
+const hex32 = z.string().regex(/^[0-9a-f]{64}$/);
+/** Pairing with the join code (SPAKE2, see party/spake2.ts), before any hello; the connection closes after it. */
+const pairStart = z.object({ type: z.literal('pair-start'), protocol: z.number().int(), name, version: z.string().max(64), spake: hex32 });
+const pairChallenge = z.object({ type: z.literal('pair-challenge'), spake: hex32, confirm: hex32 });
+const pairConfirm = z.object({ type: z.literal('pair-confirm'), confirm: hex32 });
+/** the member's own key and the party, sealed with AES-256-GCM under the SPAKE2 key */
+const pairWelcome = z.object({ type: z.literal('pair-welcome'), iv: z.string().regex(/^[0-9a-f]{24}$/), sealed: z.string().regex(/^[0-9a-f]+$/).max(4096), tag: z.string().regex(/^[0-9a-f]{32}$/) });
 const hello = z.object({
   type: z.literal('hello'),
   protocol: z.number().int(),
@@ -155,8 +175,8 @@ const playSignal = z.object({ type: z.literal('play-signal'), at: finite, signal
 export const memberSummarySchema = z.object({ name, connected: z.boolean(), latencyOffsetMs: finite.nullable(), playerState: z.string().max(32) });
 const reply = z.object({ type: z.literal('reply'), requestId, ok: z.boolean(), error: z.string().max(2048).optional(), members: z.array(memberSummarySchema).max(10_000).optional() });
 
-export const leaderToMember = z.discriminatedUnion('type', [serverHello, welcome, timeRes, timelineMsg, heartbeat, playlistMsg, settingsMsg, playSignal, reply, error]);
-export const memberToLeader = z.discriminatedUnion('type', [hello, timeReq, status, listMembers, calibratePlay, setOffset, error]);
+export const leaderToMember = z.discriminatedUnion('type', [serverHello, pairChallenge, pairWelcome, welcome, timeRes, timelineMsg, heartbeat, playlistMsg, settingsMsg, playSignal, reply, error]);
+export const memberToLeader = z.discriminatedUnion('type', [hello, pairStart, pairConfirm, timeReq, status, listMembers, calibratePlay, setOffset, error]);
 
 export type Track = z.infer<typeof trackSchema>;
 export type Timeline = z.infer<typeof timelineSchema>;
@@ -167,6 +187,7 @@ export type MemberMessage = z.infer<typeof memberToLeader>;
 export type StatusMessage = z.infer<typeof status>;
 export type FetchProgressMessage = z.infer<typeof fetchProgressSchema>;
 export type HelloMessage = z.infer<typeof hello>;
+export type PartyInfo = z.infer<typeof partyInfoSchema>;
 export type MemberSettings = z.infer<typeof memberSettingsSchema>;
 export type SweepSpecMessage = z.infer<typeof sweepSpecSchema>;
 export type MemberSummary = z.infer<typeof memberSummarySchema>;

@@ -1,0 +1,85 @@
+/**
+ * The leader's list of paired members: each pairing hands the member a key of its own (32
+ * random bytes), remembered here by member name, so that one member can be removed
+ * (`syncplay ctl forget NAME`) without re-pairing the others. Kept 0600 in the state dir as
+ * paired-members.json, written atomically; an unreadable file is set aside, not fatal.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { Logger } from '../log/logger.js';
+import { writePrivateFile } from './state-dir.js';
+
+const entrySchema = z.object({ key: z.string().regex(/^[0-9a-f]{64}$/), pairedAt: z.string().max(64) });
+const fileSchema = z.object({ version: z.literal(1), members: z.record(z.string().min(1).max(64), entrySchema) });
+
+export function pairedMembersPath(stateDir: string): string {
+  return join(stateDir, 'paired-members.json');
+}
+
+export class PairedMembers {
+  private members = new Map<string, z.infer<typeof entrySchema>>();
+
+  constructor(private readonly file: string | null, private readonly log: Logger) {
+    if (file) this.load(file);
+  }
+
+  keyFor(name: string): string | null {
+    return this.members.get(name)?.key ?? null;
+  }
+
+  names(): { name: string; pairedAt: string }[] {
+    return [...this.members].map(([name, e]) => ({ name, pairedAt: e.pairedAt }));
+  }
+
+  /** A new key for `name` (a member pairing again gets a new one; the old stops working). */
+  add(name: string): string {
+    const key = randomBytes(32).toString('hex');
+    this.members.set(name, { key, pairedAt: new Date().toISOString() });
+    this.save();
+    return key;
+  }
+
+  forget(name: string): boolean {
+    const had = this.members.delete(name);
+    if (had) this.save();
+    return had;
+  }
+
+  private load(file: string): void {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return; // none paired yet
+    }
+    let raw: unknown = null;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      /* reported below */
+    }
+    const parsed = fileSchema.safeParse(raw);
+    if (!parsed.success) {
+      const aside = `${file}.unreadable-${Date.now()}`;
+      this.log.warn(`paired members file ${file} is not valid; moved it to ${aside}: members pair again`);
+      try {
+        renameSync(file, aside);
+      } catch {
+        /* leave it */
+      }
+      return;
+    }
+    this.members = new Map(Object.entries(parsed.data.members));
+  }
+
+  private save(): void {
+    if (!this.file) return;
+    try {
+      writePrivateFile(this.file, JSON.stringify({ version: 1, members: Object.fromEntries(this.members) }, null, 2) + '\n');
+    } catch (e) {
+      this.log.warn(`cannot save paired members to ${this.file}: ${(e as Error).message}`);
+    }
+  }
+}
