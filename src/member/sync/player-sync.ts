@@ -70,6 +70,8 @@ export class PlayerSync {
   private output = { volume: 100, muted: false };
   /** a calibration signal to play at a shared instant, then back to the timeline */
   private pendingSignal: SignalRequest | null = null;
+  /** the files' statuses changed since the last tick */
+  private filesDirty = false;
   private readonly t: SyncTunables;
   private readonly time: SyncTime;
   private readonly queue: PlayerQueue;
@@ -141,6 +143,15 @@ export class PlayerSync {
   playSignal(atShared: number, path: string, durationSec: number, leadInSec = 0): void {
     this.pendingSignal = { atShared, path, durationSec, leadInSec };
     this.abort?.abort();
+    this.poke();
+  }
+
+  /**
+   * A track's file became playable here (or stopped being so): a member silent for want of it
+   * starts at a near instant, and a playing one queues the right next track.
+   */
+  filesChanged(): void {
+    this.filesDirty = true;
     this.poke();
   }
 
@@ -219,6 +230,11 @@ export class PlayerSync {
       const signal = this.pendingSignal;
       this.pendingSignal = null;
       return this.runSignal(player, clock, signal);
+    }
+    if (this.filesDirty) {
+      this.filesDirty = false;
+      if (this.phase === 'silent') this.pausedAt = null;
+      else if (this.phase === 'playing' || this.phase === 'paused') await this.queue.queueNext(player);
     }
     const sharedNow = clock.toShared(this.time.now());
     const t = this.target(sharedNow);

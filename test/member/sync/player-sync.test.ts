@@ -37,6 +37,7 @@ const tracks: Track[] = [0, 1, 2].map((i) => ({ path: `${i}.ogg`, hash: String(i
 const pathOf = (i: number) => `/music/${i}.ogg`;
 
 function setup(player: Partial<FakePlayerOptions> = {}, missing: number[] = []) {
+  missing = [...missing];
   const durations = new Map(tracks.map((t, i) => [pathOf(i), t.durationSec]));
   const host = new FakePlayerHost(() => new FakePlayer({ durations, startLatencyMs: 12, armMs: 30, ...player }));
   const readings: SyncReading[] = [];
@@ -52,7 +53,12 @@ function setup(player: Partial<FakePlayerOptions> = {}, missing: number[] = []) 
   sync.setTracks(tracks);
   host.start();
   sync.start();
-  return { host, sync, readings };
+  /** The file of track `i` arrives here. */
+  const supply = (i: number) => {
+    missing.splice(missing.indexOf(i), 1);
+    sync.filesChanged();
+  };
+  return { host, sync, readings, supply };
 }
 
 const sharedNow = () => Date.now() + OFFSET_MS;
@@ -198,6 +204,26 @@ describe('PlayerSync with a fake player', () => {
     await vi.advanceTimersByTimeAsync(800);
     expect(sync.status().playerState).toBe('idle');
     expect(p.playing()).toBeNull();
+    sync.stop();
+  });
+
+  it('starts a track whose file arrives while silent, and queues a next track that arrives while playing', async () => {
+    const { host, sync, supply } = setup({ startLatencyMs: 0 }, [0, 1]);
+    const t = timeline('playing', 0, 0, sharedNow() + 300);
+    sync.setTimeline(t);
+    await vi.advanceTimersByTimeAsync(800);
+    expect(sync.status().playerState).toBe('silent');
+    supply(0);
+    await vi.advanceTimersByTimeAsync(800);
+    const p = host.current!;
+    expect(sync.status().playerState).toBe('playing');
+    expect(Math.abs(errorNowMs(t, p).errorMs)).toBeLessThan(1);
+    expect(p.calls.some((c) => c.call === 'append')).toBe(false); // track 1 is not here yet
+    supply(1);
+    await vi.advanceTimersByTimeAsync(300);
+    expect(p.calls.filter((c) => c.call === 'append').map((c) => c.args[0])).toEqual([pathOf(1)]);
+    await vi.advanceTimersByTimeAsync(TRACK_SEC * 1000);
+    expect(errorNowMs(t, p).track).toBe(1);
     sync.stop();
   });
 });
