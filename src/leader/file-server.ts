@@ -94,6 +94,8 @@ export class FileServer {
     server.requestTimeout = TRANSFER.REQUEST_TIMEOUT_MS;
     server.keepAliveTimeout = 30_000;
     server.maxHeadersCount = 50;
+    // Bounded: a member needs one connection; a flood of them is refused rather than served.
+    server.maxConnections = TRANSFER.MAX_SESSIONS * 2;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

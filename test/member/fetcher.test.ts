@@ -81,7 +81,7 @@ interface Rig {
 
 let rig: Rig | null = null;
 
-async function makeRig(o: { sizes: number[]; cacheBytes?: number; position?: number }): Promise<Rig> {
+async function makeRig(o: { sizes: number[]; cacheBytes?: number; position?: number; syncMusic?: boolean }): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'syncplay-fetcher-'));
   const leaderDir = join(dir, 'leader');
   const musicDir = join(dir, 'member');
@@ -113,6 +113,7 @@ async function makeRig(o: { sizes: number[]; cacheBytes?: number; position?: num
     source: () => ({ host: '127.0.0.1', port: proxy.port }),
     position: () => ({ trackIndex: position, repeat: 'off' }),
     onSupplied: (indices) => supplied.push(...indices),
+    syncMusicDir: o.syncMusic ? musicDir : null,
   });
   rig = { dir, musicDir, tracks, server, proxy, logs, files, cache, fetcher, supplied };
   return rig;
@@ -253,5 +254,18 @@ describe('fetcher', () => {
     expect(existsSync(stale)).toBe(false); // evicted for track 2
     expect(r.files.file(2)?.status).toBe('missing'); // tracks 1 and 2 are pinned: 3 waits
     expect(reopened.usedBytes).toBeLessThanOrEqual(9 * CHUNK);
+  });
+
+  it('--sync-music copies a fetched file into the music dir, never over a file that is there', async () => {
+    const r = await makeRig({ sizes: [2 * CHUNK, 2 * CHUNK], syncMusic: true });
+    writeFileSync(join(r.musicDir, 't2.ogg'), 'the user\'s own, different t2');
+    await r.files.check(r.tracks);
+    expect(r.files.file(1)?.status).toBe('different');
+    r.fetcher.start();
+    await until('both playable', () => r.files.summary().status === 'ok');
+    expect(readFileSync(join(r.musicDir, 't1.ogg')).equals(leaderBytes(r, 0))).toBe(true);
+    expect(readFileSync(join(r.musicDir, 't2.ogg'), 'utf8')).toBe('the user\'s own, different t2');
+    expect(r.files.file(1)!.absPath!.startsWith(r.cache.dir)).toBe(true); // plays the cached copy
+    expect(readdirSync(r.musicDir).sort()).toEqual(['t1.ogg', 't2.ogg']); // no temp files left
   });
 });
