@@ -296,7 +296,7 @@ async function record(args: Map<string, string>): Promise<void> {
   process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
   try {
     const sock = join(tmp, 'l.sock');
-    const leader = spawn(process.execPath, leaderCommand(['leader', '--music-dir', 'playlists', '--host', '127.0.0.1', '--port', '0', '--no-ui', '--socket', sock, '--state-file', join(tmp, 's.json'), '--open', '--no-advertise']), { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const leader = spawn(process.execPath, leaderCommand(['leader', '--music-dir', 'playlists', '--host', '127.0.0.1', '--port', '0', '--no-ui', '--no-web', '--socket', sock, '--state-file', join(tmp, 's.json'), '--open', '--no-advertise']), { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     procs.push(leader);
     const m = await waitForLine(leader, /leader listening on ([\d.]+):(\d+)/, 20_000);
     const port = Number(m[2]);

@@ -434,7 +434,7 @@ async function runStep(n: number, o: Options, resultsDir: string): Promise<StepR
     const sock = join(tmp, 'l.sock');
     const profDir = join(tmp, 'prof');
     const nodeFlags = o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
-    const leaderArgs = [...nodeFlags, join(root, 'bin', 'syncplay'), 'leader', '--music-dir', join(root, 'playlists'), '--host', '127.0.0.1', '--port', '0', '--no-ui', '--socket', sock, '--state-file', join(tmp, 's.json'), '--open', '--no-advertise', '--max-members', String(n + 16), '--max-connections', String(n + 64)];
+    const leaderArgs = [...nodeFlags, join(root, 'bin', 'syncplay'), 'leader', '--music-dir', join(root, 'playlists'), '--host', '127.0.0.1', '--port', '0', '--no-ui', '--no-web', '--socket', sock, '--state-file', join(tmp, 's.json'), '--open', '--no-advertise', '--max-members', String(n + 16), '--max-connections', String(n + 64)];
     const leaderLog = join(tmp, 'leader.log');
     const leader = spawnNode('leader', leaderArgs, leaderLog);
     let port = 0;

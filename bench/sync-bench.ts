@@ -696,7 +696,7 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string, 
       log(`PulseAudio pid ${room.pid} at ${room.socket}; recording room.monitor (${names.length} channels)`);
     }
 
-    const leaderArgs = ['bin/syncplay', 'leader', '--music-dir', 'playlists', '--host', '127.0.0.1', '--port', '0', '--socket', sock, '--no-ui', '--open', '--no-advertise'];
+    const leaderArgs = ['bin/syncplay', 'leader', '--music-dir', 'playlists', '--host', '127.0.0.1', '--port', '0', '--socket', sock, '--no-ui', '--no-web', '--open', '--no-advertise'];
     if (def.startAt) {
       // a whole second, START_AHEAD_SEC or more from now, as HH:MM:SS in UTC
       const wall = Math.ceil((Date.now() + START_AHEAD_SEC * 1000) / 1000) * 1000;

@@ -33,12 +33,12 @@ if (!existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSyn
 }
 
 // mpv plays. The tests also use: pulseaudio + parec (the calibration room), chronyd (a loopback NTP
-// server), tmux (the terminal-UI test) and systemd-analyze (the units).
+// server), tmux (the terminal-UI test), systemd-analyze (the units) and chromium (the web remote's tests).
 // The benchmark (--for-bench) records on a private PulseAudio and runs Snapcast side by side.
 const forTests = process.argv.includes('--for-tests');
 const forBench = process.argv.includes('--for-bench');
 const needed = [['mpv', 'mpv']];
-if (forTests) needed.push(['pulseaudio', 'pulseaudio'], ['parec', 'pulseaudio-utils'], ['chronyd', 'chrony'], ['tmux', 'tmux'], ['systemd-analyze', 'systemd']);
+if (forTests) needed.push(['pulseaudio', 'pulseaudio'], ['parec', 'pulseaudio-utils'], ['chronyd', 'chrony'], ['tmux', 'tmux'], ['systemd-analyze', 'systemd'], ['chromium', 'chromium']);
 if (forBench) needed.push(['pulseaudio', 'pulseaudio'], ['parec', 'pulseaudio-utils'], ['snapserver', 'snapserver'], ['snapclient', 'snapclient'], ['faketime', 'faketime']);
 const missing = [...new Set(needed.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg))];
 if (missing.length > 0) {

@@ -47,7 +47,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   // A party of its own: a fresh secret in a private state dir, shared with the members in-process;
   // on loopback only, not announced on the network.
   const running = await startLeader(
-    { musicDir, host: '127.0.0.1', port: 0, leadMs: 500, ui: false, mpvArg: [], latencyOffset: 0, autoplay: true, socket, stateFile: null, stateDir: join(demoDir, 'state'), advertise: false },
+    { musicDir, host: '127.0.0.1', port: 0, leadMs: 500, ui: false, mpvArg: [], latencyOffset: 0, autoplay: true, socket, stateFile: null, stateDir: join(demoDir, 'state'), advertise: false, web: 0 },
     log,
   );
   const members: Member[] = [];
@@ -56,7 +56,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     await m.start();
     members.push(m);
   }
-  log.info(`demo party: ${o.members} members on ${playlist.tracks.length} tracks; Ctrl-C to end. Drive it from another terminal with: ${invokedAs()} ctl --socket ${socket} next`);
+  log.info(`demo party: ${o.members} members on ${playlist.tracks.length} tracks; Ctrl-C to end. Drive it from another terminal with: ${invokedAs()} ctl --socket ${socket} next${running.web ? `, or from a browser: ${running.web.url()}` : ''}`);
   let sawPlaying = false;
   let timer: NodeJS.Timeout | undefined;
   const ended = new Promise<void>((resolve) => {

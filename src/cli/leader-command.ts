@@ -16,6 +16,9 @@ import { DEFAULT_PORT, defaultMemberName } from './options.js';
 import { untilSignal } from './until-signal.js';
 import { VERSION } from './version.js';
 import { TRANSFER } from '../protocol/file-transfer.js';
+import { WebServer } from '../web/web-server.js';
+import { webToken } from '../web/token.js';
+import { qrForLog } from '../web/qr.js';
 
 export interface LeaderCommandOptions {
   musicDir: string;
@@ -65,6 +68,8 @@ export interface LeaderCommandOptions {
   serveRate?: number;
   maxMembers?: number;
   maxConnections?: number;
+  /** --web PORT: serve the web remote there (0: a free port); false or absent: no web remote */
+  web?: number | false;
 }
 
 export interface RunningLeader {
@@ -72,6 +77,7 @@ export interface RunningLeader {
   /** the party secret in force, or null with --open */
   party: PartySecret | null;
   control: ControlServer | null;
+  web: WebServer | null;
   localMember: Member | null;
   stop(): Promise<void>;
 }
@@ -122,6 +128,24 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
     throw e;
   }
 
+  let web: WebServer | null = null;
+  if (o.web !== undefined && o.web !== false) {
+    const ctl = control;
+    const tokenFile = join(stateDir, 'web-token');
+    try {
+      const { token, source } = webToken({ secret, file: tokenFile });
+      web = new WebServer({ source: { status: () => leader.status(), handle: (req) => ctl.handle(req) }, host: o.host, port: o.web, token, log: log.child('web') });
+      await web.start();
+      leader.setWebInfo({ url: web.url() });
+      const key = source === 'secret' ? "key derived from the party secret" : source === 'stored' ? `key kept in ${tokenFile}` : 'key for this run';
+      log.info(`web remote: ${web.url()} (${key}; page ${(web.pageBytes / 1024).toFixed(1)} KiB)`);
+    } catch (e) {
+      await control.stop();
+      await leader.stop();
+      throw e;
+    }
+  }
+
   let localMember: Member | null = null;
   if (o.play) {
     localMember = new Member({
@@ -158,10 +182,12 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
     leader,
     party,
     control,
+    web,
     localMember,
     async stop() {
       scheduler?.stop();
       await localMember?.stop();
+      await web?.stop();
       await control?.stop();
       await leader.stop();
       ntp?.stop();
@@ -198,6 +224,10 @@ export async function runLeader(o: LeaderCommandOptions): Promise<void> {
   }
   const pairing = running.leader.access.status();
   log.info(`members join with: syncplay member --ip <this host> --port ${running.leader.port} --music-dir <their music dir>${pairing ? ` (new members add --join ${pairing.code} once)` : ''}`);
+  if (running.web && !logs) {
+    // The QR code of the web remote's link, for a phone's camera (the terminal UI draws its own).
+    process.stderr.write(qrForLog(running.web.url(), process.stderr.isTTY === true && !('NO_COLOR' in process.env)) + '\n');
+  }
   if (logs) {
     const { runLeaderUi } = await import('../leader/ui/run-leader-ui.js');
     const { leader, control } = running;

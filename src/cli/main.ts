@@ -11,6 +11,7 @@ import { TRANSFER } from '../protocol/file-transfer.js';
 import { DEFAULT_CACHE_BYTES } from '../member/fetch/file-cache.js';
 import { DEFAULT_PORT, collect, parseByteSize, parseCount, parseMs, parsePort, parsePositiveMs } from './options.js';
 import { VERSION } from './version.js';
+import { WEB_LIMITS } from '../web/limits.js';
 
 function fail(e: unknown): never {
   process.stderr.write(`syncplay: ${escapeText((e as Error).message ?? String(e))}\n`);
@@ -40,6 +41,8 @@ export function buildProgram(): Command {
     .option('--state-dir <dir>', 'where the party secret, paired members and member settings are kept (default: $XDG_STATE_HOME/syncplay or ~/.local/state/syncplay)')
     .option('--party-name <name>', "the party's name, shown to members that discover it (default: this host's name)")
     .option('--no-advertise', 'do not announce the party on the local network (mDNS); members then need --ip')
+    .option('--web <port>', `serve the web remote (a phone's remote control and the JSON API) on this port, on --host (0 picks a free one)`, parsePort, WEB_LIMITS.defaultPort)
+    .option('--no-web', 'no web remote')
     .option('--no-ui', 'run headless with plain log lines')
     .option('--play', "also play on this device's speakers (the leader becomes a member too)")
     .option('--name <name>', 'member name of this device when --play is given')

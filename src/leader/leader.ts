@@ -85,6 +85,8 @@ export interface LeaderStatus {
   files?: { port: number; rateBytesPerSec: number; stats: FileServerStats } | null;
   /** the party: name, public id, whether it is open, and (unless open) the join code and paired members */
   party: { name: string; id: string | null; open: boolean; pairing: PairingStatus | null };
+  /** the web remote's link (with its token), when it is on */
+  web: { url: string } | null;
 }
 
 export type ScheduleInfo = () => { nextStart: Date | null; nextStop: Date | null };
@@ -105,6 +107,7 @@ export class Leader {
   private scheduleInfo: ScheduleInfo = () => ({ nextStart: null, nextStop: null });
   private fileServer: FileServer | null = null;
   readonly limits: LeaderLimits;
+  private webInfo: { url: string } | null = null;
   port = 0;
   /** who may join: the party secret, the paired members, the join code */
   readonly access: PartyAccess;
@@ -199,6 +202,11 @@ export class Leader {
     this.scheduleInfo = info;
   }
 
+  /** Lets the web remote report its link in status(). */
+  setWebInfo(info: { url: string } | null): void {
+    this.webInfo = info;
+  }
+
   currentTimeline(): Timeline {
     return this.timeline;
   }
@@ -289,6 +297,7 @@ export class Leader {
       repeat: this.timeline.repeat,
       files: this.fileServer ? { port: this.fileServer.port, rateBytesPerSec: this.fileServer.rateBytesPerSec, stats: { ...this.fileServer.stats } } : null,
       party: { name: this.access.party.name, id: this.access.party.id ?? null, open: this.access.open, pairing: this.access.status() },
+      web: this.webInfo,
     };
   }
 

@@ -205,7 +205,7 @@ describe.skipIf(missing !== null)('syncplay calibrate in a PulseAudio room', () 
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'syncplay-calibrate-'));
     room = await PulseRoom.start();
-    const leader = start('leader', ['leader', '--music-dir', MUSIC, '--host', '127.0.0.1', '--port', '0', '--no-ui', '--socket', socket(), '--state-file', stateFile(), '--open', '--no-advertise']);
+    const leader = start('leader', ['leader', '--music-dir', MUSIC, '--host', '127.0.0.1', '--port', '0', '--no-ui', '--no-web', '--socket', socket(), '--state-file', stateFile(), '--open', '--no-advertise']);
     port = Number((await leader.waitForLine(/leader listening on 127\.0\.0\.1:(\d+)/))[1]);
     await leader.waitForLine(/control socket /);
     for (const [name, samples] of Object.entries(HIDDEN)) {

@@ -215,6 +215,8 @@ export interface LeaderHandle {
   proc: Proc;
   port: number;
   socket: string;
+  /** the web remote's link (token included) when started with `web: true` */
+  webUrl: string | null;
 }
 
 export interface MemberHandle {
@@ -236,6 +238,8 @@ export interface LeaderStartOptions {
   /** the default secure party: a party secret created in this cluster's state dir */
   secure?: boolean;
   args?: string[];
+  /** serve the web remote on a free port (default: --no-web) */
+  web?: boolean;
 }
 
 export interface MemberStartOptions {
@@ -306,11 +310,13 @@ export class Cluster {
     const args = ['leader', '--music-dir', o.musicDir ?? BUNDLED_DIR, '--host', '127.0.0.1', '--port', String(o.port ?? 0), '--socket', socket, '--no-ui', '--no-advertise', '--state-dir', join(this.tmp, 'leader-state')];
     if (o.secretFile) args.push('--secret-file', o.secretFile);
     else if (o.open ?? !o.secure) args.push('--open');
+    args.push(...(o.web ? ['--web', '0'] : ['--no-web']));
     args.push(...(o.args ?? []));
     const proc = this.spawn('leader', args);
     const m = await proc.waitForLine(/leader listening on 127\.0\.0\.1:(\d+)/);
     await proc.waitForLine(/control socket /);
-    this.leader = { proc, port: Number(m[1]), socket };
+    const web = o.web ? (await proc.waitForLine(/web remote: (http:\/\/\S+)/))[1]! : null;
+    this.leader = { proc, port: Number(m[1]), socket, webUrl: web };
     return this.leader;
   }
 

@@ -167,7 +167,7 @@ describe('scheduled start (--start-at)', () => {
     const d = new Date(targetWall);
     const hhmmss = [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
 
-    const leader = run('leader', ['leader', '--music-dir', MUSIC, '--host', '127.0.0.1', '--port', '0', '--no-ui', '--socket', join(tmp, 'l.sock'), '--state-file', join(tmp, 's.json'), '--start-at', hhmmss, '--open', '--no-advertise']);
+    const leader = run('leader', ['leader', '--music-dir', MUSIC, '--host', '127.0.0.1', '--port', '0', '--no-ui', '--no-web', '--socket', join(tmp, 'l.sock'), '--state-file', join(tmp, 's.json'), '--start-at', hhmmss, '--open', '--no-advertise']);
     const port = Number((await leader.waitFor(/leader listening on 127\.0\.0\.1:(\d+)/))[1]);
     await leader.waitFor(/control socket /);
     const members = ['s1', 's2'].map((name) => {

@@ -89,7 +89,7 @@ describe.skipIf(!hasTmux)('leader terminal UI in tmux', () => {
   });
 
   it('shows the member, space plays, n goes to track 2, q y quits and restores the terminal', async () => {
-    const leaderCmd = `node bin/syncplay leader --music-dir playlists --host 127.0.0.1 --port 0 --socket ${socket} --state-file ${join(dir, 's.json')} --open --no-advertise; echo "leader exited: $?"; sleep 600`;
+    const leaderCmd = `node bin/syncplay leader --music-dir playlists --host 127.0.0.1 --port 0 --no-web --socket ${socket} --state-file ${join(dir, 's.json')} --open --no-advertise; echo "leader exited: $?"; sleep 600`;
     // A person's terminal, not a CI log: Ink draws nothing interactive when CI is set.
     execFileSync('tmux', ['new-session', '-d', '-s', SESSION, '-x', '160', '-y', '50', '-c', ROOT, '-e', 'CI=0', '-e', 'CONTINUOUS_INTEGRATION=0', leaderCmd]);
 
