@@ -70,6 +70,7 @@ export interface LeaderCommandOptions {
   maxConnections?: number;
   /** --web PORT: serve the web remote there (0: a free port); false or absent: no web remote */
   web?: number | false;
+  lostAfter?: number;
 }
 
 export interface RunningLeader {
@@ -116,7 +117,7 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
     partyState = { store: partyStore, saved, shuffleSeed: fresh };
   } else partyState = { store: partyStore, saved, shuffleSeed };
 
-  const leader = new Leader({ host: o.host, port: o.port, tracks, partyName: (o.partyName ?? defaultMemberName()).slice(0, 64), stateDir: o.open ? null : stateDir, repeat: o.repeat ?? 'off', secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader'), settingsFile, party: partyState, files: o.serveFiles === false ? null : { musicDir, port: o.filesPort ?? 0, rateBytesPerSec: o.serveRate ?? TRANSFER.SERVE_RATE }, limits: { ...(o.maxMembers ? { maxMembers: o.maxMembers } : {}), ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}) }, ...(ntp ? { clock: () => ntp.nowUtcMs(), clockKind: 'utc' as const } : {}) });
+  const leader = new Leader({ host: o.host, port: o.port, tracks, partyName: (o.partyName ?? defaultMemberName()).slice(0, 64), stateDir: o.open ? null : stateDir, repeat: o.repeat ?? 'off', secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader'), settingsFile, party: partyState, files: o.serveFiles === false ? null : { musicDir, port: o.filesPort ?? 0, rateBytesPerSec: o.serveRate ?? TRANSFER.SERVE_RATE }, limits: { ...(o.maxMembers ? { maxMembers: o.maxMembers } : {}), ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}), ...(o.lostAfter ? { silentAfterMs: o.lostAfter } : {}) }, ...(ntp ? { clock: () => ntp.nowUtcMs(), clockKind: 'utc' as const } : {}) });
   await leader.start();
 
   let control: ControlServer | null = null;

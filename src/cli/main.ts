@@ -61,6 +61,7 @@ export function buildProgram(): Command {
     .option('--tz <Area/City>', 'time zone of --start-at, --schedule, --stop-at and --stop-schedule (default: the system time zone)')
     .option('--max-members <n>', 'refuse members beyond this many (default 128)', parseCount)
     .option('--max-connections <n>', 'close TCP connections beyond this many (default 256)', parseCount)
+    .option('--lost-after <ms>', 'a member silent this long is marked lost and its connection closed (default 3500)', parsePositiveMs)
     .option('-v, --verbose', 'debug logging')
     .addHelpText(
       'after',

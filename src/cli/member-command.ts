@@ -12,6 +12,7 @@ import { untilSignal } from './until-signal.js';
 import { defaultMemberName } from './options.js';
 import { DEFAULT_CACHE_BYTES, defaultCacheDir } from '../member/fetch/file-cache.js';
 import { VERSION } from './version.js';
+import { loadOrCreateDeviceId } from '../member/device-id.js';
 
 export interface MemberCommandOptions {
   ip: string;
@@ -75,6 +76,7 @@ export async function runMember(o: MemberCommandOptions): Promise<void> {
     musicDir,
     name,
     secret: membership.secret,
+    deviceId: loadOrCreateDeviceId(resolve(o.stateDir ?? defaultStateDir())),
     ...(o.audioDevice ? { audioDevice: o.audioDevice } : {}),
     mpvArgs: o.mpvArg,
     ...(o.mpvPath ? { mpvPath: o.mpvPath } : {}),

@@ -416,12 +416,17 @@ export class Leader {
       this.opts.log.info(`${s.label} joined`);
       return;
     }
-    // Two live members with one name would be indistinguishable in the table: number the newcomer.
-    const taken = new Set(this.liveMembers().filter((o) => o !== s).map((o) => o.name));
-    if (taken.has(s.name)) {
-      let n = 2;
-      while (taken.has(`${s.name}#${n}`)) n++;
-      s.name = `${s.name}#${n}`;
+    // A name belongs to one device. The same device coming back (its old connection not yet seen
+    // to be dead) replaces its stale session; another device is told to pick another name.
+    const holder = this.liveMembers().find((o) => o !== s && o.name === s.name);
+    if (holder) {
+      if (s.deviceId === null || holder.deviceId !== s.deviceId) {
+        s.id = '';
+        this.noteRefusal(`${s.label} refused: the name is in use by another device (${holder.address})`);
+        return `a different device is already called "${s.name}" in this party: start this one with another --name`;
+      }
+      holder.replaced = true;
+      holder.drop('the same device reconnected: replaced by its new session');
     }
     this.lost.delete(s.name);
     this.opts.log.info(`${s.label} joined`);
@@ -434,6 +439,7 @@ export class Leader {
       this.opts.log.info(`${s.label} left`);
       return;
     }
+    if (s.replaced) return;
     this.opts.log.warn(`${s.label} disconnected`);
     const view = this.view(s, monotonicMs());
     this.lost.set(s.name, { view: { ...view, connected: false }, lostAt: monotonicMs() });

@@ -55,6 +55,10 @@ export class MemberSession {
   name = '?';
   id = '';
   role: 'member' | 'calibrator' = 'member';
+  /** the device's stable id from its hello, when it sent one */
+  deviceId: string | null = null;
+  /** closed because the same device came back: not reported as lost */
+  replaced = false;
   joined = false;
   connectedAtMs = monotonicMs();
   lastStatus: StatusMessage | null = null;
@@ -217,6 +221,7 @@ export class MemberSession {
     this.authKey = proved?.key ?? null;
     this.name = m.name;
     this.role = m.role ?? 'member';
+    this.deviceId = m.deviceId ?? null;
     this.joined = true;
     const refused = this.ctx.onJoined(this);
     if (typeof refused === 'string') {

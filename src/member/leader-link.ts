@@ -43,6 +43,8 @@ export interface LeaderLinkOptions {
   exchangeHz?: number;
   /** 'calibrator' joins to run calibrations rather than to play (default 'member') */
   role?: 'member' | 'calibrator';
+  /** this device's stable id (device-id.ts) */
+  deviceId?: string;
   /** this device's NTP clock (--ntp): used as the shared clock when the leader's is UTC too */
   ntp?: ClockMapping | null;
 }
@@ -244,7 +246,7 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
           this.lastError = 'the leader requires a secret: pass --secret-file with the leader\'s secret';
         }
         const proof = this.opts.secret !== null ? memberProof(this.opts.secret, m.nonce, this.opts.name) : undefined;
-        this.send({ type: 'hello', protocol: PROTOCOL_VERSION, name: this.opts.name, clientNonce: this.clientNonce, version: this.opts.version, role: this.opts.role ?? 'member', ...(proof ? { proof } : {}) });
+        this.send({ type: 'hello', protocol: PROTOCOL_VERSION, name: this.opts.name, clientNonce: this.clientNonce, version: this.opts.version, role: this.opts.role ?? 'member', ...(this.opts.deviceId ? { deviceId: this.opts.deviceId } : {}), ...(proof ? { proof } : {}) });
         // From here every line both ways is tagged with keys from both nonces (line-auth.ts).
         if (this.opts.secret !== null && m.authRequired) this.conn?.authenticate(new LineAuth(sessionKeys(this.opts.secret, m.nonce, this.clientNonce, 'member')), true);
         return;

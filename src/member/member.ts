@@ -22,6 +22,8 @@ export interface MemberOptions {
   musicDir: string;
   name: string;
   secret: string | null;
+  /** this device's stable id (device-id.ts); without one the leader cannot tell a return from a stranger */
+  deviceId?: string;
   audioDevice?: string;
   mpvArgs: string[];
   mpvPath?: string;
@@ -68,6 +70,7 @@ export class Member {
       version: opts.version,
       log,
       ntp: opts.ntp ?? null,
+      ...(opts.deviceId ? { deviceId: opts.deviceId } : {}),
       status: () => {
         const files = this.files.summary();
         return { ...this.sync.status(), fileStatus: files.status, fileProblems: files.problems, ...(this.fetcher ? { fetch: this.fetcher.progress() } : {}) };

@@ -121,6 +121,8 @@ const hello = z.object({
   proof: z.string().max(128).optional(),
   version: z.string().max(64),
   role: z.enum(['member', 'calibrator']).optional(),
+  /** the device's stable id (its state dir): a member returning under its name is known by it */
+  deviceId: z.string().regex(/^[0-9a-f]{32}$/).optional(),
 });
 const welcome = z.object({
   type: z.literal('welcome'),

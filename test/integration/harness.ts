@@ -251,6 +251,8 @@ export interface MemberStartOptions {
   args?: string[];
   /** wait until the leader lists it connected with a clock estimate (default true) */
   waitJoined?: boolean;
+  /** its own state dir (XDG_STATE_HOME): another device; default the cluster's shared one */
+  stateHome?: string;
 }
 
 export interface WaitOptions {
@@ -269,8 +271,8 @@ export class Cluster {
     this.tmp = mkdtempSync(join(tmpdir(), `${label}-`));
   }
 
-  spawn(label: string, args: string[]): Proc {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: join(this.tmp, 'xdg-state'), XDG_CACHE_HOME: join(this.tmp, 'xdg-cache') } });
+  spawn(label: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: join(this.tmp, 'xdg-state'), XDG_CACHE_HOME: join(this.tmp, 'xdg-cache'), ...env } });
     const proc = new Proc(label, child);
     this.procs.push(proc);
     return proc;
@@ -328,7 +330,7 @@ export class Cluster {
     if (o.secretFile) args.push('--secret-file', o.secretFile);
     if (o.latencyOffsetMs !== undefined) args.push('--latency-offset', String(o.latencyOffsetMs));
     args.push(...(o.args ?? []));
-    const proc = this.spawn(`member ${o.name}`, args);
+    const proc = this.spawn(`member ${o.name}`, args, o.stateHome ? { XDG_STATE_HOME: o.stateHome } : {});
     const handle: MemberHandle = { proc, name: o.name, musicDir, telemetryFile, readings: () => readTelemetry(telemetryFile) };
     if (o.waitJoined ?? true) {
       await this.waitFor(`member ${o.name} to join with a clock estimate`, (s) => {
