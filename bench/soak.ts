@@ -45,9 +45,15 @@ function parseArgs(argv: string[]): Args {
 
 /** Resident set size of a process in kB (VmRSS), or null once it is gone. */
 export function rssKb(pid: number): number | null {
+  return memoryKb(pid)?.rss ?? null;
+}
+
+/** RSS split into anonymous memory (heap, buffers: where a leak shows) and file-backed pages (code). */
+export function memoryKb(pid: number): { rss: number; anon: number; file: number } | null {
   try {
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : null;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+)\\s+kB`).exec(status)?.[1] ?? NaN);
+    return { rss: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile') };
   } catch {
     return null;
   }
@@ -120,7 +126,10 @@ async function main(): Promise<void> {
   process.on('exit', killChildrenNow);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
 
-  const leader = spawnChild('leader', [bin, 'leader', '--music-dir', music, '--host', '127.0.0.1', '--port', '0', '--repeat', 'all', '--autoplay', '--no-ui', '--socket', socket, '--state-file', join(work, 'leader-state', 'members.json')], join(a.out, 'leader.log'), { cwd: work, env: { ...process.env, XDG_STATE_HOME: join(work, 'leader-state') } });
+  // The default party: a secret created in the leader's state dir, which the members are given,
+  // so every line both ways is authenticated for the whole run.
+  const stateDir = join(work, 'leader-state');
+  const leader = spawnChild('leader', [bin, 'leader', '--music-dir', music, '--host', '127.0.0.1', '--port', '0', '--repeat', 'all', '--autoplay', '--no-ui', '--no-advertise', '--socket', socket, '--state-dir', stateDir], join(a.out, 'leader.log'), { cwd: work, env: { ...process.env, XDG_STATE_HOME: join(work, 'xdg') } });
   let port = 0;
   for (let i = 0; i < 100 && !port; i++) {
     await sleep(100);
@@ -133,12 +142,12 @@ async function main(): Promise<void> {
   for (let i = 1; i <= a.members; i++) {
     const dir = join(work, `member-${i}`);
     mkdirSync(dir, { recursive: true });
-    members.push(spawnChild(`member-${i}`, [bin, 'member', '--ip', '127.0.0.1', '--port', String(port), '--music-dir', music, '--name', `soak-${i}`, '--mpv-arg=--ao=null'], join(a.out, `member-${i}.log`), { cwd: dir, env: { ...process.env, XDG_STATE_HOME: join(dir, 'state') } }));
+    members.push(spawnChild(`member-${i}`, [bin, 'member', '--ip', '127.0.0.1', '--port', String(port), '--music-dir', music, '--name', `soak-${i}`, '--mpv-arg=--ao=null', '--secret-file', join(stateDir, 'party-secret')], join(a.out, `member-${i}.log`), { cwd: dir, env: { ...process.env, XDG_STATE_HOME: join(dir, 'state') } }));
   }
   const all = [leader, ...members];
   const series = new Map<string, RssSeries>();
   const push = (name: string, t: number, kb: number | null): void => {
-    if (kb === null) return;
+    if (kb === null || !Number.isFinite(kb)) return;
     let s = series.get(name);
     if (!s) series.set(name, (s = { name, t: [], rss: [] }));
     s.t.push(t);
@@ -155,13 +164,17 @@ async function main(): Promise<void> {
     assertAlive(all);
     const t = (Date.now() - started) / 1000;
     const sample: Record<string, unknown> = { t, load1: loadavg()[0] };
-    const lr = rssKb(leader.pid);
-    sample.leader = lr;
-    push('leader', t, lr);
+    const lm = memoryKb(leader.pid);
+    sample.leader = lm?.rss ?? null;
+    sample['leader-anon'] = lm?.anon ?? null;
+    push('leader', t, lm?.rss ?? null);
+    push('leader-anon', t, lm?.anon ?? null);
     members.forEach((m, i) => {
-      const mr = rssKb(m.pid);
-      sample[`member-${i + 1}`] = mr;
-      push(`member-${i + 1}`, t, mr);
+      const mm = memoryKb(m.pid);
+      sample[`member-${i + 1}`] = mm?.rss ?? null;
+      sample[`member-${i + 1}-anon`] = mm?.anon ?? null;
+      push(`member-${i + 1}`, t, mm?.rss ?? null);
+      push(`member-${i + 1}-anon`, t, mm?.anon ?? null);
       const mpv = descendants(m.pid).find((pid) => /mpv/.test(readFileSync(`/proc/${pid}/comm`, 'utf8')));
       if (mpv !== undefined) {
         const kb = rssKb(mpv);

@@ -3,8 +3,13 @@
  * the music dir, exist, and have the same content hash as the leader's copy. A track that fails
  * is never played (silence beats the wrong song); its status is reported to the leader.
  * A file fetched from the leader into the cache is supplied afterwards (supply()).
+ * The player gets a track through file(), which opens it and checks what was opened
+ * (open-inside.ts): the check that counts is made at open time, not at check time.
  */
+import { closeSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { dirname, relative } from 'node:path';
+import { openInside } from './open-inside.js';
 import type { Logger } from '../log/logger.js';
 import { hashFile } from '../playlist/content-hash.js';
 import { resolveInside } from '../playlist/safe-path.js';
@@ -16,12 +21,17 @@ export interface TrackFile {
   detail: string;
 }
 
+/** Open tracks kept for the player (the one playing, the next, and a few it may return to). */
+const OPEN_FILES_KEPT = 6;
+
 export class FileCheck {
   private results: TrackFile[] = [];
   private tracks: readonly Track[] = [];
   private generation = 0;
   /** tracks being fetched: their status before ('missing' or 'different') */
   private readonly fetching = new Map<number, FileStatus>();
+  /** tracks opened for the player, newest last: index → descriptor and the path the player uses */
+  private readonly opened = new Map<number, { fd: number | null; playPath: string; source: string }>();
 
   constructor(private readonly musicDir: string, private readonly log: Logger) {}
 
@@ -30,6 +40,7 @@ export class FileCheck {
     const generation = ++this.generation;
     this.tracks = tracks;
     this.fetching.clear();
+    this.closeOpened();
     this.results = tracks.map(() => ({ status: 'checking' as FileStatus, absPath: null, detail: '' }));
     for (let i = 0; i < tracks.length; i++) {
       const verdict = await this.checkOne(tracks[i]!);
@@ -40,8 +51,41 @@ export class FileCheck {
     }
   }
 
+  /**
+   * The track for the player: when playable, opened and checked now, with `absPath` naming the
+   * opened file. A file that no longer passes (swapped for a link, gone) is refused from then on.
+   */
   file(index: number): TrackFile | null {
-    return this.results[index] ?? null;
+    const r = this.results[index];
+    if (!r || r.status !== 'ok' || !r.absPath) return r ?? null;
+    const held = this.opened.get(index);
+    if (held && held.source === r.absPath) {
+      this.opened.delete(index);
+      this.opened.set(index, held);
+      return { ...r, absPath: held.playPath };
+    }
+    // Files fetched into the cache are checked against the cache folder they were written to.
+    const inMusicDir = !relative(this.musicDir, r.absPath).startsWith('..');
+    const root = inMusicDir ? this.musicDir : dirname(r.absPath);
+    const o = openInside(root, r.absPath);
+    if (!o.ok) {
+      this.results[index] = { status: 'refused', absPath: null, detail: o.reason };
+      this.log.warn(`track ${index + 1}: refused at open: ${o.reason}`);
+      return this.results[index]!;
+    }
+    if (held?.fd != null) closeSync(held.fd);
+    this.opened.set(index, { fd: o.fd, playPath: o.playPath, source: r.absPath });
+    while (this.opened.size > OPEN_FILES_KEPT) {
+      const [oldest, entry] = this.opened.entries().next().value!;
+      this.opened.delete(oldest);
+      if (entry.fd !== null) closeSync(entry.fd);
+    }
+    return { ...r, absPath: o.playPath };
+  }
+
+  private closeOpened(): void {
+    for (const e of this.opened.values()) if (e.fd !== null) closeSync(e.fd);
+    this.opened.clear();
   }
 
   get playlist(): readonly Track[] {
