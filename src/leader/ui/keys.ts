@@ -19,6 +19,7 @@ export type Intent =
   | { kind: 'select'; delta: number }
   | { kind: 'quit' }
   | { kind: 'help' }
+  | { kind: 'remote' }
   | { kind: 'none' };
 
 const REPEAT_CYCLE = { off: 'all', all: 'one', one: 'off' } as const;
@@ -81,6 +82,8 @@ export function keyIntent(input: string, key: Partial<Key>, status: LeaderStatus
     case '?':
     case 'h':
       return { kind: 'help' };
+    case 'w':
+      return { kind: 'remote' };
     default:
       return { kind: 'none' };
   }
@@ -97,6 +100,7 @@ export const KEY_HELP: [string, string][] = [
   ['[  ]', `latency offset −${OFFSET_STEP_MS} / +${OFFSET_STEP_MS} ms of the selection`],
   ['s', 'stop'],
   ['r', 'repeat: off → all → one'],
+  ['w', "the web remote's link and its QR code, for a phone (any key closes it)"],
   ['?', 'this help (any key closes it)'],
   ['q', 'quit: stops the leader (asks y/n while playing)'],
 ];

@@ -6,7 +6,8 @@
  */
 import { escapeText } from '../../log/escape.js';
 import { Box, Text, useInput, useStdout, type Key } from 'ink';
-import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { qrLines } from '../../web/qr.js';
 import { nextTrackIndex } from '../../protocol/index.js';
 import type { ControlRequest } from '../control-server.js';
 import type { LeaderStatus, MemberView } from '../leader.js';
@@ -42,6 +43,7 @@ export function LeaderApp(props: LeaderAppProps): ReactNode {
 
   const [selectedName, setSelectedName] = useState<string>(ALL_MEMBERS);
   const [help, setHelp] = useState(false);
+  const [remote, setRemote] = useState(false);
   const [confirmQuit, setConfirmQuit] = useState(false);
   const [flash, setFlash] = useState<Flash | null>(null);
   const flashId = useRef(0);
@@ -78,8 +80,8 @@ export function LeaderApp(props: LeaderAppProps): ReactNode {
   );
 
   // The latest view of the interaction, for key presses that arrive several in one chunk.
-  const live = useRef({ help, confirmQuit, selected, status });
-  live.current = { help, confirmQuit, selected, status };
+  const live = useRef({ help, remote, confirmQuit, selected, status });
+  live.current = { help, remote, confirmQuit, selected, status };
 
   const press = (input: string, key: Partial<Key>): void => {
     const now = live.current;
@@ -87,6 +89,10 @@ export function LeaderApp(props: LeaderAppProps): ReactNode {
     if (now.help) {
       now.help = false;
       return setHelp(false);
+    }
+    if (now.remote) {
+      now.remote = false;
+      return setRemote(false);
     }
     if (now.confirmQuit) {
       now.confirmQuit = false;
@@ -114,6 +120,10 @@ export function LeaderApp(props: LeaderAppProps): ReactNode {
       case 'help':
         now.help = true;
         return setHelp(true);
+      case 'remote':
+        if (!now.status.web) return show('info', 'the web remote is off (started with --no-web)');
+        now.remote = true;
+        return setRemote(true);
       default:
         return;
     }
@@ -136,6 +146,8 @@ export function LeaderApp(props: LeaderAppProps): ReactNode {
       <Header status={status} width={width} />
       {help ? (
         <HelpPanel width={width} />
+      ) : remote && status.web ? (
+        <RemotePanel url={status.web.url} width={width} />
       ) : (
         <>
           <Box marginTop={1}>
@@ -183,7 +195,7 @@ function Header({ status, width }: { status: LeaderStatus; width: number }): Rea
   const left = `syncplay leader`;
   const where = `  ${status.listening.host}:${status.listening.port}`;
   const who = `  ${connected} member${connected === 1 ? '' : 's'}${lost ? `, ${lost} lost` : ''}`;
-  const right = '? help';
+  const right = status.web ? 'w remote  ? help' : '? help';
   const pad = Math.max(1, width - left.length - where.length - who.length - right.length);
   return (
     <Text wrap="truncate-end">
@@ -455,6 +467,26 @@ function KeyHints({ width }: { width: number }): ReactNode {
           </Text>
         </Box>
       ))}
+    </Box>
+  );
+}
+
+/** The web remote's link and its QR code, dark on light so a phone's camera reads it. */
+function RemotePanel({ url, width }: { url: string; width: number }): ReactNode {
+  const lines = useMemo(() => qrLines(url), [url]);
+  return (
+    <Box flexDirection="column" marginTop={1} width={width}>
+      <Text bold color="cyan">
+        Web remote: scan with a phone, or open
+      </Text>
+      <Text wrap="truncate-end">{url}</Text>
+      <Text> </Text>
+      {lines.map((line, i) => (
+        <Text key={i} color="black" backgroundColor="white">
+          {line}
+        </Text>
+      ))}
+      <Text dimColor>any key closes this</Text>
     </Box>
   );
 }

@@ -15,6 +15,7 @@ import { clock, memberHealth, ms, progressBar, windowAround } from '../../../src
 import { keyIntent, playPauseRequest } from '../../../src/leader/ui/keys.js';
 import { LeaderApp, LiveLeaderApp } from '../../../src/leader/ui/leader-app.js';
 import { LogBuffer } from '../../../src/leader/ui/log-buffer.js';
+import { qrLines } from '../../../src/web/qr.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import type { Timeline, Track } from '../../../src/protocol/index.js';
 import { playheadAt } from '../../../src/protocol/index.js';
@@ -201,6 +202,25 @@ describe('<LeaderApp> frames', () => {
     expect(plain(lastFrame())).toContain('in sync');
     stdin.write('x');
     await vi.waitFor(() => expect(plain(lastFrame())).not.toContain('latency offset −1 / +1 ms'));
+  });
+
+  it('w shows the web remote link with its QR code; any key closes it; without the remote it says so', async () => {
+    const url = 'http://192.168.1.20:7656/?token=AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdEfG';
+    const { lastFrame, stdin } = mount({ status: status('playing', [], { web: { url } }), onAction: () => ({}), onQuit: () => {} });
+    await tick();
+    expect(plain(lastFrame())).toContain('w remote');
+    stdin.write('w');
+    await vi.waitFor(() => expect(plain(lastFrame())).toContain(url));
+    const qr = qrLines(url);
+    // (without colours the frame loses trailing blanks: compare the drawn part of each line)
+    for (const line of qr.slice(1, -1)) expect(plain(lastFrame())).toContain(line.trimEnd());
+    stdin.write('x');
+    await vi.waitFor(() => expect(plain(lastFrame())).not.toContain(url));
+
+    const off = mount({ status: status('playing', [], { web: null }), onAction: () => ({}), onQuit: () => {} });
+    await tick();
+    off.stdin.write('w');
+    await vi.waitFor(() => expect(plain(off.lastFrame())).toContain('the web remote is off'));
   });
 });
 
