@@ -88,6 +88,11 @@ export class FileCheck {
     this.opened.clear();
   }
 
+  /** The verdict on track `index` without opening anything (file() opens it for the player). */
+  statusOf(index: number): FileStatus | null {
+    return this.results[index]?.status ?? null;
+  }
+
   get playlist(): readonly Track[] {
     return this.tracks;
   }

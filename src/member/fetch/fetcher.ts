@@ -180,7 +180,7 @@ export class Fetcher {
     const now = monotonicMs();
     for (const i of this.order()) {
       const t = tracks[i];
-      const status = this.opts.files.file(i)?.status;
+      const status = this.opts.files.statusOf(i);
       if (!t || seen.has(t.hash) || !(status === 'missing' || status === 'different' || status === 'fetching')) continue;
       seen.add(t.hash);
       const f = this.failures.get(t.hash);
