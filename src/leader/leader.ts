@@ -334,9 +334,14 @@ export class Leader {
       return;
     }
     let pending = 0;
-    for (const s of this.sessions) if (!s.joined) pending++;
-    if (pending >= this.limits.maxPendingHandshakes) {
-      this.noteRefusal(`connection from ${socket.remoteAddress ?? '?'} closed: ${pending} handshakes pending already`);
+    let fromThere = 0;
+    for (const s of this.sessions) {
+      if (s.joined) continue;
+      pending++;
+      if (s.remoteAddress === socket.remoteAddress) fromThere++;
+    }
+    if (pending >= this.limits.maxPendingHandshakes || fromThere >= this.limits.maxPendingPerAddress) {
+      this.noteRefusal(`connection from ${socket.remoteAddress ?? '?'} closed: ${fromThere >= this.limits.maxPendingPerAddress ? `${fromThere} handshakes pending from that address` : `${pending} handshakes pending`} already`);
       socket.on('error', () => {});
       socket.end(JSON.stringify({ type: 'error', code: 'busy', message: 'too many connections are joining at once; try again shortly' }) + '\n');
       setTimeout(() => socket.destroy(), 1000).unref();

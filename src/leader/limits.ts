@@ -9,6 +9,8 @@ export interface LeaderLimits {
   maxConnections: number;
   /** connections that have not finished the handshake; more are told "busy" and closed */
   maxPendingHandshakes: number;
+  /** of those, from one address: one host flooding cannot keep everyone else from joining */
+  maxPendingPerAddress: number;
   /** joined members (not counting calibrators); more are refused with a reason */
   maxMembers: number;
   /** a connection must send a valid hello within this */
@@ -31,6 +33,7 @@ export const DEFAULT_LIMITS: LeaderLimits = {
   // A household has a handful of speakers; a thousand-speaker fan-out runs with raised caps.
   maxConnections: 256,
   maxPendingHandshakes: 64,
+  maxPendingPerAddress: 8,
   maxMembers: 128,
   // A hello is one line sent the moment server-hello arrives; 5 s allows a congested Wi-Fi.
   handshakeTimeoutMs: 5000,

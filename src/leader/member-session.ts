@@ -52,6 +52,7 @@ export type CalibratorRequest = Extract<MemberMessage, { type: 'list-members' | 
 
 export class MemberSession {
   readonly address: string;
+  readonly remoteAddress: string | undefined;
   name = '?';
   id = '';
   role: 'member' | 'calibrator' = 'member';
@@ -83,6 +84,7 @@ export class MemberSession {
 
   constructor(private readonly socket: Socket, private readonly ctx: SessionContext) {
     this.address = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.remoteAddress = socket.remoteAddress;
     const limits = (this.limits = ctx.limits ?? DEFAULT_LIMITS);
     this.timeRequests = new TokenBucket(limits.timeRequestsPerSec, limits.timeRequestBurst, monotonicMs);
     this.messages = new TokenBucket(limits.messagesPerSec, limits.messageBurst, monotonicMs);

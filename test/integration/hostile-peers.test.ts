@@ -138,6 +138,26 @@ describe('hostile peers', () => {
     expect(leader.status().members.map((m) => m.name).sort()).toEqual(['a', 'b']);
   });
 
+  it('one address flooding handshakes cannot keep another from joining', async () => {
+    const { leader } = await leaderWith();
+    const flood: Socket[] = [];
+    let busy = 0;
+    for (let i = 0; i < 40; i++) {
+      const s = createConnection({ host: '127.0.0.1', port: leader.port, localAddress: '127.0.0.2' });
+      s.on('error', () => {});
+      s.on('data', (d: Buffer) => {
+        if (d.toString().includes('"busy"')) busy++;
+      });
+      flood.push(s);
+    }
+    cleanups.push(() => flood.forEach((s) => s.destroy()));
+    await until('the flood to be turned away', () => busy >= 40 - 8, 5000);
+    const c = await raw(leader.port);
+    c.send(helloFor('neighbour'));
+    await c.next((m) => m.type === 'welcome');
+    expect(busy).toBe(40 - 8);
+  });
+
   it('refuses absurd values with the field and the range', async () => {
     const { leader } = await leaderWith();
     const c = await raw(leader.port);
