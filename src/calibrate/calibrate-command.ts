@@ -20,6 +20,8 @@ import type { MemberSummary } from '../protocol/index.js';
 import { askJoinCode } from '../party/ask-join-code.js';
 import { establishMembership, type Membership } from '../party/membership.js';
 import { defaultStateDir } from '../party/state-dir.js';
+import { pairedPartyIds } from '../party/pairings.js';
+import { locateLeader } from '../discovery/locate-leader.js';
 import { resolve } from 'node:path';
 import { Capture, detectCaptureTool, type CaptureTool } from './capture.js';
 import { combineSweeps, planOffsets, scheduleSweeps, sweepSpacingMs, type MemberMeasurement, type OffsetPlan, type SweepArrival } from './calibration.js';
@@ -34,6 +36,8 @@ export interface CalibrateOptions {
   /** --join CODE: pair with the leader's join code first (remembered in the state dir) */
   join?: string;
   stateDir?: string;
+  /** with discovery (no --ip): the party to calibrate when several leaders answer */
+  party?: string;
   member: string[];
   input?: string;
   captureTool?: CaptureTool;
@@ -118,8 +122,14 @@ export async function runCalibrate(o: CalibrateOptions): Promise<number> {
     process.stdout.write(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatSelfTest(result)}\n`);
     return result.ok ? 0 : 1;
   }
-  if (!o.ip) throw new CalibrateError('calibrate needs the leader: pass --ip LEADER (or --self to measure this device alone)');
-  const report = await calibrateMembers({ ...o, ip: o.ip }, tool, (m) => {
+  // Without --ip the leader is found on the local network, as a member finds it.
+  let at: { host: string; port: number };
+  try {
+    at = await locateLeader({ ...(o.ip ? { ip: o.ip } : {}), port: o.port, ...(o.party !== undefined ? { party: o.party } : {}), pairedPartyIds: pairedPartyIds(resolve(o.stateDir ?? defaultStateDir())), log: createLogger(o.verbose ? 'debug' : 'error') });
+  } catch (e) {
+    throw new CalibrateError(`${(e as Error).message} (or --self to measure this device alone)`);
+  }
+  const report = await calibrateMembers({ ...o, ip: at.host, port: at.port }, tool, (m) => {
     if (!o.json) process.stderr.write(`${m}\n`);
   });
   process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);

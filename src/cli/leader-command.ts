@@ -8,6 +8,8 @@ import { createLogger, type Logger } from '../log/logger.js';
 import { Member } from '../member/member.js';
 import { loadOrCreatePartySecret, loadPartySecretFile, type PartySecret } from '../party/party-secret.js';
 import { defaultStateDir } from '../party/state-dir.js';
+import { advertise, type Advertiser } from '../discovery/advertise.js';
+import { PROTOCOL_VERSION } from '../protocol/index.js';
 import { NtpClock, parseNtpServer } from '../clock/ntp-clock.js';
 import type { RepeatMode } from '../protocol/index.js';
 import { loadPlaylist } from '../playlist/load-playlist.js';
@@ -119,6 +121,7 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
 
   const leader = new Leader({ host: o.host, port: o.port, tracks, partyName: (o.partyName ?? defaultMemberName()).slice(0, 64), stateDir: o.open ? null : stateDir, repeat: o.repeat ?? 'off', secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader'), settingsFile, party: partyState, files: o.serveFiles === false ? null : { musicDir, port: o.filesPort ?? 0, rateBytesPerSec: o.serveRate ?? TRANSFER.SERVE_RATE }, limits: { ...(o.maxMembers ? { maxMembers: o.maxMembers } : {}), ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}), ...(o.lostAfter ? { silentAfterMs: o.lostAfter } : {}) }, ...(ntp ? { clock: () => ntp.nowUtcMs(), clockKind: 'utc' as const } : {}) });
   await leader.start();
+  const advertiser = announce(o, leader, ntp !== null, log.child('mdns'));
 
   let control: ControlServer | null = null;
   try {
@@ -190,10 +193,22 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
       await localMember?.stop();
       await web?.stop();
       await control?.stop();
+      await advertiser?.stop();
       await leader.stop();
       ntp?.stop();
     },
   };
+}
+
+/** Announces the party on the local network unless --no-advertise (or listening on loopback only). */
+function announce(o: LeaderCommandOptions, leader: Leader, utc: boolean, log: Logger): Advertiser | null {
+  if (o.advertise === false) return null;
+  if (/^127\.|^::1$|^localhost$/.test(o.host)) {
+    log.info(`listening on ${o.host} only: not announced on the network`);
+    return null;
+  }
+  const party = leader.access.party;
+  return advertise({ partyName: party.name, partyId: party.id ?? null, port: leader.port, protocol: PROTOCOL_VERSION, clock: utc ? 'utc' : 'monotonic', pairingRequired: !leader.access.open }, log);
 }
 
 /** The party secret: --secret-file, else the state dir's own (created on first start); none with --open. */
@@ -224,7 +239,7 @@ export async function runLeader(o: LeaderCommandOptions): Promise<void> {
     throw e;
   }
   const pairing = running.leader.access.status();
-  log.info(`members join with: syncplay member --ip <this host> --port ${running.leader.port} --music-dir <their music dir>${pairing ? ` (new members add --join ${pairing.code} once)` : ''}`);
+  log.info(`members join with: syncplay member --music-dir <their music dir>${pairing ? ` (the first time: --join ${pairing.code})` : ''}${o.advertise === false ? ` --ip <this host> --port ${running.leader.port}` : ` (on a network without multicast: --ip <this host> --port ${running.leader.port})`}`);
   if (running.web && !logs) {
     // The QR code of the web remote's link, for a phone's camera (the terminal UI draws its own).
     process.stderr.write(qrForLog(running.web.url(), process.stderr.isTTY === true && !('NO_COLOR' in process.env)) + '\n');

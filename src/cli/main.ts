@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import type { ControlRequest } from '../leader/control-server.js';
 import { runCtl } from './ctl-command.js';
 import { runDemo } from './demo-command.js';
+import { runDiscover } from './discover-command.js';
 import { runCalibrate } from '../calibrate/calibrate-command.js';
 import { runLeader } from './leader-command.js';
 import { runMember } from './member-command.js';
@@ -75,8 +76,10 @@ export function buildProgram(): Command {
   program
     .command('member')
     .description("follow a leader's timeline on this device's speakers")
-    .requiredOption('--ip <host>', "the leader's address")
-    .option('-p, --port <n>', "the leader's port", parsePort, DEFAULT_PORT)
+    .option('--ip <host>', "the leader's address (default: find it on the local network with mDNS)")
+    .option('-p, --port <n>', "the leader's port (with --ip)", parsePort, DEFAULT_PORT)
+    .option('--party <name>', 'with several leaders on the network: join the one of this party (name or id)')
+    .option('--discover-timeout <ms>', 'how long to look for a leader on the network before giving up', parsePositiveMs, 5000)
     .requiredOption('-m, --music-dir <dir>', "folder holding the same files as the leader's music dir")
     .option('--name <name>', 'name shown on the leader (default: host name)')
     .option('--audio-device <dev>', "mpv's --audio-device (e.g. alsa/hdmi, pulse/<sink>; list with `mpv --audio-device=help`)")
@@ -93,7 +96,7 @@ export function buildProgram(): Command {
     .option('--cache-size <size>', 'the most the fetched files may take, e.g. 500M or 4G; least recently used ones go first', parseByteSize, DEFAULT_CACHE_BYTES)
     .option('--sync-music', 'also copy fetched files into the music dir (never over a file that is there)')
     .option('-v, --verbose', 'debug logging')
-    .addHelpText('after', '\nExample:\n  syncplay member --ip 192.168.1.20 --music-dir ~/Music --audio-device alsa/hdmi')
+    .addHelpText('after', '\nExamples:\n  syncplay member --music-dir ~/Music --join 1234-5678     (first time: find the leader, pair with its code)\n  syncplay member --music-dir ~/Music --audio-device alsa/hdmi\n  syncplay member --ip 192.168.1.20 --music-dir ~/Music      (a network without multicast)')
     .action((o) => runMember(o).catch(fail));
 
   const ctl = program
@@ -182,8 +185,9 @@ export function buildProgram(): Command {
   program
     .command('calibrate')
     .description("measure each member's speaker with a microphone and store the latency offsets that line them up")
-    .option('--ip <host>', "the leader's address")
+    .option('--ip <host>', "the leader's address (default: find it on the local network with mDNS)")
     .option('-p, --port <n>', "the leader's port", parsePort, DEFAULT_PORT)
+    .option('--party <name>', 'with several leaders on the network: the one of this party')
     .option('--secret-file <file>', "the leader's secret (see leader --secret-file)")
     .option('--join <code>', "pair with the leader's join code first (once per device; remembered)")
     .option('--state-dir <dir>', 'where pairings are remembered (default: $XDG_STATE_HOME/syncplay)')
@@ -203,6 +207,13 @@ export function buildProgram(): Command {
     .option('-v, --verbose', 'debug logging')
     .addHelpText('after', '\nExample (music paused, the microphone where people will listen):\n  syncplay calibrate --ip 192.168.1.20 --dry-run\n  syncplay calibrate --ip 192.168.1.20\n  syncplay calibrate --self --audio-device alsa/hdmi')
     .action((o) => runCalibrate({ ...o, windowMs: o.window, maxSpreadMs: o.maxSpread, version: VERSION }).then((code) => process.exit(code), fail));
+
+  program
+    .command('discover')
+    .description('list the leaders announcing a party on the local network (mDNS)')
+    .option('--json', 'machine-readable')
+    .option('--timeout <ms>', 'how long to listen for answers', parsePositiveMs, 2000)
+    .action((o: { json?: boolean; timeout: number }) => runDiscover(o).then((code) => process.exit(code), fail));
 
   program
     .command('demo')

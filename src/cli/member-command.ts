@@ -6,6 +6,8 @@ import { Member } from '../member/member.js';
 import { TelemetryWriter } from '../member/telemetry.js';
 import { establishMembership } from '../party/membership.js';
 import { defaultStateDir } from '../party/state-dir.js';
+import { pairedPartyIds } from '../party/pairings.js';
+import { locateLeader } from '../discovery/locate-leader.js';
 import { askJoinCode } from '../party/ask-join-code.js';
 import { NtpClock, parseNtpServer } from '../clock/ntp-clock.js';
 import { untilSignal } from './until-signal.js';
@@ -15,7 +17,11 @@ import { VERSION } from './version.js';
 import { loadOrCreateDeviceId } from '../member/device-id.js';
 
 export interface MemberCommandOptions {
-  ip: string;
+  /** the leader's address; absent: found on the local network (mDNS) */
+  ip?: string;
+  /** with discovery: the party to join when several leaders answer */
+  party?: string;
+  discoverTimeout?: number;
   port: number;
   musicDir: string;
   name?: string;
@@ -55,14 +61,16 @@ export async function runMember(o: MemberCommandOptions): Promise<void> {
     await ntp.start();
     log.info(`NTP: UTC offset ${ntp.offsetMs.toFixed(3)} ms, round trip ${ntp.rttMs.toFixed(2)} ms`);
   }
+  const stateDir = resolve(o.stateDir ?? defaultStateDir());
+  const leaderAt = await locateLeader({ ...(o.ip ? { ip: o.ip } : {}), port: o.port, ...(o.party !== undefined ? { party: o.party } : {}), pairedPartyIds: pairedPartyIds(stateDir), ...(o.discoverTimeout ? { timeoutMs: o.discoverTimeout } : {}), log });
   const membership = await establishMembership({
-    host: o.ip,
-    port: o.port,
+    host: leaderAt.host,
+    port: leaderAt.port,
     ...(o.name !== undefined ? { name: o.name } : {}),
     defaultName: defaultMemberName(),
     ...(o.secretFile ? { secretFile: o.secretFile } : {}),
     ...(o.join ? { join: o.join } : {}),
-    stateDir: resolve(o.stateDir ?? defaultStateDir()),
+    stateDir,
     version: VERSION,
     log,
     ...(process.stdin.isTTY === true && process.stdout.isTTY === true ? { askCode: askJoinCode } : {}),
@@ -71,8 +79,8 @@ export async function runMember(o: MemberCommandOptions): Promise<void> {
   const name = membership.name;
   const telemetry = o.telemetry ? new TelemetryWriter(o.telemetry, name) : null;
   const member = new Member({
-    host: o.ip,
-    port: o.port,
+    host: leaderAt.host,
+    port: leaderAt.port,
     musicDir,
     name,
     secret: membership.secret,

@@ -47,3 +47,12 @@ export function savePairing(stateDir: string, partyId: string, pairing: Pairing)
   all.set(partyId, pairing);
   writePrivateFile(pairingsPath(stateDir), JSON.stringify({ version: 1, parties: Object.fromEntries(all) }, null, 2) + '\n');
 }
+
+/** The ids of the parties this device has paired with (none if the file is unreadable). */
+export function pairedPartyIds(stateDir: string): string[] {
+  try {
+    return [...readPairings(stateDir).keys()];
+  } catch {
+    return [];
+  }
+}
