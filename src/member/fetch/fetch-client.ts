@@ -3,6 +3,7 @@
  * session with the leader's file server, and fetches manifests and chunks, each verified before
  * it is returned — a manifest by its MAC, a chunk by its SHA-256 in the manifest.
  */
+import { createHash } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import type { Logger } from '../../log/logger.js';
 import { newNonce } from '../../protocol/auth.js';
@@ -47,6 +48,8 @@ interface Response {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
+  /** SHA-256 of a 206 body, computed piece by piece as it arrived (no long hash on the event loop) */
+  sha256: string | null;
 }
 
 export class FetchClient {
@@ -90,7 +93,7 @@ export class FetchClient {
     const { res } = await this.authed('GET', `/v1/files/${manifest.hash}`, range, end - start, onBytes);
     if (res.status !== 206) throw this.refusal(res, `chunk ${i + 1}/${manifest.chunks.length} of ${manifest.hash.slice(0, 12)}`);
     if (res.body.length !== end - start) throw new TransferError(`chunk ${i + 1}/${manifest.chunks.length} truncated: ${res.body.length} of ${end - start} bytes`);
-    if (sha256Hex(res.body) !== manifest.chunks[i]) throw new TransferError(`chunk ${i + 1}/${manifest.chunks.length} corrupt: its SHA-256 does not match the manifest`);
+    if ((res.sha256 ?? sha256Hex(res.body)) !== manifest.chunks[i]) throw new TransferError(`chunk ${i + 1}/${manifest.chunks.length} corrupt: its SHA-256 does not match the manifest`);
     return res.body;
   }
 
@@ -150,6 +153,7 @@ export class FetchClient {
       const req = request({ host: this.opts.host, port: this.opts.port, method, path, headers: { ...headers, ...(body !== null ? { 'content-length': String(Buffer.byteLength(body)) } : {}) }, agent: this.agent, timeout: timeoutMs }, (res) => {
         const parts: Buffer[] = [];
         let size = 0;
+        const hash = res.statusCode === 206 ? createHash('sha256') : null;
         res.on('data', (b: Buffer) => {
           size += b.length;
           if (size > maxBody + 1024) {
@@ -157,9 +161,10 @@ export class FetchClient {
             return;
           }
           parts.push(b);
+          hash?.update(b);
           if (res.statusCode === 206) onBytes?.(b.length);
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts), sha256: hash ? hash.digest('hex') : null }));
         res.on('error', (e) => reject(new TransferError(`transfer broke off: ${e.message}`)));
         res.on('aborted', () => reject(new TransferError('transfer broke off')));
       });

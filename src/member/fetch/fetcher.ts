@@ -7,7 +7,7 @@
  * whole have been verified, so a partial file is never played. Failures back off and retry; the
  * rest of the party never waits for this member.
  */
-import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -263,7 +263,9 @@ export class Fetcher {
     this.opts.files.setFetching(job.hash, true);
     if (have > 0) this.opts.log.info(`resuming track ${job.index + 1} "${job.track.path}" at ${(this.current.done / 1e6).toFixed(1)} of ${(manifest.size / 1e6).toFixed(1)} MB`);
     else this.opts.log.info(`fetching track ${job.index + 1} "${job.track.path}" (${(manifest.size / 1e6).toFixed(1)} MB) from the leader`);
-    const fd = openSync(part, have === 0 ? 'w' : 'r+');
+    // Writes and the final sync go through the thread pool: the event loop (the player's
+    // readings, the time exchanges) never waits for the disk.
+    const handle = await open(part, have === 0 ? 'w' : 'r+');
     try {
       for (let i = have; i < manifest.chunks.length; i++) {
         if (this.stopped) return 'yielded';
@@ -273,12 +275,12 @@ export class Fetcher {
           return 'yielded';
         }
         const data = await this.chunkWithRetries(client, job, manifest, i);
-        writeSync(fd, data, 0, data.length, chunkRange(manifest, i).start);
+        await handle.write(data, 0, data.length, chunkRange(manifest, i).start);
         this.current.done = Math.min(manifest.size, chunkRange(manifest, i).end);
       }
-      fsyncSync(fd);
+      await handle.sync();
     } finally {
-      closeSync(fd);
+      await handle.close();
     }
     // Every chunk matched the manifest; now the whole must carry the playlist's hash.
     const whole = await hashFile(part).catch((e: Error) => `unreadable: ${e.message}`);
