@@ -126,6 +126,7 @@ export class Leader {
       const resume = resumeFrom(opts.party.saved, { digest: this.digest, clockKind: opts.clockKind ?? 'monotonic', bootId: this.bootId, wallMs: Date.now(), sharedMs: this.now() }, opts.tracks);
       if (resume.kind === 'none') {
         if (opts.party.saved) opts.log.info(`not resuming the saved party: ${resume.reason}`);
+        else this.adoptable = true;
       } else {
         this.timeline = resume.timeline;
         this.restored = true;
@@ -137,6 +138,8 @@ export class Leader {
   private readonly digest: string;
   private readonly bootId = currentBootId();
   private restored = false;
+  /** no saved party was found and nothing was commanded yet: a returning member's timeline may be taken */
+  private adoptable = false;
 
   /** Every change of the timeline goes through here, so the saved party is never behind. */
   private setTimeline(t: Timeline, stopped = false): void {
@@ -224,6 +227,7 @@ export class Leader {
   command(command: Command, at = this.commandInstant()): { ok: true; timeline: Timeline } | { ok: false; error: string } {
     const result = applyCommand(this.timeline, this.tracks, command, at);
     if (!result.ok) return result;
+    this.adoptable = false;
     this.setTimeline(result.timeline);
     this.broadcast({ type: 'timeline', timeline: this.timeline });
     const inMs = (at - this.now()).toFixed(0);
@@ -399,6 +403,25 @@ export class Leader {
     }
   }
 
+  /**
+   * The saved party is gone (a wiped or new state dir) but an authenticated member returns playing
+   * this very playlist on this very clock: carry on with its timeline rather than stop everyone.
+   */
+  private maybeAdopt(s: MemberSession): void {
+    const r = s.resume;
+    if (!this.adoptable || !r) return;
+    this.adoptable = false;
+    const skewMs = r.sharedNowMs - this.now();
+    if (r.playlistDigest !== this.digest || r.timeline.state === 'stopped' || r.timeline.trackIndex >= this.tracks.length || Math.abs(skewMs) > 2000) {
+      this.opts.log.info(`${s.label} offered its timeline; not adopted (${r.playlistDigest !== this.digest ? 'another playlist' : r.timeline.state === 'stopped' ? 'stopped' : Math.abs(skewMs) > 2000 ? 'another clock' : 'no such track'})`);
+      return;
+    }
+    this.setTimeline(r.timeline);
+    // After the welcome (which carries it to this member), to everyone else.
+    setImmediate(() => this.broadcast({ type: 'timeline', timeline: this.timeline }));
+    this.opts.log.info(`no saved party: adopted the timeline ${s.label} is playing: ${this.describeTimeline()} (timeline #${this.timeline.seq})`);
+  }
+
   private lastRefusalLogMs = -Infinity;
   private refusals = 0;
 
@@ -435,6 +458,7 @@ export class Leader {
     }
     this.lost.delete(s.name);
     this.opts.log.info(`${s.label} joined`);
+    this.maybeAdopt(s);
     // After the welcome, so the member knows the playlist before its settings.
     setImmediate(() => s.send({ type: 'settings', settings: this.settings.get(s.name) }));
   }

@@ -50,6 +50,10 @@ export interface SessionContext {
 
 export type CalibratorRequest = Extract<MemberMessage, { type: 'list-members' | 'calibrate-play' | 'set-offset' }>;
 
+/** Bad-input log lines, all connections together: 5 a second, 50 at once. */
+const badInputLogBudget = new TokenBucket(5, 50);
+let suppressedBadInput = 0;
+
 export class MemberSession {
   readonly address: string;
   readonly remoteAddress: string | undefined;
@@ -60,6 +64,8 @@ export class MemberSession {
   deviceId: string | null = null;
   /** closed because the same device came back: not reported as lost */
   replaced = false;
+  /** what an authenticated member said it plays when it joined (see Leader.joined) */
+  resume: NonNullable<Extract<MemberMessage, { type: 'hello' }>['resume']> | null = null;
   joined = false;
   connectedAtMs = monotonicMs();
   lastStatus: StatusMessage | null = null;
@@ -95,7 +101,14 @@ export class MemberSession {
       },
       onBadInput: (code, detail) => {
         this.badInputCount += 1;
-        ctx.log.warn(`bad input from ${this.label}: ${code}: ${detail}`);
+        // Logged within a budget shared by all connections: a flood of garbage must not fill the disk.
+        if (!badInputLogBudget.tryTake()) {
+          suppressedBadInput += 1;
+          return;
+        }
+        const more = suppressedBadInput > 0 ? ` (${suppressedBadInput} more bad lines not logged)` : '';
+        suppressedBadInput = 0;
+        ctx.log.warn(`bad input from ${this.label}: ${code}: ${detail.length > 300 ? `${detail.slice(0, 300)}…` : detail}${more}`);
       },
       onClose: () => {
         clearTimeout(this.handshakeTimer);
@@ -224,6 +237,7 @@ export class MemberSession {
     this.name = m.name;
     this.role = m.role ?? 'member';
     this.deviceId = m.deviceId ?? null;
+    this.resume = proved !== null ? (m.resume ?? null) : null;
     this.joined = true;
     const refused = this.ctx.onJoined(this);
     if (typeof refused === 'string') {

@@ -11,7 +11,7 @@
  * was. A leader stopped on purpose (SIGINT/SIGTERM) resumes only when started again within
  * RESUME_AFTER_STOP_MS (a service restart); later, the party starts stopped.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
@@ -39,11 +39,7 @@ const stateSchema = z.object({
 });
 export type PartyState = z.infer<typeof stateSchema>;
 
-export function playlistDigest(tracks: readonly Track[]): string {
-  const h = createHash('sha256');
-  for (const t of tracks) h.update(`${t.path}\0${t.hash}\n`);
-  return h.digest('hex');
-}
+export { playlistDigest } from '../playlist/playlist-digest.js';
 
 export function newShuffleSeed(): string {
   return randomBytes(16).toString('hex');

@@ -9,6 +9,7 @@ import { monotonicMs } from '../clock/monotonic.js';
 import { OffsetEstimator } from '../clock/offset-estimator.js';
 import type { ClockMapping } from '../clock/clock-mapping.js';
 import type { Logger } from '../log/logger.js';
+import { playlistDigest } from '../playlist/playlist-digest.js';
 import {
   JsonLineConnection,
   PROTOCOL_VERSION,
@@ -100,6 +101,9 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
   private nextRequestId = 1;
   private readonly pendingRequests = new Map<number, { resolve: (r: ReplyMessage) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   lastError: string | null = null;
+  /** the timeline and playlist last heard from the leader: offered back to a restarted one */
+  private lastTimeline: Timeline | null = null;
+  private lastPlaylistDigest: string | null = null;
   /** the port the leader serves playlist files on, from its welcome (null: it serves none) */
   filesPort: number | null = null;
 
@@ -246,7 +250,10 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
           this.lastError = 'the leader requires a secret: pass --secret-file with the leader\'s secret';
         }
         const proof = this.opts.secret !== null ? memberProof(this.opts.secret, m.nonce, this.opts.name) : undefined;
-        this.send({ type: 'hello', protocol: PROTOCOL_VERSION, name: this.opts.name, clientNonce: this.clientNonce, version: this.opts.version, role: this.opts.role ?? 'member', ...(this.opts.deviceId ? { deviceId: this.opts.deviceId } : {}), ...(proof ? { proof } : {}) });
+        // What we play, offered to a leader that lost its saved party (only with a secret: an open party adopts nothing).
+        const clock = this.readyClock;
+        const resume = proof && this.lastTimeline && this.lastPlaylistDigest && clock ? { timeline: this.lastTimeline, playlistDigest: this.lastPlaylistDigest, sharedNowMs: clock.toShared(monotonicMs()) } : undefined;
+        this.send({ type: 'hello', protocol: PROTOCOL_VERSION, name: this.opts.name, clientNonce: this.clientNonce, version: this.opts.version, role: this.opts.role ?? 'member', ...(this.opts.deviceId ? { deviceId: this.opts.deviceId } : {}), ...(proof ? { proof } : {}), ...(resume ? { resume } : {}) });
         // From here every line both ways is tagged with keys from both nonces (line-auth.ts).
         if (this.opts.secret !== null && m.authRequired) this.conn?.authenticate(new LineAuth(sessionKeys(this.opts.secret, m.nonce, this.clientNonce, 'member')), true);
         return;
@@ -265,6 +272,8 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
         this.startExchanges();
         if ((this.opts.role ?? 'member') === 'member') this.statusTimer = setInterval(() => this.sendStatus(), 1000);
         this.emit('connected');
+        this.lastPlaylistDigest = playlistDigest(m.playlist);
+        if (this.timelineProblem(m.timeline) === null) this.lastTimeline = m.timeline;
         this.emit('welcome', m.playlist, this.timelineProblem(m.timeline) === null ? m.timeline : { ...m.timeline, state: 'stopped' });
         return;
       }
@@ -274,9 +283,11 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
       case 'heartbeat': {
         const problem = this.timelineProblem(m.timeline);
         if (problem !== null) return this.refused(`timeline #${m.timeline.seq}`, problem);
+        if (!this.lastTimeline || m.timeline.seq !== this.lastTimeline.seq || m.type === 'timeline') this.lastTimeline = m.timeline;
         return void this.emit('timeline', m.timeline);
       }
       case 'playlist':
+        this.lastPlaylistDigest = playlistDigest(m.tracks);
         return void this.emit('playlist', m.tracks);
       case 'settings':
         return void this.emit('settings', m.settings);

@@ -123,6 +123,11 @@ const hello = z.object({
   role: z.enum(['member', 'calibrator']).optional(),
   /** the device's stable id (its state dir): a member returning under its name is known by it */
   deviceId: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+  /**
+   * what the member is playing (after losing its leader): a leader restarted without its saved
+   * party may adopt it. `sharedNowMs` is the member's estimate of the shared clock as it sent this.
+   */
+  resume: z.object({ timeline: timelineSchema, playlistDigest: z.string().max(128), sharedNowMs: finite }).optional(),
 });
 const welcome = z.object({
   type: z.literal('welcome'),
