@@ -125,7 +125,7 @@ export async function runCalibrate(o: CalibrateOptions): Promise<number> {
   // Without --ip the leader is found on the local network, as a member finds it.
   let at: { host: string; port: number };
   try {
-    at = await locateLeader({ ...(o.ip ? { ip: o.ip } : {}), port: o.port, ...(o.party !== undefined ? { party: o.party } : {}), pairedPartyIds: pairedPartyIds(resolve(o.stateDir ?? defaultStateDir())), log: createLogger(o.verbose ? 'debug' : 'error') });
+    at = await locateLeader({ ...(o.ip ? { ip: o.ip } : {}), port: o.port, ...(o.party ? { party: o.party } : {}), pairedPartyIds: pairedPartyIds(resolve(o.stateDir ?? defaultStateDir())), log: createLogger(o.verbose ? 'debug' : 'error') });
   } catch (e) {
     throw new CalibrateError(`${(e as Error).message} (or --self to measure this device alone)`);
   }

@@ -5,6 +5,7 @@ import type { ControlRequest } from '../leader/control-server.js';
 import { runCtl } from './ctl-command.js';
 import { runDemo } from './demo-command.js';
 import { runDiscover } from './discover-command.js';
+import { runPair } from './pair-command.js';
 import { runCalibrate } from '../calibrate/calibrate-command.js';
 import { runLeader } from './leader-command.js';
 import { runMember } from './member-command.js';
@@ -207,6 +208,19 @@ export function buildProgram(): Command {
     .option('-v, --verbose', 'debug logging')
     .addHelpText('after', '\nExample (music paused, the microphone where people will listen):\n  syncplay calibrate --ip 192.168.1.20 --dry-run\n  syncplay calibrate --ip 192.168.1.20\n  syncplay calibrate --self --audio-device alsa/hdmi')
     .action((o) => runCalibrate({ ...o, windowMs: o.window, maxSpreadMs: o.maxSpread, version: VERSION }).then((code) => process.exit(code), fail));
+
+  program
+    .command('pair [code]')
+    .description("pair this device with a leader once, using the join code it shows (then start the member or its service)")
+    .option('--ip <host>', "the leader's address (default: find it on the local network with mDNS)")
+    .option('-p, --port <n>', "the leader's port (with --ip)", parsePort, DEFAULT_PORT)
+    .option('--party <name>', 'with several leaders on the network: the one of this party')
+    .option('--name <name>', 'the member name to pair as (default: host name); the member must then use it')
+    .option('--state-dir <dir>', 'where the pairing is remembered (default: $XDG_STATE_HOME/syncplay)')
+    .option('--discover-timeout <ms>', 'how long to look for a leader on the network', parsePositiveMs, 5000)
+    .option('-v, --verbose', 'debug logging')
+    .addHelpText('after', '\nExample (a Raspberry Pi, as the service user):\n  sudo -u syncplay syncplay pair 1234-5678 --state-dir /var/lib/syncplay')
+    .action((code: string | undefined, o) => runPair(code, o).then((c) => process.exit(c), fail));
 
   program
     .command('discover')

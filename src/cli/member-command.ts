@@ -62,7 +62,7 @@ export async function runMember(o: MemberCommandOptions): Promise<void> {
     log.info(`NTP: UTC offset ${ntp.offsetMs.toFixed(3)} ms, round trip ${ntp.rttMs.toFixed(2)} ms`);
   }
   const stateDir = resolve(o.stateDir ?? defaultStateDir());
-  const leaderAt = await locateLeader({ ...(o.ip ? { ip: o.ip } : {}), port: o.port, ...(o.party !== undefined ? { party: o.party } : {}), pairedPartyIds: pairedPartyIds(stateDir), ...(o.discoverTimeout ? { timeoutMs: o.discoverTimeout } : {}), log });
+  const leaderAt = await locateLeader({ ...(o.ip ? { ip: o.ip } : {}), port: o.port, ...(o.party ? { party: o.party } : {}), pairedPartyIds: pairedPartyIds(stateDir), ...(o.discoverTimeout ? { timeoutMs: o.discoverTimeout } : {}), log });
   const membership = await establishMembership({
     host: leaderAt.host,
     port: leaderAt.port,

@@ -71,6 +71,7 @@ describe('systemd units', () => {
     expect(exec).toContain(' --no-ui');
     expect(exec).toContain('--socket=/run/syncplay/leader.sock');
     expect(exec).toContain('--state-file=/var/lib/syncplay/members.json');
+    expect(exec).toContain('--state-dir=/var/lib/syncplay');
   });
 
   it('every variable the units use is set in the example /etc/default/syncplay', () => {
@@ -90,7 +91,8 @@ describe('systemd units', () => {
     expect(schedule?.startAt).toBeNull();
 
     const memberArgs = expandExecStart(unitKeys(read('syncplay-member.service')).get('ExecStart')![0]!, env);
-    expect(parseWith('member', memberArgs.slice(2))).toMatchObject({ ip: '192.168.1.20', musicDir: '/srv/music', audioDevice: 'alsa/default' });
+    // The member finds its leader by itself (empty address and party) and keeps its pairing in the state dir.
+    expect(parseWith('member', memberArgs.slice(2))).toMatchObject({ ip: '', party: '', stateDir: '/var/lib/syncplay', musicDir: '/srv/music', audioDevice: 'alsa/default' });
   });
 });
 

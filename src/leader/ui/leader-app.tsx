@@ -195,8 +195,11 @@ function Header({ status, width }: { status: LeaderStatus; width: number }): Rea
   const left = `syncplay leader`;
   const where = `  ${status.listening.host}:${status.listening.port}`;
   const who = `  ${connected} member${connected === 1 ? '' : 's'}${lost ? `, ${lost} lost` : ''}`;
+  // The join code a new member pairs with (syncplay member --join CODE), or a warning for an open party.
+  const pairing = status.party?.pairing;
+  const join = status.party ? (status.party.open ? '  OPEN party' : pairing ? `  join code ${pairing.code}` : '') : '';
   const right = status.web ? 'w remote  ? help' : '? help';
-  const pad = Math.max(1, width - left.length - where.length - who.length - right.length);
+  const pad = Math.max(1, width - left.length - where.length - who.length - join.length - right.length);
   return (
     <Text wrap="truncate-end">
       <Text bold color="cyan">
@@ -204,6 +207,7 @@ function Header({ status, width }: { status: LeaderStatus; width: number }): Rea
       </Text>
       <Text dimColor>{where}</Text>
       <Text color={lost ? 'red' : undefined}>{who}</Text>
+      <Text color={status.party?.open ? 'yellow' : 'cyan'}>{join}</Text>
       <Text>{' '.repeat(pad)}</Text>
       <Text dimColor>{right}</Text>
     </Text>

@@ -378,3 +378,14 @@ describe('<LiveLeaderApp> with a real Leader and ControlServer', () => {
     await vi.waitFor(() => expect(plain(app.lastFrame())).toContain('✗ already at the last track'));
   });
 });
+
+describe('party in the header', () => {
+  it('shows the join code of a secure party, and warns of an open one', () => {
+    const secure = status('playing', [], { party: { name: 'den', id: '0123456789abcdef', open: false, pairing: { code: '1234-5678', expiresInSec: 3000, paired: [] } } });
+    expect(plain(mount({ status: secure, onAction: () => ({}), onQuit: () => {} }).lastFrame()).split('\n')[0]).toContain('join code 1234-5678');
+    const open = status('playing', [], { party: { name: 'den', id: null, open: true, pairing: null } });
+    const header = plain(mount({ status: open, onAction: () => ({}), onQuit: () => {} }).lastFrame()).split('\n')[0];
+    expect(header).toContain('OPEN party');
+    expect(header).not.toContain('join code');
+  });
+});
