@@ -15,6 +15,7 @@ import { defaultMemberName } from './options.js';
 import { DEFAULT_CACHE_BYTES, defaultCacheDir } from '../member/fetch/file-cache.js';
 import { VERSION } from './version.js';
 import { loadOrCreateDeviceId } from '../member/device-id.js';
+import { raiseThreads, SYNC_NICE } from '../member/priority.js';
 
 export interface MemberCommandOptions {
   /** the leader's address; absent: found on the local network (mDNS) */
@@ -61,6 +62,7 @@ export async function runMember(o: MemberCommandOptions): Promise<void> {
     await ntp.start();
     log.info(`NTP: UTC offset ${ntp.offsetMs.toFixed(3)} ms, round trip ${ntp.rttMs.toFixed(2)} ms`);
   }
+  if (!raiseThreads(process.pid, SYNC_NICE)) log.debug(`could not raise this process's priority to nice ${SYNC_NICE} (not permitted)`);
   const stateDir = resolve(o.stateDir ?? defaultStateDir());
   const leaderAt = await locateLeader({ ...(o.ip ? { ip: o.ip } : {}), port: o.port, ...(o.party ? { party: o.party } : {}), pairedPartyIds: pairedPartyIds(stateDir), ...(o.discoverTimeout ? { timeoutMs: o.discoverTimeout } : {}), log });
   const membership = await establishMembership({

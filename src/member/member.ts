@@ -14,7 +14,7 @@ import { MpvPlayerHost } from './mpv/mpv-player.js';
 import { SupervisedMpv } from './mpv/supervised-mpv.js';
 import { signalFile } from './signal-file.js';
 import { PlayerSync, type SyncReading } from './sync/player-sync.js';
-import type { SpeedControllerOptions } from './speed-controller.js';
+import type { SoundControllerOptions } from './sound-controller.js';
 
 export interface MemberOptions {
   host: string;
@@ -30,7 +30,7 @@ export interface MemberOptions {
   latencyOffsetMs: number;
   version: string;
   log: Logger;
-  controller?: Partial<SpeedControllerOptions>;
+  controller?: Partial<SoundControllerOptions>;
   /** this device's NTP clock (--ntp), started by the caller */
   ntp?: ClockMapping | null;
   onReading?: (r: SyncReading) => void;

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../bench/seeded-random.js';
 import { SoundController } from '../../src/member/sound-controller.js';
-import { SpeedController } from '../../src/member/speed-controller.js';
 
 const DT = 0.1;
 
@@ -34,6 +33,9 @@ function run(update: (measured: number, dt: number) => number | 'seek', o: { dri
 const p95 = (v: number[]): number => [...v].map(Math.abs).sort((a, b) => a - b)[Math.floor(0.95 * (v.length - 1))]!;
 const speedOf = (d: ReturnType<SoundController['update']>): number | 'seek' => (d.action === 'speed' ? d.speed : 'seek');
 
+/** The loop without what this controller adds: a plain PI on every reading (no plant model, median, deadband or step threshold). */
+const plainPi = (kp = 1): SoundController => new SoundController({ kp, ki: 0.3, plantDelaySec: 0, medianOf: 1, deadbandSec: 0, minSpeedStep: 0 });
+
 describe('SoundController', () => {
   it('removes a start offset without overshoot despite the 0.3 s dead time', () => {
     const c = new SoundController();
@@ -44,12 +46,8 @@ describe('SoundController', () => {
   });
 
   it('the plain PI loop on the same plant overshoots (why the predictor is there)', () => {
-    const c = new SpeedController({ kp: 2.5, ki: 0.3, maxCorrection: 0.005, hardSeekSec: 0.05, integrateAfterSec: 3, maxIntegralCorrection: 0.001 });
-    c.rearmed();
-    const { trueErr } = run((m, dt) => {
-      const d = c.update(m, dt);
-      return d.action === 'speed' ? d.speed : 'seek';
-    }, { drift: 0, start: 0.005, noiseSec: 0, seconds: 10 });
+    const c = plainPi(2.5);
+    const { trueErr } = run((m, dt) => speedOf(c.update(m, dt)), { drift: 0, start: 0.005, noiseSec: 0, seconds: 10 });
     const s = new SoundController({ kp: 2.5 });
     const mine = run((m, dt) => speedOf(s.update(m, dt)), { drift: 0, start: 0.005, noiseSec: 0, seconds: 10 });
     expect(Math.min(...trueErr)).toBeLessThan(-0.0003);
@@ -71,12 +69,8 @@ describe('SoundController', () => {
     const noisy = { drift: 0, start: 0, noiseSec: 50e-6, seconds: 60 };
     const c = new SoundController();
     const mine = run((m, dt) => speedOf(c.update(m, dt)), noisy);
-    const old = new SpeedController();
-    old.rearmed();
-    const theirs = run((m, dt) => {
-      const d = old.update(m, dt);
-      return d.action === 'speed' ? d.speed : 'seek';
-    }, noisy);
+    const old = plainPi();
+    const theirs = run((m, dt) => speedOf(old.update(m, dt)), noisy);
     expect(p95(mine.trueErr.slice(100))).toBeLessThan(40e-6);
     expect(p95(mine.trueErr.slice(100))).toBeLessThan(p95(theirs.trueErr.slice(100)));
     expect(mine.changes).toBeLessThan(0.8 * theirs.changes);
@@ -88,5 +82,20 @@ describe('SoundController', () => {
     expect(c.update(0.001, DT).action).toBe('speed');
     expect(c.update(0.2, DT).action).toBe('speed');
     expect(c.update(0.2, DT).action).toBe('hard-seek');
+  });
+});
+
+describe('SoundController across re-arms', () => {
+  it('keeps the drift it learned (it belongs to the device) and starts the next track at that speed', () => {
+    const c = new SoundController();
+    run((m, dt) => speedOf(c.update(m, dt)), { drift: 150e-6, start: 0.001, noiseSec: 20e-6, seconds: 40 });
+    const learned = c.learnedDrift;
+    expect(learned).toBeGreaterThan(100e-6);
+    c.rearmed();
+    expect(c.speed).toBeCloseTo(1 - learned, 9);
+    expect(c.learnedDrift).toBe(learned);
+    c.reset();
+    expect(c.learnedDrift).toBe(0);
+    expect(c.speed).toBe(1);
   });
 });

@@ -20,6 +20,7 @@
  * for error messages and passed to `log`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { raiseThreads, SYNC_NICE } from '../priority.js';
 import { EventEmitter } from 'node:events';
 import type { Duplex, Readable } from 'node:stream';
 import { MpvIpcClient } from './ipc-client.js';
@@ -47,7 +48,15 @@ export interface MpvProcessOptions {
   startTimeoutMs?: number;
   /** Default per-command timeout of the IPC client, ms (default 5000). */
   commandTimeoutMs?: number;
+  /**
+   * Scheduling priority (nice) asked for mpv's threads, where permitted (root, CAP_SYS_NICE, a
+   * unit's LimitNICE): default −10. mpv must refill the output every few tens of ms; on a busy
+   * machine at normal priority it missed that and the sound fell 50–350 ms behind (then a
+   * re-sync). Without the privilege nothing changes. null leaves mpv alone.
+   */
+  nice?: number | null;
 }
+
 
 /** Thrown by start() when the mpv executable does not exist. */
 export class MpvNotFoundError extends Error {
@@ -145,6 +154,9 @@ export class MpvProcess extends EventEmitter {
 
     const child = spawn(mpvPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
     this.child = child;
+    const nice = this.options.nice === undefined ? SYNC_NICE : this.options.nice;
+    // now, before mpv starts its threads (they inherit it), and again once it is up
+    if (nice !== null && child.pid !== undefined && !raiseThreads(child.pid, nice)) this.log(`mpv: could not raise its priority to nice ${nice} (not permitted); continuing at normal priority`);
     let spawnError: NodeJS.ErrnoException | null = null;
     this.exited = new Promise<ExitInfo>((resolve) => {
       child.once('error', (err: NodeJS.ErrnoException) => {
@@ -190,6 +202,7 @@ export class MpvProcess extends EventEmitter {
       throw new Error(`mpv did not answer on IPC: ${(err as Error).message}${this.tailSuffix()}`);
     }
     this.startupMsValue = monotonicMs() - t0;
+    if (nice !== null && child.pid !== undefined) raiseThreads(child.pid, nice);
     this.ready = true;
     this.log(`mpv: ready in ${this.startupMsValue.toFixed(0)} ms (pid ${child.pid})`);
     return client;

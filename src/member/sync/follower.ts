@@ -1,6 +1,6 @@
 /**
  * Following the timeline while playing: read the position, compare it with where the timeline
- * says this device should be, and let the SpeedController turn the error into a speed nudge, or
+ * says this device should be, and let the SoundController turn the error into a speed nudge, or
  * ask for a re-arm (an exact seek at a near instant) when the error is too large to chase.
  *
  * error = position read − timeline position at the reading's instant (positive: ahead). The
@@ -10,7 +10,7 @@ import type { ClockMapping } from '../../clock/clock-mapping.js';
 import type { Logger } from '../../log/logger.js';
 import { playheadAt, type Timeline, type Track } from '../../protocol/index.js';
 import type { Player } from '../player.js';
-import { DEFAULT_SPEED_CONTROLLER, SpeedController, type SpeedControllerOptions } from '../speed-controller.js';
+import { SoundController, type SoundControllerOptions } from '../sound-controller.js';
 import { ReadingGate } from './reading-gate.js';
 import { StartLead } from './start-lead.js';
 import type { SyncTunables } from './tunables.js';
@@ -40,7 +40,7 @@ export interface FollowContext {
 }
 
 export class Follower {
-  readonly controller: SpeedController;
+  readonly controller: SoundController;
   readonly lead: StartLead;
   private readonly gate: ReadingGate;
   private lastReadingMs: number | null = null;
@@ -53,9 +53,9 @@ export class Follower {
   constructor(
     private readonly t: SyncTunables,
     private readonly log: Logger,
-    opts: { controller?: Partial<SpeedControllerOptions>; maxReadingRttMs?: number; onReading?: (r: SyncReading) => void },
+    opts: { controller?: Partial<SoundControllerOptions>; maxReadingRttMs?: number; onReading?: (r: SyncReading) => void },
   ) {
-    this.controller = new SpeedController({ ...DEFAULT_SPEED_CONTROLLER, ...opts.controller });
+    this.controller = new SoundController(opts.controller);
     this.lead = new StartLead(t);
     this.gate = new ReadingGate(t, opts.maxReadingRttMs);
     this.onReading = opts.onReading;
@@ -70,8 +70,8 @@ export class Follower {
 
   /** Playback was (re)armed and is about to start: a new start transient, no previous reading. */
   rearmed(): void {
-    this.controller.rearmed();
     this.speed = this.baseSpeed();
+    this.controller.rearmed(this.speed);
   }
 
   /** Playback started at its instant. */

@@ -7,7 +7,7 @@
  *   seeked exactly) and unpaused at that instant with a precise wait (start-arming.ts), early by
  *   the learned start lead (start-lead.ts);
  * - while playing, the player's output position, stamped at the midpoint of its request's round
- *   trip, is compared with the timeline and the SpeedController turns the error into a speed
+ *   trip, is compared with the timeline and the SoundController turns the error into a speed
  *   nudge, or asks for a re-arm when it is large (follower.ts; readings with slow round trips are
  *   dropped by reading-gate.ts);
  * - tracks follow one another inside the player (gapless, the next one queued: player-queue.ts),
@@ -22,7 +22,7 @@ import type { Logger } from '../../log/logger.js';
 import { TimelineHistory, nextTrackIndex, playheadAt, type StatusMessage, type Timeline, type Track } from '../../protocol/index.js';
 import type { FileCheck } from '../file-check.js';
 import type { Player, PlayerHost } from '../player.js';
-import type { SpeedControllerOptions } from '../speed-controller.js';
+import type { SoundControllerOptions } from '../sound-controller.js';
 import { Follower, nearBoundary, type SyncReading } from './follower.js';
 import { PlayerQueue } from './player-queue.js';
 import { SignalPlayback, type SignalRequest } from './signal-playback.js';
@@ -38,7 +38,7 @@ export interface PlayerSyncOptions {
   files: Pick<FileCheck, 'file'>;
   log: Logger;
   latencyOffsetMs: number;
-  controller?: Partial<SpeedControllerOptions>;
+  controller?: Partial<SoundControllerOptions>;
   tickMs?: number;
   /** how long before an instant to start preparing when something is audible now */
   prepareMs?: number;

@@ -1,6 +1,6 @@
 /**
- * Every number the player sync is tuned by, with why it has its value. The speed controller's
- * own gains are in ../speed-controller.ts (DEFAULT_SPEED_CONTROLLER).
+ * Every number the player sync is tuned by, with why it has its value. The sound controller's
+ * own gains are in ../sound-controller.ts (DEFAULT_SOUND_CONTROLLER).
  */
 export interface SyncTunables {
   // ---- following the timeline
