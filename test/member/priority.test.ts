@@ -12,9 +12,9 @@ function niceOf(pid: number, tid: number): number {
 describe('raiseThreads', () => {
   it('sets the nice value of every thread of a process (lowering it needs no privilege)', async () => {
     // node has several threads (libuv, V8): all of them must move, not just the main one
-    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 5000)'], { stdio: 'ignore' });
+    const child = spawn(process.execPath, ['-e', 'console.log("up"); setTimeout(() => {}, 20000)'], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => child.stdout!.once('data', r)); // running JavaScript: its threads exist
       const pid = child.pid!;
       expect(raiseThreads(pid, 7)).toBe(true);
       const { readdirSync } = await import('node:fs');
