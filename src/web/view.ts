@@ -44,21 +44,34 @@ export function changeKey(state: WebState): string {
   return JSON.stringify({ ...state, now: 0, playhead: { ...state.playhead, positionSec: 0 } });
 }
 
+/** Lower-cased "title, artist, path" of each track, made once per playlist (the array is replaced when it changes). */
+const haystacks = new WeakMap<readonly Track[], string[]>();
+
+function haystackOf(tracks: readonly Track[]): string[] {
+  let h = haystacks.get(tracks);
+  if (!h) {
+    h = tracks.map((t) => `${t.title}\n${t.artist ?? ''}\n${t.path}`.toLowerCase());
+    haystacks.set(tracks, h);
+  }
+  return h;
+}
+
 /**
  * A window of the playlist: every track, or those whose title, artist or file name contain each
- * word of `query` (case-insensitive). One linear pass: about a millisecond per 10k tracks.
+ * word of `query` (case-insensitive). One linear pass of substring tests over strings made once.
  */
 export function searchTracks(tracks: readonly Track[], p: TracksParams): TracksResult {
   const offset = p.offset ?? 0;
   const limit = Math.min(p.limit ?? 50, MAX_TRACKS_PER_CALL);
   const words = (p.query ?? '').toLowerCase().split(/\s+/).filter(Boolean);
+  const hay = words.length > 0 ? haystackOf(tracks) : null;
   const items: TracksResult['items'] = [];
   let matches = 0;
   for (let i = 0; i < tracks.length; i++) {
     const t = tracks[i]!;
-    if (words.length > 0) {
-      const hay = `${t.title}\n${t.artist ?? ''}\n${t.path}`.toLowerCase();
-      if (!words.every((w) => hay.includes(w))) continue;
+    if (hay) {
+      const h = hay[i]!;
+      if (!words.every((w) => h.includes(w))) continue;
     }
     if (matches >= offset && items.length < limit) {
       items.push({ number: i + 1, title: t.title, durationSec: t.durationSec, ...(t.artist !== undefined ? { artist: t.artist } : {}) });

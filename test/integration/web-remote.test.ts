@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeWav } from '../../src/audio/wav.js';
-import { CHROMIUM, launchBrowser, PHONE, type TestBrowser } from './browser.js';
+import { CHROMIUM, launchBrowser, PHONE, type TestBrowser } from '../../bench/browser.js';
 import { Cluster, ROOT, memberNamed, type LeaderHandle } from './harness.js';
 
 const HOSTILE_TITLE = '<img src=x onerror=alert(1)>';

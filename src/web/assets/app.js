@@ -212,7 +212,10 @@ function connect() {
       first = false;
       loadTracks(true).catch((err) => say(err.message));
     }
-    document.body.dataset.ready = 'true';
+    if (!document.body.dataset.ready) {
+      document.body.dataset.ready = 'true';
+      performance.mark('syncplay-first-state');
+    }
   });
   events.onerror = () => {
     $('link').textContent = 'reconnecting…';

@@ -1,5 +1,5 @@
 /**
- * A real browser for the web remote's tests: the system's chromium driven by puppeteer-core
+ * A real browser for the web remote's tests and benchmark: the system's chromium driven by puppeteer-core
  * (no browser download), headless, with a fresh profile and nothing that phones home.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
