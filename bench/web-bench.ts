@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   const loads = Math.max(1, Number(arg(argv, '--loads', '20')));
   const events = Math.max(1, Number(arg(argv, '--events', '40')));
   const sizes = arg(argv, '--tracks', '10000,100000').split(',').map(Number).filter((n) => n > 0);
-  const out = resolve(arg(argv, '--out', join(root, 'bench-results', 'web')));
+  const out = resolve(arg(argv, '--out', join(root, 'bench', 'results', `web-${new Date().toISOString().replace(/[:.]/g, '-')}`)));
   const tmp = mkdtempSync(join(tmpdir(), 'syncplay-web-bench-'));
   const sock = join(tmp, 'leader.sock');
   const kids: Child[] = [];
