@@ -180,7 +180,7 @@ async function round(label: string, rate: string | null, run: number, dirs: { le
     return c;
   };
   try {
-    const leader = start('leader', ['leader', '--music-dir', dirs.leader, '--host', '127.0.0.1', '--port', '0', '--socket', socket, '--no-ui', '--no-advertise', '--open', '--repeat', 'all', ...(rate !== null ? ['--serve-rate', rate] : [])]);
+    const leader = start('leader', ['leader', '--music-dir', dirs.leader, '--host', '127.0.0.1', '--port', '0', '--socket', socket, '--no-ui', '--no-advertise', '--no-web', '--open', '--repeat', 'all', ...(rate !== null ? ['--serve-rate', rate] : [])]);
     let port = 0;
     for (let i = 0; i < 100 && !port; i++) {
       await sleep(200);
