@@ -35,6 +35,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { OffsetEstimator, type ClockSample, type OffsetEstimatorOptions } from '../src/clock/offset-estimator.js';
 import { monotonicMs } from '../src/clock/monotonic.js';
+import { localMs } from '../src/clock/time.js';
 import { LeaderLink } from '../src/member/leader-link.js';
 import { silentLogger } from '../src/log/logger.js';
 import { sendControl } from '../src/cli/ctl-command.js';
@@ -107,7 +108,7 @@ export function replay(samples: ClockSample[], opts: ReplayOptions = {}): Replay
     const until = i + 1 < samples.length ? samples[i + 1]!.t4 : s.t4 + 1;
     for (; next < until; next += grid) {
       if (!est.isReady) continue;
-      out.push({ sinceStartMs: next - origin, errorMs: est.toShared(next) - leader(next), skewPpm: est.skewPpm - (opts.skewPpm ?? 0) });
+      out.push({ sinceStartMs: next - origin, errorMs: est.toShared(localMs(next)) - leader(next), skewPpm: est.skewPpm - (opts.skewPpm ?? 0) });
     }
   }
   return out;

@@ -6,6 +6,7 @@
  * `localMs` already is an instant on the leader's clock: the true error needs no clock estimate.
  * All times here are leader (shared) milliseconds.
  */
+import { localMs } from '../src/clock/time.js';
 import { playheadAt } from '../src/protocol/timeline.js';
 import type { Timeline, Track } from '../src/protocol/messages.js';
 
@@ -275,7 +276,7 @@ export function smoothedSpreads(points: readonly GridPoint[], halfMs: number, st
 export function mapLocalClock(lines: readonly TelemetryLine[], toReal: (member: string) => ((localMs: number) => number) | null): TelemetryLine[] {
   return lines.map((l) => {
     const f = toReal(l.member);
-    return f ? { ...l, localMs: f(l.localMs) } : l;
+    return f ? { ...l, localMs: localMs(f(l.localMs)) } : l;
   });
 }
 

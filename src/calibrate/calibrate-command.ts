@@ -14,6 +14,7 @@
 import { escapeLines } from '../log/escape.js';
 import { hostname } from 'node:os';
 import { monotonicMs } from '../clock/monotonic.js';
+import { sharedMs } from '../clock/time.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { LeaderLink } from '../member/leader-link.js';
 import type { MemberSummary } from '../protocol/index.js';
@@ -286,7 +287,7 @@ export async function calibrateMembers(o: CalibrateOptions & { ip: string }, too
     const scheduled: Scheduled[] = [];
     for (const p of plan0) {
       const member = members[p.member]!;
-      const atLocal = clock.toLocal(p.atMs);
+      const atLocal = clock.toLocal(sharedMs(p.atMs));
       await sleep(atLocal - REQUEST_LEAD_MS - monotonicMs());
       const entry: Scheduled = { member, round: p.round, atShared: p.atMs, atLocal };
       scheduled.push(entry);

@@ -33,6 +33,7 @@
  */
 import { isIP } from 'node:net';
 import { monotonicMs } from './monotonic.js';
+import { localMs, sharedMs, type LocalMs, type SharedMs } from './time.js';
 import { OffsetEstimator } from './offset-estimator.js';
 import {
   NtpError,
@@ -212,24 +213,24 @@ export class NtpClock {
   }
 
   /** UTC ms now: monotonicMs() + offset, smooth between and across polls. */
-  nowUtcMs(): number {
-    return this.toShared(this.now());
+  nowUtcMs(): SharedMs {
+    return this.toShared(localMs(this.now()));
   }
 
   /** Local monotonic ms → UTC ms. Throws before the first synchronisation. */
-  toShared(localMs: number): number {
-    return localMs + this.outputOffset(localMs);
+  toShared(local: LocalMs): SharedMs {
+    return sharedMs(local + this.outputOffset(local));
   }
 
   /** UTC ms → local monotonic ms; the exact inverse of toShared. Throws before the first synchronisation. */
-  toLocal(sharedMs: number): number {
+  toLocal(shared: SharedMs): LocalMs {
     const s = this.segment();
-    const rel = sharedMs - s.base - s.tu; // = (1 + k)·dt − residual(dt)
+    const rel = shared - s.base - s.tu; // = (1 + k)·dt − residual(dt)
     if (s.d > 0 && s.e !== 0) {
       const dt1 = (rel + s.e) / (1 + s.k + s.e / s.d);
-      if (dt1 <= s.d) return s.tu + dt1;
+      if (dt1 <= s.d) return localMs(s.tu + dt1);
     }
-    return s.tu + rel / (1 + s.k);
+    return localMs(s.tu + rel / (1 + s.k));
   }
 
   /** UTC − monotonic (ms) now, as used by the mapping; 0 before the first synchronisation. */

@@ -47,6 +47,7 @@
  * Precision: offsets may be days. Stored values are relative to the first sample's offset and
  * local time, so the fit works on numbers of the size of the delays.
  */
+import { localMs, sharedMs, type LocalMs, type SharedMs } from './time.js';
 
 export interface ClockSample {
   /** Member local ms when the request was sent. */
@@ -186,15 +187,15 @@ export class OffsetEstimator {
   }
 
   /** Maps a member-local time to shared (leader) time. */
-  toShared(localMs: number): number {
+  toShared(localMs: LocalMs): SharedMs {
     const tRef = this.xBase + this.xRef;
-    return localMs + this.offsetAtRef() + this.skew * (localMs - tRef);
+    return sharedMs(localMs + this.offsetAtRef() + this.skew * (localMs - tRef));
   }
 
   /** Maps a shared (leader) time to member-local time; the inverse of toShared. */
-  toLocal(sharedMs: number): number {
+  toLocal(shared: SharedMs): LocalMs {
     const tRef = this.xBase + this.xRef;
-    return tRef + (sharedMs - this.offsetAtRef() - tRef) / (1 + this.skew);
+    return localMs(tRef + (shared - this.offsetAtRef() - tRef) / (1 + this.skew));
   }
 
   /** Leader − member offset at a given member-local time. */

@@ -6,6 +6,7 @@
  */
 import { createServer, type Server } from 'node:net';
 import { monotonicMs } from '../clock/monotonic.js';
+import { sharedMs, type LocalMs, type SharedMs } from '../clock/time.js';
 import type { Logger } from '../log/logger.js';
 import { playheadAt, type FetchProgressMessage, type MemberSettings, type RepeatMode, type Timeline, type Track } from '../protocol/index.js';
 import { FileServer, type FileServerStats } from './file-server.js';
@@ -34,7 +35,7 @@ export interface LeaderOptions {
   /** what follows the last track (default 'off': the playlist ends) */
   repeat?: RepeatMode;
   /** the shared clock in ms (default: this process's monotonic clock) */
-  clock?: () => number;
+  clock?: () => SharedMs;
   /** 'utc' when `clock` is UTC through NTP */
   clockKind?: 'monotonic' | 'utc';
   /** where per-member settings are remembered (null: not remembered) */
@@ -100,7 +101,7 @@ export class Leader {
   private server: Server | null = null;
   private timeline: Timeline;
   private readonly sessions = new Set<MemberSession>();
-  private readonly lost = new Map<string, { view: MemberView; lostAt: number }>();
+  private readonly lost = new Map<string, { view: MemberView; lostAt: LocalMs }>();
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private nextId = 1;
   private readonly settings: MemberSettingsStore;
@@ -112,10 +113,11 @@ export class Leader {
   /** who may join: the party secret, the paired members, the join code */
   readonly access: PartyAccess;
   /** Now on the shared clock, ms. */
-  readonly now: () => number;
+  readonly now: () => SharedMs;
 
   constructor(private readonly opts: LeaderOptions) {
-    this.now = opts.clock ?? monotonicMs;
+    // Without NTP this process's monotonic clock is the shared clock: members map theirs onto it.
+    this.now = opts.clock ?? (() => sharedMs(monotonicMs()));
     this.timeline = { seq: 0, state: 'stopped', trackIndex: 0, positionSec: 0, at: this.now(), repeat: opts.repeat ?? 'off' };
     this.settings = new MemberSettingsStore(opts.settingsFile ?? null, opts.log);
     const party = { name: opts.partyName ?? 'syncplay', ...(opts.secret !== null ? { id: partyIdOf(opts.secret) } : {}) };
@@ -279,11 +281,12 @@ export class Leader {
 
   status(): LeaderStatus {
     const now = this.now();
+    const localNow = monotonicMs();
     const playhead = playheadAt(this.timeline, this.tracks, now);
     const members: MemberView[] = [];
-    for (const s of this.sessions) if (s.joined && s.role === 'member') members.push(this.view(s, now));
+    for (const s of this.sessions) if (s.joined && s.role === 'member') members.push(this.view(s, localNow));
     for (const [key, entry] of this.lost) {
-      if (now - entry.lostAt > LOST_MEMBER_RETENTION_MS) this.lost.delete(key);
+      if (localNow - entry.lostAt > LOST_MEMBER_RETENTION_MS) this.lost.delete(key);
       else members.push(entry.view);
     }
     return {
@@ -305,7 +308,8 @@ export class Leader {
     };
   }
 
-  private view(s: MemberSession, now: number): MemberView {
+  /** `localNow`: now on this process's monotonic clock, the clock statuses are stamped on. */
+  private view(s: MemberSession, localNow: LocalMs): MemberView {
     const st = s.lastStatus;
     const settings = this.settings.get(s.name);
     return {
@@ -326,7 +330,7 @@ export class Leader {
       muted: settings.muted,
       hardSeeks: st?.hardSeeks ?? 0,
       trackIndex: st?.trackIndex ?? null,
-      statusAgeMs: st ? now - s.lastStatusAtMs : null,
+      statusAgeMs: st ? localNow - s.lastStatusAtMs : null,
       fetch: st?.fetch ?? null,
     };
   }
@@ -470,8 +474,9 @@ export class Leader {
     }
     if (s.replaced) return;
     this.opts.log.warn(`${s.label} disconnected`);
-    const view = this.view(s, monotonicMs());
-    this.lost.set(s.name, { view: { ...view, connected: false }, lostAt: monotonicMs() });
+    const localNow = monotonicMs();
+    const view = this.view(s, localNow);
+    this.lost.set(s.name, { view: { ...view, connected: false }, lostAt: localNow });
   }
 
   /** Joined peers silent for a few heartbeats are gone (a dropped Wi-Fi does not close TCP): close them. */

@@ -4,6 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import { monotonicMs } from '../clock/monotonic.js';
+import { localMs, type LocalMs, type SharedMs } from '../clock/time.js';
 import type { Logger } from '../log/logger.js';
 import { DEFAULT_LIMITS, type LeaderLimits } from './limits.js';
 import { isLocalAddress } from './local-address.js';
@@ -33,7 +34,7 @@ export interface SessionContext {
   access: PartyAccess;
   version: string;
   /** the shared clock: time exchanges are answered in it */
-  clock: () => number;
+  clock: () => SharedMs;
   clockKind: 'monotonic' | 'utc';
   tracks: () => readonly Track[];
   timeline: () => Timeline;
@@ -67,11 +68,11 @@ export class MemberSession {
   /** what an authenticated member said it plays when it joined (see Leader.joined) */
   resume: NonNullable<Extract<MemberMessage, { type: 'hello' }>['resume']> | null = null;
   joined = false;
-  connectedAtMs = monotonicMs();
+  connectedAtMs: LocalMs = monotonicMs();
   lastStatus: StatusMessage | null = null;
-  lastStatusAtMs = 0;
+  lastStatusAtMs: LocalMs = localMs(0);
   /** when the last valid message arrived (monotonic ms): the leader closes peers silent too long */
-  lastHeardMs = monotonicMs();
+  lastHeardMs: LocalMs = monotonicMs();
   badInputCount = 0;
   /** messages dropped by the rate limits */
   limitedCount = 0;

@@ -9,7 +9,7 @@ import { monotonicMs } from '../clock/monotonic.js';
 
 export class TokenBucket {
   private tokens: number;
-  private lastMs = monotonicMs();
+  private lastMs: number = monotonicMs();
 
   /** `rate` bytes per second; at most `burst` bytes go out back to back after an idle spell. */
   constructor(

@@ -3,6 +3,7 @@
  * reconnection with backoff. It never stops trying; while the leader is away the member keeps
  * following the last timeline on its current clock estimate.
  */
+import { sharedMs, type SharedMs } from '../clock/time.js';
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { monotonicMs } from '../clock/monotonic.js';
@@ -55,7 +56,7 @@ export interface LeaderLinkEvents {
   timeline: [timeline: Timeline];
   playlist: [tracks: Track[]];
   settings: [settings: MemberSettings];
-  'play-signal': [at: number, signal: SweepSpecMessage];
+  'play-signal': [at: SharedMs, signal: SweepSpecMessage];
   connected: [];
   disconnected: [reason: string];
 }
@@ -292,7 +293,7 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
       case 'settings':
         return void this.emit('settings', m.settings);
       case 'play-signal':
-        return void this.emit('play-signal', m.at, m.signal);
+        return void this.emit('play-signal', sharedMs(m.at), m.signal);
       case 'reply': {
         const pending = this.pendingRequests.get(m.requestId);
         if (!pending) return;

@@ -6,12 +6,14 @@
  * which it moves on to by itself without a gap.
  */
 
+import type { LocalMs } from '../clock/time.js';
+
 /** A reading of the playback position, stamped on the local monotonic clock. */
 export interface TimedPosition {
   /** position of the sample leaving the audio output now, s into the file */
   positionSec: number;
   /** local monotonic ms the reading holds for (the midpoint of its request's round trip) */
-  localMs: number;
+  localMs: LocalMs;
   /** the request's round trip, ms: the timestamp is uncertain by up to half of it */
   rttMs: number;
 }

@@ -5,6 +5,7 @@
  * Positions are mpv's `audio-pts`: the position of the sample leaving the audio output now
  * (mpv subtracts the output's reported latency), which is what the listener hears.
  */
+import { localMs } from '../../clock/time.js';
 import type { Player, PlayerHost, TimedPosition } from '../player.js';
 import type { MpvIpcClient } from './ipc-client.js';
 import type { SupervisedMpv } from './supervised-mpv.js';
@@ -54,7 +55,7 @@ export class MpvPlayer implements Player {
 
   async readPosition(): Promise<TimedPosition> {
     const r = await this.client.timedGetProperty('audio-pts');
-    return { positionSec: r.value, localMs: r.localMs, rttMs: r.rttMs };
+    return { positionSec: r.value, localMs: localMs(r.localMs), rttMs: r.rttMs };
   }
 
   async whenEnded(timeoutMs: number): Promise<void> {

@@ -7,6 +7,7 @@
  * reading's instant is its local timestamp mapped to the shared clock, plus the latency offset.
  */
 import type { ClockMapping } from '../../clock/clock-mapping.js';
+import type { LocalMs, SharedMs } from '../../clock/time.js';
 import type { Logger } from '../../log/logger.js';
 import { playheadAt, type Timeline, type Track } from '../../protocol/index.js';
 import type { Player } from '../player.js';
@@ -17,9 +18,9 @@ import type { SyncTunables } from './tunables.js';
 
 export interface SyncReading {
   /** local monotonic ms of the reading (midpoint of its IPC round trip) */
-  localMs: number;
+  localMs: LocalMs;
   /** the same instant on the shared clock, as this member estimates it */
-  sharedMs: number;
+  sharedMs: SharedMs;
   /** the latency offset in force (the member aims at the timeline position of sharedMs + this) */
   latencyOffsetMs: number;
   ipcRttMs: number;
@@ -43,7 +44,7 @@ export class Follower {
   readonly controller: SoundController;
   readonly lead: StartLead;
   private readonly gate: ReadingGate;
-  private lastReadingMs: number | null = null;
+  private lastReadingMs: LocalMs | null = null;
   /** the last error measured, ms */
   lastErrorMs: number | null = null;
   /** the speed the player was last set to */

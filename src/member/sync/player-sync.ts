@@ -18,6 +18,7 @@
  * output device, lines up with the others'. The numbers it is tuned by are in tunables.ts.
  */
 import type { ClockMapping } from '../../clock/clock-mapping.js';
+import { sharedMs, type SharedMs } from '../../clock/time.js';
 import type { Logger } from '../../log/logger.js';
 import { TimelineHistory, nextTrackIndex, playheadAt, type StatusMessage, type Timeline, type Track } from '../../protocol/index.js';
 import type { FileCheck } from '../file-check.js';
@@ -140,7 +141,7 @@ export class PlayerSync {
    * Plays a calibration test signal (a WAV file) through this member's own player path at shared
    * instant `atShared` — shifted by the latency offset like music — then returns to the timeline.
    */
-  playSignal(atShared: number, path: string, durationSec: number, leadInSec = 0): void {
+  playSignal(atShared: SharedMs, path: string, durationSec: number, leadInSec = 0): void {
     this.pendingSignal = { atShared, path, durationSec, leadInSec };
     this.abort?.abort();
     this.poke();
@@ -201,7 +202,7 @@ export class PlayerSync {
   }
 
   /** Shared instant whose timeline position this device should be playing now. */
-  private target(sharedNow: number): number {
+  private target(sharedNow: SharedMs): number {
     return sharedNow + this.latencyOffsetMs;
   }
 
@@ -265,7 +266,7 @@ export class PlayerSync {
   private async transition(player: Player, clock: ClockMapping, timeline: Timeline): Promise<void> {
     const abort = new AbortController();
     this.abort = abort;
-    const startShared = timeline.at - this.latencyOffsetMs;
+    const startShared = sharedMs(timeline.at - this.latencyOffsetMs);
     if (timeline.state === 'playing') {
       const file = this.opts.files.file(timeline.trackIndex);
       if (file?.status !== 'ok') {
@@ -278,7 +279,7 @@ export class PlayerSync {
         await this.arming.waitShared(clock, startShared, abort.signal);
         return;
       }
-      const prepareAt = startShared - this.arming.prepareMs();
+      const prepareAt = sharedMs(startShared - this.arming.prepareMs());
       if (this.phase === 'playing') await this.arming.waitShared(clock, prepareAt, abort.signal);
       if (abort.signal.aborted) return;
       await this.armAndStart(player, clock, timeline.trackIndex, timeline.positionSec, startShared, abort.signal);
@@ -322,7 +323,7 @@ export class PlayerSync {
   }
 
   /** Whether `next` puts the playhead where the timeline in force already would at its instant. */
-  private continues(next: Timeline, startShared: number): boolean {
+  private continues(next: Timeline, startShared: SharedMs): boolean {
     const t = startShared + this.latencyOffsetMs;
     const before = this.history.effective(t - 1e-6);
     if (!before) return false;
@@ -335,7 +336,7 @@ export class PlayerSync {
    * Loads `trackIndex` paused at the position it will have at shared instant `startShared`,
    * waits for that instant, and unpauses. If the instant is too close, a later one is chosen.
    */
-  private async armAndStart(player: Player, clock: ClockMapping, trackIndex: number, positionSec: number, startShared: number, signal: AbortSignal): Promise<void> {
+  private async armAndStart(player: Player, clock: ClockMapping, trackIndex: number, positionSec: number, startShared: SharedMs, signal: AbortSignal): Promise<void> {
     const file = this.opts.files.file(trackIndex);
     if (!file || file.status !== 'ok' || !file.absPath) return this.silence(player, trackIndex);
     this.phase = 'loading';
@@ -369,7 +370,7 @@ export class PlayerSync {
     }
     if (this.phase === 'silent' && this.pausedAt?.track === trackIndex) return;
     // Not playing the right thing: start it at a near instant.
-    const startShared = clock.toShared(this.time.now()) + this.arming.prepareMs();
+    const startShared = sharedMs(clock.toShared(this.time.now()) + this.arming.prepareMs());
     const at = playheadAt(timeline, this.tracks, startShared + this.latencyOffsetMs);
     if (at.state !== 'playing') return;
     this.opts.log.info(`starting track ${at.trackIndex + 1} at ${at.positionSec.toFixed(3)} s`);

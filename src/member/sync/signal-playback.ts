@@ -8,6 +8,7 @@
  * into the silence.
  */
 import type { ClockMapping } from '../../clock/clock-mapping.js';
+import { localMs, sharedMs, type SharedMs } from '../../clock/time.js';
 import type { Logger } from '../../log/logger.js';
 import type { Player } from '../player.js';
 import type { SyncTime } from './sync-time.js';
@@ -15,7 +16,7 @@ import type { SyncTunables } from './tunables.js';
 
 /** A calibration signal: a file of `leadInSec` silence, then the sweep due at shared `atShared`. */
 export interface SignalRequest {
-  atShared: number;
+  atShared: SharedMs;
   path: string;
   durationSec: number;
   leadInSec: number;
@@ -44,7 +45,7 @@ export class SignalPlayback {
   /** Loads, starts, aligns and plays the signal to its end. The caller stops the player afterwards. */
   async play(c: SignalContext, s: SignalRequest): Promise<void> {
     const { player, clock } = c;
-    const sweepShared = s.atShared - c.latencyOffsetMs;
+    const sweepShared = sharedMs(s.atShared - c.latencyOffsetMs);
     const spareSec = (sweepShared - clock.toShared(this.time.now()) - c.prepareMs) / 1000;
     const skipSec = Math.max(0, Math.min(s.leadInSec, s.leadInSec - spareSec));
     const leadInSec = s.leadInSec - skipSec;
@@ -53,7 +54,7 @@ export class SignalPlayback {
     await player.setSpeed(c.baseSpeed);
     // In the timeline's frame (shared + latency offset), as music: file position p is due at fileStart + p.
     const fileStartTarget = s.atShared - s.leadInSec * 1000;
-    const startAt = clock.toLocal(sweepShared - leadInSec * 1000 - c.startLeadMs);
+    const startAt = clock.toLocal(sharedMs(sweepShared - leadInSec * 1000 - c.startLeadMs));
     if (startAt > this.time.now()) await this.time.waitUntil(startAt, c.signal).catch(() => {});
     if (c.signal.aborted) return;
     const ended = player.whenEnded((s.durationSec - skipSec) * 1000 + this.t.signalEndGraceMs);
@@ -71,7 +72,7 @@ export class SignalPlayback {
    * nothing is heard — then lets the audio already buffered at the old speed play out before
    * measuring again. Returns the last error measured, ms (positive: ahead), or null if none.
    */
-  private async align(c: SignalContext, fileStartTarget: number, sweepShared: number): Promise<number | null> {
+  private async align(c: SignalContext, fileStartTarget: number, sweepShared: SharedMs): Promise<number | null> {
     const { player, clock, baseSpeed, signal } = c;
     const t = this.t;
     let last: number | null = null;
@@ -106,7 +107,7 @@ export class SignalPlayback {
       if (slewMs > availableMs / 2) slewMs = Math.max(t.signalMinSlewMs, Math.abs(err) / t.signalFastDeviation, availableMs / 2);
       if (slewMs > availableMs) break;
       await player.setSpeed(baseSpeed * (1 - err / slewMs));
-      await this.time.waitUntil(this.time.now() + slewMs, signal).catch(() => {});
+      await this.time.waitUntil(localMs(this.time.now() + slewMs), signal).catch(() => {});
       await player.setSpeed(baseSpeed);
     }
     return last;

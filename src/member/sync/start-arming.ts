@@ -6,6 +6,7 @@
  * one rather than start late.
  */
 import type { ClockMapping } from '../../clock/clock-mapping.js';
+import { sharedMs, type SharedMs } from '../../clock/time.js';
 import type { Logger } from '../../log/logger.js';
 import type { Player } from '../player.js';
 import type { Follower } from './follower.js';
@@ -22,7 +23,7 @@ export interface ArmRequest {
   /** position at the start instant, s */
   positionSec: number;
   /** the start instant on the shared clock, minus the latency offset */
-  startShared: number;
+  startShared: SharedMs;
 }
 
 export class StartArming {
@@ -43,8 +44,8 @@ export class StartArming {
   }
 
   /** Waits until shared instant `sharedMs` (returns at once if it has passed or on abort). */
-  async waitShared(clock: ClockMapping, sharedMs: number, signal: AbortSignal): Promise<void> {
-    const local = clock.toLocal(sharedMs);
+  async waitShared(clock: ClockMapping, shared: SharedMs, signal: AbortSignal): Promise<void> {
+    const local = clock.toLocal(shared);
     if (local > this.time.now()) {
       try {
         await this.time.waitUntil(local, signal);
@@ -80,7 +81,7 @@ export class StartArming {
       if (this.armDurationsMs.length > this.t.armWindow) this.armDurationsMs.shift();
       const spareMs = startShared - follower.lead.ms - clock.toShared(this.time.now());
       if (spareMs > this.t.minSpareMs || attempt >= this.t.maxLaterStarts || signal.aborted) break;
-      const later = clock.toShared(this.time.now()) + this.prepareMs();
+      const later = sharedMs(clock.toShared(this.time.now()) + this.prepareMs());
       const laterPosition = positionSec + (later - startShared) / 1000;
       if (laterPosition >= r.durationSec) break;
       this.log.debug(`arming took too long (${(-spareMs).toFixed(0)} ms late): starting at a later instant`);
@@ -92,7 +93,7 @@ export class StartArming {
     await player.setSpeed(follower.speed);
     if (signal.aborted) return;
     onArmed();
-    await this.waitShared(clock, startShared - follower.lead.ms, signal);
+    await this.waitShared(clock, sharedMs(startShared - follower.lead.ms), signal);
     if (signal.aborted) return;
     await player.setPaused(false);
     onStarted();

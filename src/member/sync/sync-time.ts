@@ -4,12 +4,12 @@
  */
 import { monotonicMs } from '../../clock/monotonic.js';
 import { waitUntilLocal } from '../../clock/precise-wait.js';
+import type { LocalMs } from '../../clock/time.js';
 
 export interface SyncTime {
-  /** local monotonic ms */
-  now(): number;
+  now(): LocalMs;
   /** Resolves at local instant `localMs` (soon when past); rejects when `signal` aborts. */
-  waitUntil(localMs: number, signal?: AbortSignal): Promise<unknown>;
+  waitUntil(localMs: LocalMs, signal?: AbortSignal): Promise<unknown>;
   /** Resolves after `ms` (at once for ms ≤ 0, on the next timer turn). */
   sleep(ms: number): Promise<void>;
 }
