@@ -9,7 +9,7 @@ import type { Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeWav } from '../../src/audio/wav.js';
 import { CHROMIUM, launchBrowser, PHONE, type TestBrowser } from '../../bench/browser.js';
-import { Cluster, ROOT, memberNamed, type LeaderHandle } from './harness.js';
+import { Cluster, ROOT, memberNamed, sleep, type LeaderHandle } from './harness.js';
 
 const HOSTILE_TITLE = '<img src=x onerror=alert(1)>';
 const HOSTILE_NAME = '<b onmouseover=alert(2)>beta';
@@ -165,13 +165,73 @@ describe.skipIf(!CHROMIUM)('web remote in a browser', () => {
     await page.waitForFunction(() => document.querySelector('#title')?.textContent === 'Paper Lanterns', { timeout: 5000 });
   });
 
-  it('takes a phone screenshot', async () => {
+  it('every control has an accessible name, text has 4.5:1 contrast, and the keyboard works', async () => {
+    type Node = { role: string; name?: string; children?: Node[] };
+    const snapshot = (await page.accessibility.snapshot({ interestingOnly: true })) as Node | null;
+    const unnamed: string[] = [];
+    const controls = new Set(['button', 'slider', 'combobox', 'searchbox', 'spinbutton', 'textbox', 'checkbox']);
+    let count = 0;
+    const walk = (n: Node): void => {
+      if (controls.has(n.role)) {
+        count++;
+        if (!n.name?.trim()) unnamed.push(n.role);
+      }
+      for (const c of n.children ?? []) walk(c);
+    };
+    walk(snapshot!);
+    expect(count).toBeGreaterThan(10);
+    expect(unnamed).toEqual([]);
+
+    // WCAG contrast of every visible text element against its nearest opaque background.
+    const low = await page.evaluate(() => {
+      const rgb = (c: string): number[] => (c.match(/[\d.]+/g) ?? []).map(Number);
+      const lum = ([r, g, b]: number[]): number => {
+        const f = (v: number): number => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+        return 0.2126 * f(r!) + 0.7152 * f(g!) + 0.0722 * f(b!);
+      };
+      const background = (el: Element | null): number[] => {
+        for (; el; el = el.parentElement) {
+          const c = rgb(getComputedStyle(el).backgroundColor);
+          if (c.length === 3 || (c.length === 4 && c[3]! > 0.9)) return c.slice(0, 3);
+        }
+        return [255, 255, 255];
+      };
+      const out: string[] = [];
+      for (const el of document.querySelectorAll('body *')) {
+        const own = [...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent!.trim());
+        if (!own || !(el as HTMLElement).offsetParent) continue;
+        const style = getComputedStyle(el);
+        const fg = rgb(style.color);
+        const alpha = Number(style.opacity) * (fg[3] ?? 1);
+        const bg = background(el);
+        const mixed = fg.slice(0, 3).map((v, i) => v * alpha + bg[i]! * (1 - alpha));
+        const [a, b] = [lum(mixed), lum(bg)].sort((x, y) => y - x);
+        const ratio = (a! + 0.05) / (b! + 0.05);
+        if (ratio < 4.5) out.push(`${el.tagName.toLowerCase()}.${el.className} "${el.textContent!.trim().slice(0, 20)}" ${ratio.toFixed(2)}`);
+      }
+      return out;
+    });
+    expect(low).toEqual([]);
+
+    // Tab order: play → next; a playlist row plays on Enter.
+    await page.focus('#play');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('next');
     await page.$eval('#search', (el) => {
       (el as HTMLInputElement).value = '';
       el.dispatchEvent(new Event('input', { bubbles: true }));
     });
     await page.waitForFunction(() => document.querySelectorAll('#tracks button.track').length === 4, { timeout: 5000 });
+    await page.focus('#tracks button.track[data-number="1"]');
+    await page.keyboard.press('Enter');
+    await cluster.waitFor('track 1 playing', (st) => st.timeline.trackIndex === 0 && st.timeline.state === 'playing');
+  });
+
+  it('takes a phone screenshot', async () => {
     await page.evaluate(() => window.scrollTo(0, 0));
+    // Once every speaker plays again after the jump (the picture shows a settled party).
+    await page.waitForFunction(() => [...document.querySelectorAll('#members li.member:not(.lost) .badge')].every((b) => b.textContent === 'playing'), { timeout: 15_000 });
+    await sleep(3000);
     // SYNCPLAY_SCREENSHOT=docs/web-remote-phone.png refreshes the README's picture.
     const file = process.env.SYNCPLAY_SCREENSHOT ? join(ROOT, process.env.SYNCPLAY_SCREENSHOT) : join(cluster.tmp, 'web-remote-phone.png');
     mkdirSync(join(file, '..'), { recursive: true });
