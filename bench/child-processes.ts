@@ -73,29 +73,36 @@ export function spawnChild(name: string, args: string[], logPath: string, opts: 
   return child;
 }
 
+/** Direct children of a process, from every thread's /proc children list (empty when it is gone). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tasks) {
+    try {
+      for (const k of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/)) {
+        const n = Number(k);
+        if (k && Number.isInteger(n) && !out.includes(n)) out.push(n);
+      }
+    } catch {
+      /* thread gone */
+    }
+  }
+  return out;
+}
+
 /** PIDs of the processes below `pid` (Linux /proc; empty elsewhere). */
 export function descendants(pid: number): number[] {
   const out: number[] = [];
   const walk = (p: number): void => {
-    let tasks: string[] = [];
-    try {
-      tasks = readdirSync(`/proc/${p}/task`);
-    } catch {
-      return;
-    }
-    for (const tid of tasks) {
-      let kids: string[] = [];
-      try {
-        kids = readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-      } catch {
-        continue;
-      }
-      for (const k of kids) {
-        const n = Number(k);
-        if (Number.isInteger(n) && !out.includes(n)) {
-          out.push(n);
-          walk(n);
-        }
+    for (const n of childPids(p)) {
+      if (!out.includes(n)) {
+        out.push(n);
+        walk(n);
       }
     }
   };

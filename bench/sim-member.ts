@@ -21,22 +21,18 @@
  * closes every connection and exits on {type:'stop'} (or SIGTERM).
  */
 import { connect, type Socket } from 'node:net';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { monotonicMs } from '../src/clock/monotonic.js';
+import { TIME_EXCHANGE } from '../src/member/time-exchange.js';
+import { memberProof } from '../src/protocol/auth.js';
+import { PROTOCOL_VERSION } from '../src/protocol/messages.js';
 
-const PROTOCOL_VERSION = 1;
-const BURST_COUNT = 20;
-const BURST_INTERVAL_MS = 40;
-/** exchanges per chain: the next goes out as soon as the previous reply arrives */
-const CHAIN_LENGTH = 4;
-const EXCHANGE_HZ = 2;
-const STATUS_INTERVAL_MS = 1000;
+const { burstCount: BURST_COUNT, burstIntervalMs: BURST_INTERVAL_MS, chainLength: CHAIN_LENGTH, steadyHz: EXCHANGE_HZ, statusIntervalMs: STATUS_INTERVAL_MS } = TIME_EXCHANGE;
 
-export function nowMs(): number {
-  const ns = process.hrtime.bigint();
-  return Number(ns / 1_000_000n) + Number(ns % 1_000_000n) / 1e6;
-}
+/** The process's monotonic clock, ms. */
+export const nowMs = monotonicMs;
 
 interface Timeline {
   seq: number;
@@ -198,7 +194,7 @@ class SimMember {
     switch (m.type) {
       case 'server-hello': {
         const nonce = String(m.nonce);
-        const proof = this.opts.secret !== null ? createHmac('sha256', this.opts.secret).update(`member|${nonce}|${this.name}`).digest('hex') : undefined;
+        const proof = this.opts.secret !== null ? memberProof(this.opts.secret, nonce, this.name) : undefined;
         this.send({ type: 'hello', protocol: PROTOCOL_VERSION, name: this.name, clientNonce: this.clientNonce, version: 'sim', role: 'member', ...(proof ? { proof } : {}) });
         return;
       }

@@ -3,6 +3,7 @@
  * reconnection with backoff. It never stops trying; while the leader is away the member keeps
  * following the last timeline on its current clock estimate.
  */
+import { TIME_EXCHANGE } from './time-exchange.js';
 import { sharedMs, type SharedMs } from '../clock/time.js';
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
@@ -61,16 +62,7 @@ export interface LeaderLinkEvents {
   disconnected: [reason: string];
 }
 
-const BURST_COUNT = 20;
-const BURST_INTERVAL_MS = 40;
-/**
- * Each exchange is a chain of this many: the next request goes out the moment the previous reply
- * arrives. The first one finds the leader idle, and its wake-up (process and CPU) lands on the
- * request path only: on loopback its up delay floor was 0.45–0.7 ms against 0.2 ms down, an offset
- * bias of 0.13–0.25 ms. From the third on both ends are awake: floors ~0.03 ms each way, equal
- * within 3 µs. The estimator keeps a chain's fastest up and fastest down.
- */
-const CHAIN_LENGTH = 4;
+const { burstCount: BURST_COUNT, burstIntervalMs: BURST_INTERVAL_MS, chainLength: CHAIN_LENGTH } = TIME_EXCHANGE;
 const LEADER_SILENCE_MS = 5000;
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 10_000;
@@ -271,7 +263,7 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
         this.backoffMs = BACKOFF_MIN_MS;
         this.opts.log.info(`joined leader ${this.opts.host}:${this.opts.port} as "${this.opts.name}" (${m.playlist.length} tracks)`);
         this.startExchanges();
-        if ((this.opts.role ?? 'member') === 'member') this.statusTimer = setInterval(() => this.sendStatus(), 1000);
+        if ((this.opts.role ?? 'member') === 'member') this.statusTimer = setInterval(() => this.sendStatus(), TIME_EXCHANGE.statusIntervalMs);
         this.emit('connected');
         this.lastPlaylistDigest = playlistDigest(m.playlist);
         if (this.timelineProblem(m.timeline) === null) this.lastTimeline = m.timeline;
@@ -338,7 +330,7 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
       burst += 1;
       if (burst === BURST_COUNT) {
         if (this.exchangeTimer) clearInterval(this.exchangeTimer);
-        this.exchangeTimer = setInterval(() => this.requestTime(), 1000 / (this.opts.exchangeHz ?? 2));
+        this.exchangeTimer = setInterval(() => this.requestTime(), 1000 / (this.opts.exchangeHz ?? TIME_EXCHANGE.steadyHz));
       }
     };
     this.exchangeTimer = setInterval(tick, BURST_INTERVAL_MS);

@@ -32,12 +32,13 @@
  * the sweep, as it does for music, or these checks fail.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { childPids, cmdline } from '../../bench/child-processes.js';
 import { PulseRoom, missingPulseTools } from './pulse-room.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -94,14 +95,7 @@ class Child {
   noteChildren(): void {
     const pid = this.proc.pid;
     if (!pid || this.done) return;
-    try {
-      for (const t of readdirSync(`/proc/${pid}/task`)) {
-        const text = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim();
-        if (text) for (const c of text.split(/\s+/)) this.seenChildren.add(Number(c));
-      }
-    } catch {
-      /* gone */
-    }
+    for (const c of childPids(pid)) this.seenChildren.add(c);
   }
   async stop(): Promise<void> {
     this.noteChildren();
@@ -113,7 +107,7 @@ class Child {
     }
     for (const pid of this.seenChildren) {
       try {
-        if (/mpv/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) process.kill(pid, 'SIGKILL');
+        if (/mpv/.test(cmdline(pid) ?? '')) process.kill(pid, 'SIGKILL');
       } catch {
         /* already gone */
       }

@@ -9,11 +9,12 @@
  * estimate says.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { childPids, cmdline } from '../../bench/child-processes.js';
 import { sendControl } from '../../src/cli/ctl-command.js';
 import type { ControlRequest } from '../../src/leader/control-server.js';
 import type { LeaderStatus, MemberView } from '../../src/leader/leader.js';
@@ -46,31 +47,10 @@ export function trueErrorMs(r: Reading, timeline: Timeline, tracks: readonly Tra
 }
 
 /** Direct children of a process (e.g. a member's mpv). */
-export function childPids(pid: number): number[] {
-  const out: number[] = [];
-  let tasks: string[];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const t of tasks) {
-    try {
-      const text = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim();
-      if (text) out.push(...text.split(/\s+/).map(Number));
-    } catch {
-      /* thread gone */
-    }
-  }
-  return [...new Set(out)];
-}
+export { childPids };
 
 export function commandLine(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-  } catch {
-    return '';
-  }
+  return cmdline(pid)?.trim() ?? '';
 }
 
 export function isAlive(pid: number): boolean {

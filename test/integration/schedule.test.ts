@@ -10,11 +10,12 @@
  * telemetry reading's localMs is an instant on it, and so is this process's hrtime.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { childPids, cmdline as rawCmdline } from '../../bench/child-processes.js';
 import type { LeaderStatus } from '../../src/leader/leader.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -79,7 +80,7 @@ class Proc {
 
   /** Remembers this process's mpv children, so none outlives the test. */
   noteMpv(): void {
-    for (const pid of childPids(this.child.pid!)) if (/mpv/.test(cmdline(pid))) this.mpvPids.add(pid);
+    for (const pid of childPids(this.child.pid!)) if (/mpv/.test(rawCmdline(pid) ?? '')) this.mpvPids.add(pid);
   }
 
   async stop(): Promise<void> {
@@ -91,7 +92,7 @@ class Proc {
       clearTimeout(timer);
     }
     for (const pid of this.mpvPids) {
-      if (/mpv/.test(cmdline(pid))) {
+      if (/mpv/.test(rawCmdline(pid) ?? '')) {
         try {
           process.kill(pid, 'SIGKILL');
         } catch {
@@ -106,26 +107,7 @@ class Proc {
   }
 }
 
-function childPids(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const t of readdirSync(`/proc/${pid}/task`)) {
-      const text = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim();
-      if (text) out.push(...text.split(/\s+/).map(Number));
-    }
-  } catch {
-    /* gone */
-  }
-  return out;
-}
 
-function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-  } catch {
-    return '';
-  }
-}
 
 function readings(file: string): Reading[] {
   if (!existsSync(file)) return [];

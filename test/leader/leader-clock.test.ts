@@ -4,6 +4,7 @@
  * be measured on one clock.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { sharedMs } from '../../src/clock/time.js';
 import { Leader } from '../../src/leader/leader.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { LeaderLink } from '../../src/member/leader-link.js';
@@ -32,7 +33,7 @@ afterEach(async () => {
 
 describe('Leader with a UTC shared clock', () => {
   it('ages member statuses and keeps lost members listed on the local clock', async () => {
-    leader = new Leader({ host: '127.0.0.1', port: 0, tracks, secret: null, leadMs: 300, version: '1', log: silentLogger, clock: () => Date.now(), clockKind: 'utc', settingsFile: null });
+    leader = new Leader({ host: '127.0.0.1', port: 0, tracks, secret: null, leadMs: 300, version: '1', log: silentLogger, clock: () => sharedMs(Date.now()), clockKind: 'utc', settingsFile: null });
     await leader.start();
     link = new LeaderLink({ host: '127.0.0.1', port: leader.port, name: 'm1', secret: null, version: '1', log: silentLogger, status: idleStatus });
     link.start();

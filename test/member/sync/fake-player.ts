@@ -4,6 +4,7 @@
  * seeks take `armMs`, and at a file's end it moves on to the next entry by itself. kill() makes
  * it dead: every call rejects, as a crashed player's would.
  */
+import { localMs } from '../../../src/clock/time.js';
 import type { Player, PlayerHost, TimedPosition } from '../../../src/member/player.js';
 
 export interface FakePlayerOptions {
@@ -163,7 +164,7 @@ export class FakePlayer implements Player {
     if (this.dead) throw new Error('player is dead');
     this.advanceEntries();
     if (this.entry < 0 || this.now() < this.anchorMs) throw new Error('no position');
-    return { positionSec: this.rawPosition(), localMs: this.now(), rttMs: this.o.rttMs ?? 0.3 };
+    return { positionSec: this.rawPosition(), localMs: localMs(this.now()), rttMs: this.o.rttMs ?? 0.3 };
   }
 
   whenEnded(timeoutMs: number): Promise<void> {

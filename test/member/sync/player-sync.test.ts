@@ -4,6 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ClockMapping } from '../../../src/clock/clock-mapping.js';
+import { localMs, sharedMs } from '../../../src/clock/time.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { PlayerSync, type SyncReading } from '../../../src/member/sync/player-sync.js';
 import type { SyncTime } from '../../../src/member/sync/sync-time.js';
@@ -13,8 +14,8 @@ import { FakePlayer, FakePlayerHost, type FakePlayerOptions } from './fake-playe
 /** The shared clock runs 5 s ahead of the local one. */
 const OFFSET_MS = 5000;
 const clock: ClockMapping = {
-  toShared: (l) => l + OFFSET_MS,
-  toLocal: (s) => s - OFFSET_MS,
+  toShared: (l) => sharedMs(l + OFFSET_MS),
+  toLocal: (s) => localMs(s - OFFSET_MS),
   offsetMs: OFFSET_MS,
   skewPpm: 0,
   rttMs: 0.2,
@@ -22,7 +23,7 @@ const clock: ClockMapping = {
 };
 
 const fakeTime: SyncTime = {
-  now: () => Date.now(),
+  now: () => localMs(Date.now()),
   waitUntil: (localMs, signal) =>
     new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(new Error('aborted'));
