@@ -12,8 +12,10 @@ import { advertise, type Advertiser } from '../discovery/advertise.js';
 import { PROTOCOL_VERSION } from '../protocol/index.js';
 import { NtpClock, parseNtpServer } from '../clock/ntp-clock.js';
 import type { RepeatMode } from '../protocol/index.js';
-import { loadPlaylist } from '../playlist/load-playlist.js';
-import { PartyStateStore, newShuffleSeed, playlistDigest, seededShuffle, type PartyState } from '../leader/party-state.js';
+import { assertDirectory, loadPlaylist } from '../playlist/load-playlist.js';
+import { describeProgress, Progress } from '../playlist/progress.js';
+import { ScanCache } from '../playlist/scan-cache.js';
+import { PartyStateStore, newShuffleSeed, playlistDigest, seededShuffle } from '../leader/party-state.js';
 import { DEFAULT_PORT, defaultMemberName } from './options.js';
 import { untilSignal } from './until-signal.js';
 import { VERSION } from './version.js';
@@ -82,8 +84,13 @@ export interface RunningLeader {
   control: ControlServer | null;
   web: WebServer | null;
   localMember: Member | null;
+  /** settles when the music dir is scanned and its playlist published; rejects when no track can be played */
+  scanned: Promise<void>;
   stop(): Promise<void>;
 }
+
+/** While the scan runs, a progress line this often (headless, and in the UI's log pane). */
+const SCAN_LOG_EVERY_MS = 2000;
 
 export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise<RunningLeader> {
   let ntp: NtpClock | null = null;
@@ -102,24 +109,16 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
   const stateDir = resolve(o.stateDir ?? defaultStateDir());
   const party = resolvePartySecret(o, stateDir, log);
   const secret = party?.secret ?? null;
-  const playlist = await loadPlaylist({ musicDir, ...(o.playlist ? { playlistFile: resolve(o.playlist) } : {}) });
-  for (const w of playlist.warnings) log.warn(w);
-  log.info(`playlist: ${playlist.tracks.length} tracks from ${playlist.source}${o.shuffle ? ', shuffled' : ''}`);
-  let partyState: { store: PartyStateStore; saved: PartyState | null; shuffleSeed: string | null };
+  await assertDirectory(musicDir);
   const settingsFile = o.stateFile === undefined ? join(stateDir, 'members.json') : o.stateFile;
   // The party (timeline, shuffle seed) is kept next to the member settings; none without them.
   const partyStore = new PartyStateStore(settingsFile === null ? null : join(dirname(settingsFile), 'party.json'), log.child('leader'));
   const saved = partyStore.load();
-  const shuffleSeed = o.shuffle ? (saved?.shuffleSeed ?? newShuffleSeed()) : null;
-  let tracks = shuffleSeed ? seededShuffle(playlist.tracks, shuffleSeed) : playlist.tracks;
-  if (shuffleSeed && saved && playlistDigest(tracks) !== saved.playlistDigest) {
-    // Another playlist than the saved party's: a fresh order.
-    const fresh = newShuffleSeed();
-    tracks = seededShuffle(playlist.tracks, fresh);
-    partyState = { store: partyStore, saved, shuffleSeed: fresh };
-  } else partyState = { store: partyStore, saved, shuffleSeed };
 
-  const leader = new Leader({ host: o.host, port: o.port, tracks, partyName: (o.partyName ?? defaultMemberName()).slice(0, 64), stateDir: o.open ? null : stateDir, repeat: o.repeat ?? 'off', secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader'), settingsFile, party: partyState, files: o.serveFiles === false ? null : { musicDir, port: o.filesPort ?? 0, rateBytesPerSec: o.serveRate ?? TRANSFER.SERVE_RATE }, limits: { ...(o.maxMembers ? { maxMembers: o.maxMembers } : {}), ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}), ...(o.lostAfter ? { silentAfterMs: o.lostAfter } : {}) }, ...(ntp ? { clock: () => ntp.nowUtcMs(), clockKind: 'utc' as const } : {}) });
+  // Listen at once with an empty playlist: members join, clocks converge and `ctl status`
+  // answers while the music dir is scanned; the playlist follows as version 1 (and the saved
+  // party resumes then, if it was saved with that playlist).
+  const leader = new Leader({ host: o.host, port: o.port, tracks: [], partyName: (o.partyName ?? defaultMemberName()).slice(0, 64), stateDir: o.open ? null : stateDir, repeat: o.repeat ?? 'off', secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader'), settingsFile, party: { store: partyStore, saved, shuffleSeed: null }, files: o.serveFiles === false ? null : { musicDir, port: o.filesPort ?? 0, rateBytesPerSec: o.serveRate ?? TRANSFER.SERVE_RATE }, limits: { ...(o.maxMembers ? { maxMembers: o.maxMembers } : {}), ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}), ...(o.lostAfter ? { silentAfterMs: o.lostAfter } : {}) }, ...(ntp ? { clock: () => ntp.nowUtcMs(), clockKind: 'utc' as const } : {}) });
   await leader.start();
   const advertiser = announce(o, leader, ntp !== null, log.child('mdns'));
 
@@ -168,10 +167,31 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
     await localMember.start();
   }
 
+  const progress = new Progress('listing');
+  leader.setScanProgress(() => progress.view());
+  const scanLog = setInterval(() => log.info(`scanning ${musicDir}: ${describeProgress(progress.view())}`), SCAN_LOG_EVERY_MS);
+  const cache = new ScanCache();
+  const scanned = loadPlaylist({ musicDir, ...(o.playlist ? { playlistFile: resolve(o.playlist) } : {}), cache, progress })
+    .then((playlist) => {
+      for (const w of playlist.warnings) log.warn(w);
+      if (cache.lastError) log.warn(cache.lastError);
+      log.info(`playlist: ${playlist.tracks.length} tracks from ${playlist.source}${o.shuffle ? ', shuffled' : ''}; ${describeProgress(progress.view())}`);
+      // A shuffled party keeps its order across restarts (the seed is saved with it), unless the playlist changed.
+      let shuffleSeed = o.shuffle ? (saved?.shuffleSeed ?? newShuffleSeed()) : null;
+      let tracks = shuffleSeed ? seededShuffle(playlist.tracks, shuffleSeed) : playlist.tracks;
+      if (shuffleSeed && saved && playlistDigest(tracks) !== saved.playlistDigest) {
+        shuffleSeed = newShuffleSeed();
+        tracks = seededShuffle(playlist.tracks, shuffleSeed);
+      }
+      leader.publishPlaylist(tracks, shuffleSeed);
+    })
+    .finally(() => clearInterval(scanLog));
+  scanned.catch(() => {});
+
   if (o.autoplay) {
-    // Start once the first member has a clock estimate, so nobody misses the opening.
+    // Start once there is a playlist and the first member has a clock estimate, so nobody misses the opening.
     const poll = setInterval(() => {
-      const ready = leader.status().members.some((m) => m.connected && m.rttMs !== null);
+      const ready = leader.tracks.length > 0 && leader.status().members.some((m) => m.connected && m.rttMs !== null);
       if (ready) {
         clearInterval(poll);
         leader.command({ kind: 'play' });
@@ -188,7 +208,9 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
     control,
     web,
     localMember,
+    scanned,
     async stop() {
+      clearInterval(scanLog);
       scheduler?.stop();
       await localMember?.stop();
       await web?.stop();
@@ -244,17 +266,30 @@ export async function runLeader(o: LeaderCommandOptions): Promise<void> {
     // The QR code of the web remote's link, for a phone's camera (the terminal UI draws its own).
     process.stderr.write(qrForLog(running.web.url(), process.stderr.isTTY === true && !('NO_COLOR' in process.env)) + '\n');
   }
+  // A scan that finds nothing playable ends the leader with its error.
+  let scanError: unknown = null;
+  const scanFailed = running.scanned.then(
+    () => new Promise<never>(() => {}),
+    (e: unknown) => {
+      scanError = e;
+    },
+  );
   if (logs) {
     const { runLeaderUi } = await import('../leader/ui/run-leader-ui.js');
     const { leader, control } = running;
     await runLeaderUi({
       source: { status: () => leader.status(), handle: (req) => (control ? control.handle(req) : { ok: false, error: 'no control socket' }) },
       logs,
+      until: scanFailed,
     });
     logs.detach();
   } else {
-    await untilSignal();
+    await Promise.race([untilSignal(), scanFailed]);
   }
   log.info('shutting down');
   await running.stop();
+  if (scanError !== null) {
+    for (const line of logs?.lines() ?? []) process.stderr.write(line + '\n');
+    throw scanError;
+  }
 }

@@ -107,7 +107,8 @@ export function buildProgram(): Command {
     .option('--json', 'print the raw JSON answer');
   const send = (request: ControlRequest, sub: Command): void => {
     const o = sub.optsWithGlobals<{ socket?: string; json?: boolean }>();
-    runCtl(request, o).then((code) => process.exit(code), fail);
+    // No process.exit: it would cut off a reply still draining into a pipe.
+    runCtl(request, o).then((code) => (process.exitCode = code), fail);
   };
   ctl
     .command('play [track]')
@@ -181,7 +182,8 @@ export function buildProgram(): Command {
     .command('status')
     .description('the timeline and every member: clock offset, round trip, sync error, speed, files')
     .option('--json', 'machine-readable')
-    .action((_o, sub: Command) => send({ cmd: 'status' }, sub));
+    .option('--tracks', 'with --json: include every track of the playlist (default: a summary)')
+    .action((o: { tracks?: boolean }, sub: Command) => send(o.tracks ? { cmd: 'status', tracks: true } : { cmd: 'status' }, sub));
 
   program
     .command('calibrate')

@@ -21,7 +21,8 @@ export const controlRequestSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('next') }),
   z.object({ cmd: z.literal('prev') }),
   z.object({ cmd: z.literal('seek'), seconds: z.number().finite(), relative: z.boolean().optional() }),
-  z.object({ cmd: z.literal('status') }),
+  /** the status; the full track list only with `tracks` (100,000 tracks are ~20 MB of JSON) */
+  z.object({ cmd: z.literal('status'), tracks: z.boolean().optional() }),
   z.object({ cmd: z.literal('repeat'), mode: z.enum(['off', 'all', 'one']) }),
   z.object({ cmd: z.literal('volume'), member: z.string().min(1), volume: z.number().min(0).max(100).optional(), delta: z.number().min(-100).max(100).optional() }),
   z.object({ cmd: z.literal('mute'), member: z.string().min(1), muted: z.boolean().optional() }),
@@ -123,7 +124,12 @@ export class ControlServer {
     if (req.cmd === 'pair') return this.handlePair(req.new === true);
     if (req.cmd === 'forget') return this.leader.forget(req.member);
     const command = toCommand(req);
-    if (command === null) return { ok: true, status: this.leader.status() };
+    if (command === null) {
+      const status = this.leader.status();
+      if (req.cmd === 'status' && req.tracks) return { ok: true, status };
+      const { tracks: _all, ...summary } = status;
+      return { ok: true, status: summary };
+    }
     const result = this.leader.command(command);
     if (!result.ok) return { ok: false, error: result.error };
     return { ok: true, timeline: result.timeline, description: this.leader.describeTimeline(result.timeline) };

@@ -8,7 +8,8 @@ import { createServer, type Server } from 'node:net';
 import { monotonicMs } from '../clock/monotonic.js';
 import { sharedMs, type LocalMs, type SharedMs } from '../clock/time.js';
 import type { Logger } from '../log/logger.js';
-import { playheadAt, type FetchProgressMessage, type MemberSettings, type RepeatMode, type Timeline, type Track } from '../protocol/index.js';
+import { playheadAt, PlaylistPages, type FetchProgressMessage, type MemberSettings, type RepeatMode, type Timeline, type Track } from '../protocol/index.js';
+import type { ProgressView } from '../playlist/progress.js';
 import { FileServer, type FileServerStats } from './file-server.js';
 import { PartyAccess, type PairingStatus } from '../party/party-access.js';
 import { partyIdOf } from '../party/party-secret.js';
@@ -21,6 +22,7 @@ import { applyCommand, normalizeTimeline, type Command } from './timeline-comman
 export interface LeaderOptions {
   host: string;
   port: number;
+  /** the playlist to start with; [] while it is still being scanned (see publishPlaylist) */
   tracks: Track[];
   secret: string | null;
   /** the party's name in discovery and handshakes (default "syncplay") */
@@ -61,6 +63,11 @@ export interface MemberView {
   playerState: string;
   fileStatus: string;
   fileProblems: { index: number; status: string }[];
+  /** the playlist version the member holds, tracks of it received, files checked of the total */
+  playlistVersion: number | null;
+  tracksReceived: number | null;
+  filesChecked: number | null;
+  filesTotal: number | null;
   latencyOffsetMs: number | null;
   volume: number;
   muted: boolean;
@@ -76,7 +83,12 @@ export interface LeaderStatus {
   timeline: Timeline;
   playhead: ReturnType<typeof playheadAt>;
   track: Track | null;
-  tracks: Track[];
+  /** every track (for the in-process UI; `syncplay ctl status` leaves it out unless --tracks) */
+  tracks: readonly Track[];
+  /** the playlist in force: its version, length and total duration */
+  playlist: { version: number; count: number; durationSec: number };
+  /** the music dir scan while it runs or after it ended, null when there was none */
+  scan: ProgressView | null;
   members: MemberView[];
   listening: { host: string; port: number };
   /** the next scheduled start and stop (ISO 8601 wall-clock times), when schedules are set */
@@ -109,6 +121,9 @@ export class Leader {
   private fileServer: FileServer | null = null;
   readonly limits: LeaderLimits;
   private webInfo: { url: string } | null = null;
+  private scanProgress: () => ProgressView | null = () => null;
+  private pages: PlaylistPages;
+  private playlistDurationSec: number;
   port = 0;
   /** who may join: the party secret, the paired members, the join code */
   readonly access: PartyAccess;
@@ -118,38 +133,57 @@ export class Leader {
   constructor(private readonly opts: LeaderOptions) {
     // Without NTP this process's monotonic clock is the shared clock: members map theirs onto it.
     this.now = opts.clock ?? (() => sharedMs(monotonicMs()));
-    this.timeline = { seq: 0, state: 'stopped', trackIndex: 0, positionSec: 0, at: this.now(), repeat: opts.repeat ?? 'off' };
+    this.pages = new PlaylistPages(opts.tracks.length > 0 ? 1 : 0, opts.tracks);
+    this.playlistDurationSec = totalDuration(opts.tracks);
+    this.timeline = { seq: 0, state: 'stopped', trackIndex: 0, positionSec: 0, at: this.now(), repeat: opts.repeat ?? 'off', playlistVersion: this.pages.info.version };
     this.settings = new MemberSettingsStore(opts.settingsFile ?? null, opts.log);
     const party = { name: opts.partyName ?? 'syncplay', ...(opts.secret !== null ? { id: partyIdOf(opts.secret) } : {}) };
     this.access = new PartyAccess(party, opts.secret, opts.stateDir ?? null, opts.log);
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.digest = playlistDigest(opts.tracks);
-    if (opts.party) {
-      const resume = resumeFrom(opts.party.saved, { digest: this.digest, clockKind: opts.clockKind ?? 'monotonic', bootId: this.bootId, wallMs: Date.now(), sharedMs: this.now() }, opts.tracks);
-      if (resume.kind === 'none') {
-        if (opts.party.saved) opts.log.info(`not resuming the saved party: ${resume.reason}`);
-        else this.adoptable = true;
-      } else {
-        this.timeline = resume.timeline;
-        this.restored = true;
-        opts.log.info(`resuming the party${resume.kind === 'paused' ? ' paused (the shared clock is not the one it was saved with)' : ''}: ${this.describeTimeline()} (timeline #${this.timeline.seq})`);
-      }
+    this.shuffleSeed = opts.party?.shuffleSeed ?? null;
+    if (opts.tracks.length > 0) this.resumeParty();
+  }
+
+  /**
+   * Once there is a playlist: the saved party continues if it was saved with this playlist (see
+   * party-state.ts). Tried once, for the first playlist (given at construction or published
+   * after the scan).
+   */
+  private resumeParty(): void {
+    const opts = this.opts;
+    if (!opts.party || this.resumeTried) return;
+    this.resumeTried = true;
+    const resume = resumeFrom(opts.party.saved, { digest: this.digest, clockKind: opts.clockKind ?? 'monotonic', bootId: this.bootId, wallMs: Date.now(), sharedMs: this.now() }, this.tracks);
+    if (resume.kind === 'none') {
+      if (opts.party.saved) opts.log.info(`not resuming the saved party: ${resume.reason}`);
+      else this.adoptable = true;
+    } else {
+      this.timeline = { ...resume.timeline, playlistVersion: this.pages.info.version };
+      this.restored = true;
+      opts.log.info(`resuming the party${resume.kind === 'paused' ? ' paused (the shared clock is not the one it was saved with)' : ''}: ${this.describeTimeline()} (timeline #${this.timeline.seq})`);
     }
   }
 
-  private readonly digest: string;
+  private digest: string;
+  private shuffleSeed: string | null;
   private readonly bootId = currentBootId();
   private restored = false;
   /** no saved party was found and nothing was commanded yet: a returning member's timeline may be taken */
   private adoptable = false;
+  /** a member that offered its timeline while the playlist was still being scanned */
+  private pendingAdoption: MemberSession | null = null;
+  private resumeTried = false;
 
   /** Every change of the timeline goes through here, so the saved party is never behind. */
   private setTimeline(t: Timeline, stopped = false): void {
     this.timeline = t;
+    // No playlist yet (still scanning): nothing worth saving over the party saved before.
+    if (this.tracks.length === 0) return;
     this.opts.party?.store.save({
       version: 1,
       playlistDigest: this.digest,
-      shuffleSeed: this.opts.party.shuffleSeed,
+      shuffleSeed: this.shuffleSeed,
       clockKind: this.opts.clockKind ?? 'monotonic',
       bootId: this.bootId,
       timeline: t,
@@ -159,8 +193,38 @@ export class Leader {
     });
   }
 
-  get tracks(): Track[] {
-    return this.opts.tracks;
+  get tracks(): readonly Track[] {
+    return this.pages.tracks;
+  }
+
+  get playlistVersion(): number {
+    return this.pages.info.version;
+  }
+
+  /**
+   * Makes `tracks` the playlist: a new version, announced to every member with its pages. The
+   * timeline stops at the first track of the new version (the old indices mean other tracks).
+   */
+  publishPlaylist(tracks: Track[], shuffleSeed: string | null = this.shuffleSeed): void {
+    this.pages = new PlaylistPages(this.pages.info.version + 1, tracks);
+    this.playlistDurationSec = totalDuration(tracks);
+    this.digest = playlistDigest(tracks);
+    this.shuffleSeed = shuffleSeed;
+    const t = this.timeline;
+    this.timeline = { seq: t.seq + 1, state: 'stopped', trackIndex: 0, positionSec: 0, at: this.now(), repeat: t.repeat, playlistVersion: this.pages.info.version };
+    this.resumeParty();
+    this.setTimeline(this.timeline);
+    const offered = this.pendingAdoption;
+    this.pendingAdoption = null;
+    if (offered?.isOpen) this.maybeAdopt(offered);
+    for (const s of this.liveMembers()) s.sendPlaylist(this.pages, this.timeline.trackIndex);
+    this.broadcast({ type: 'timeline', timeline: this.timeline });
+    this.opts.log.info(`playlist version ${this.pages.info.version}: ${tracks.length} tracks`);
+  }
+
+  /** Lets the scan of the music dir report its progress in status(). */
+  setScanProgress(progress: () => ProgressView | null): void {
+    this.scanProgress = progress;
   }
 
   async start(): Promise<void> {
@@ -295,6 +359,8 @@ export class Leader {
       playhead,
       track: this.tracks[playhead.trackIndex] ?? null,
       tracks: this.tracks,
+      playlist: { version: this.pages.info.version, count: this.tracks.length, durationSec: this.playlistDurationSec },
+      scan: this.scanProgress(),
       members,
       listening: { host: this.opts.host, port: this.port },
       schedule: (() => {
@@ -325,6 +391,10 @@ export class Leader {
       playerState: st?.playerState ?? 'unknown',
       fileStatus: st?.fileStatus ?? 'unknown',
       fileProblems: st?.fileProblems ?? [],
+      playlistVersion: st?.playlistVersion ?? null,
+      tracksReceived: st?.tracksReceived ?? null,
+      filesChecked: st?.filesChecked ?? null,
+      filesTotal: st?.filesTotal ?? null,
       latencyOffsetMs: st?.latencyOffsetMs ?? settings.latencyOffsetMs,
       volume: settings.volume,
       muted: settings.muted,
@@ -360,7 +430,7 @@ export class Leader {
       version: this.opts.version,
       clock: this.now,
       clockKind: this.opts.clockKind ?? 'monotonic',
-      tracks: () => this.tracks,
+      playlist: () => this.pages,
       timeline: () => this.timeline,
       filesPort: () => this.fileServer?.port ?? null,
       log: this.opts.log,
@@ -413,14 +483,20 @@ export class Leader {
    */
   private maybeAdopt(s: MemberSession): void {
     const r = s.resume;
-    if (!this.adoptable || !r) return;
+    if (!r) return;
+    // Still scanning: decide once the playlist is known (publishPlaylist).
+    if (this.tracks.length === 0 && !this.resumeTried && this.opts.party) {
+      this.pendingAdoption ??= s;
+      return;
+    }
+    if (!this.adoptable) return;
     this.adoptable = false;
     const skewMs = r.sharedNowMs - this.now();
     if (r.playlistDigest !== this.digest || r.timeline.state === 'stopped' || r.timeline.trackIndex >= this.tracks.length || Math.abs(skewMs) > 2000) {
       this.opts.log.info(`${s.label} offered its timeline; not adopted (${r.playlistDigest !== this.digest ? 'another playlist' : r.timeline.state === 'stopped' ? 'stopped' : Math.abs(skewMs) > 2000 ? 'another clock' : 'no such track'})`);
       return;
     }
-    this.setTimeline(r.timeline);
+    this.setTimeline({ ...r.timeline, playlistVersion: this.pages.info.version });
     // After the welcome (which carries it to this member), to everyone else.
     setImmediate(() => this.broadcast({ type: 'timeline', timeline: this.timeline }));
     this.opts.log.info(`no saved party: adopted the timeline ${s.label} is playing: ${this.describeTimeline()} (timeline #${this.timeline.seq})`);
@@ -506,4 +582,10 @@ export class Leader {
     const line = JSON.stringify(message) + '\n';
     for (const s of this.sessions) s.sendLine(line);
   }
+}
+
+function totalDuration(tracks: readonly Track[]): number {
+  let sum = 0;
+  for (const t of tracks) sum += t.durationSec;
+  return sum;
 }

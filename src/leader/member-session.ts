@@ -25,7 +25,9 @@ import {
   type ReplyMessage,
   type StatusMessage,
   type Timeline,
-  type Track,
+  PageSender,
+  type PageSink,
+  type PlaylistPages,
 } from '../protocol/index.js';
 import type { AuthKind, LeaderPairing, PartyAccess } from '../party/party-access.js';
 
@@ -36,7 +38,8 @@ export interface SessionContext {
   /** the shared clock: time exchanges are answered in it */
   clock: () => SharedMs;
   clockKind: 'monotonic' | 'utc';
-  tracks: () => readonly Track[];
+  /** the playlist in force, paged for the wire */
+  playlist: () => PlaylistPages;
   timeline: () => Timeline;
   /** the port playlist files are served on, announced in the welcome (null: not serving) */
   filesPort?: () => number | null;
@@ -88,6 +91,9 @@ export class MemberSession {
   private readonly conn: JsonLineConnection<MemberMessage, LeaderMessage>;
   private readonly nonce = newNonce();
   private readonly handshakeTimer: NodeJS.Timeout;
+  private pageSender: PageSender | null = null;
+  /** bytes of playlist pages sent on this connection */
+  playlistBytes = 0;
 
   constructor(private readonly socket: Socket, private readonly ctx: SessionContext) {
     this.address = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
@@ -115,6 +121,7 @@ export class MemberSession {
         clearTimeout(this.handshakeTimer);
         if (this.conn.dropReason) ctx.log.warn(`${this.label}: dropped: ${this.conn.dropReason}`);
         if (this.pairing?.abandon()) ctx.log.warn(`${this.address}: pairing of "${this.name}" abandoned before confirming (a wrong join code on the member's side?)`);
+        this.pageSender?.cancel();
         if (this.joined) ctx.onLeft(this);
       },
     }, { maxLineBytes: limits.preJoinMaxLineBytes, maxWriteBufferBytes: limits.maxWriteBufferBytes });
@@ -143,6 +150,39 @@ export class MemberSession {
   /** Sends a line serialised once for many members (see Leader.broadcast). */
   sendLine(line: string): void {
     if (this.joined) this.conn.sendLine(line);
+  }
+
+  /**
+   * Announces `pages` (unless the welcome just did) and sends its pages, the block holding
+   * `fromTrack` first. A playlist still being sent is abandoned: its pages are stale.
+   */
+  sendPlaylist(pages: PlaylistPages, fromTrack: number, announce = true): void {
+    if (!this.joined || this.role !== 'member') return;
+    this.pageSender?.cancel();
+    if (announce) this.conn.send({ type: 'playlist', playlist: pages.info });
+    // Pages go through the connection (which tags each line once authenticated); the sender
+    // watches the socket's queue to pace them.
+    const conn = this.conn;
+    const sink: PageSink = {
+      get writableLength() {
+        return conn.socket.writableLength;
+      },
+      get destroyed() {
+        return !conn.isOpen;
+      },
+      write: (line) => {
+        conn.sendLine(line);
+        return true;
+      },
+      once: (event, listener) => conn.socket.once(event, listener),
+      off: (event, listener) => conn.socket.off(event, listener),
+    };
+    const sender = new PageSender(pages, sink, fromTrack, () => {
+      this.playlistBytes += sender.sentBytes;
+      this.ctx.log.debug(`${this.label}: sent ${pages.info.count} tracks in ${sender.sentBytes} bytes`);
+    });
+    this.pageSender = sender;
+    sender.start();
   }
 
   close(reason?: string): void {
@@ -252,10 +292,11 @@ export class MemberSession {
       type: 'welcome',
       memberId: this.id,
       ...(proved ? { leaderProof: leaderProof(proved.key, m.clientNonce) } : {}),
-      playlist: [...this.ctx.tracks()],
+      playlist: this.ctx.playlist().info,
       timeline: this.ctx.timeline(),
       ...((port) => (port ? { files: { port } } : {}))(this.ctx.filesPort?.() ?? null),
     });
+    this.sendPlaylist(this.ctx.playlist(), this.ctx.timeline().trackIndex, false);
   }
 
   private onPairStart(m: Extract<MemberMessage, { type: 'pair-start' }>): void {

@@ -69,7 +69,7 @@ export function resumeFrom(saved: PartyState | null, now: { digest: string; cloc
   // Another clock: the instant means nothing here. Resume paused where the party had got to when saved.
   const here = playheadAt(t, tracks, saved.savedAtSharedMs);
   if (here.state === 'ended') return { kind: 'none', reason: 'the playlist had ended' };
-  return { kind: 'paused', timeline: { seq: t.seq + 1, state: t.state === 'stopped' ? 'stopped' : 'paused', trackIndex: here.trackIndex, positionSec: here.positionSec, at: now.sharedMs, repeat: t.repeat } };
+  return { kind: 'paused', timeline: { seq: t.seq + 1, state: t.state === 'stopped' ? 'stopped' : 'paused', trackIndex: here.trackIndex, positionSec: here.positionSec, at: now.sharedMs, repeat: t.repeat, playlistVersion: t.playlistVersion } };
 }
 
 export class PartyStateStore {

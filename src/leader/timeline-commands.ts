@@ -28,7 +28,7 @@ export function applyCommand(current: Timeline, tracks: readonly Track[], comman
   const index = ended ? 0 : Math.min(here.trackIndex, tracks.length - 1);
   const make = (state: Timeline['state'], trackIndex: number, positionSec: number): CommandResult => ({
     ok: true,
-    timeline: { seq, state, trackIndex, positionSec: Math.max(0, positionSec), at, repeat: current.repeat },
+    timeline: { seq, state, trackIndex, positionSec: Math.max(0, positionSec), at, repeat: current.repeat, playlistVersion: current.playlistVersion },
   });
   const running = here.state === 'playing' || here.state === 'pending';
 
@@ -75,7 +75,7 @@ export function applyCommand(current: Timeline, tracks: readonly Track[], comman
     case 'repeat': {
       // The playhead carries on untouched; only what follows the current track changes.
       const state = running ? 'playing' : here.state === 'paused' ? 'paused' : 'stopped';
-      return { ok: true, timeline: { seq, state, trackIndex: index, positionSec: ended ? 0 : here.positionSec, at, repeat: command.mode } };
+      return { ok: true, timeline: { seq, state, trackIndex: index, positionSec: ended ? 0 : here.positionSec, at, repeat: command.mode, playlistVersion: current.playlistVersion } };
     }
   }
 }
@@ -89,13 +89,13 @@ export function normalizeTimeline(current: Timeline, tracks: readonly Track[], n
   if (current.state !== 'playing' || now < current.at) return current;
   const here = playheadAt(current, tracks, now);
   if (here.state === 'ended') {
-    return { seq: current.seq, state: 'stopped', trackIndex: 0, positionSec: 0, at: now, repeat: current.repeat };
+    return { seq: current.seq, state: 'stopped', trackIndex: 0, positionSec: 0, at: now, repeat: current.repeat, playlistVersion: current.playlistVersion };
   }
   // Anchor at the start of the track now playing (also when a repeated track started over).
   const startAt = now - here.positionSec * 1000;
   const anchoredTrackStart = current.at - current.positionSec * 1000;
   if (here.trackIndex === current.trackIndex && Math.abs(startAt - anchoredTrackStart) < 1) return current;
-  return { seq: current.seq, state: 'playing', trackIndex: here.trackIndex, positionSec: 0, at: startAt, repeat: current.repeat };
+  return { seq: current.seq, state: 'playing', trackIndex: here.trackIndex, positionSec: 0, at: startAt, repeat: current.repeat, playlistVersion: current.playlistVersion };
 }
 
 function describe(state: string): string {

@@ -11,7 +11,6 @@ import { monotonicMs } from '../clock/monotonic.js';
 import { OffsetEstimator } from '../clock/offset-estimator.js';
 import type { ClockMapping } from '../clock/clock-mapping.js';
 import type { Logger } from '../log/logger.js';
-import { playlistDigest } from '../playlist/playlist-digest.js';
 import {
   JsonLineConnection,
   PROTOCOL_VERSION,
@@ -28,8 +27,9 @@ import {
   type ReplyMessage,
   type SweepSpecMessage,
   type StatusMessage,
+  type PlaylistInfo,
+  type PlaylistPageMessage,
   type Timeline,
-  type Track,
 } from '../protocol/index.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -53,9 +53,10 @@ export interface LeaderLinkOptions {
 }
 
 export interface LeaderLinkEvents {
-  welcome: [tracks: Track[], timeline: Timeline];
+  welcome: [playlist: PlaylistInfo, timeline: Timeline];
   timeline: [timeline: Timeline];
-  playlist: [tracks: Track[]];
+  playlist: [playlist: PlaylistInfo];
+  'playlist-page': [page: PlaylistPageMessage];
   settings: [settings: MemberSettings];
   'play-signal': [at: SharedMs, signal: SweepSpecMessage];
   connected: [];
@@ -261,11 +262,11 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
         this.filesPort = m.files?.port ?? null;
         this.lastError = null;
         this.backoffMs = BACKOFF_MIN_MS;
-        this.opts.log.info(`joined leader ${this.opts.host}:${this.opts.port} as "${this.opts.name}" (${m.playlist.length} tracks)`);
+        this.opts.log.info(`joined leader ${this.opts.host}:${this.opts.port} as "${this.opts.name}" (playlist version ${m.playlist.version}: ${m.playlist.count} tracks)`);
         this.startExchanges();
         if ((this.opts.role ?? 'member') === 'member') this.statusTimer = setInterval(() => this.sendStatus(), TIME_EXCHANGE.statusIntervalMs);
         this.emit('connected');
-        this.lastPlaylistDigest = playlistDigest(m.playlist);
+        if (m.playlist.count > 0) this.lastPlaylistDigest = m.playlist.digest;
         if (this.timelineProblem(m.timeline) === null) this.lastTimeline = m.timeline;
         this.emit('welcome', m.playlist, this.timelineProblem(m.timeline) === null ? m.timeline : { ...m.timeline, state: 'stopped' });
         return;
@@ -280,8 +281,10 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
         return void this.emit('timeline', m.timeline);
       }
       case 'playlist':
-        this.lastPlaylistDigest = playlistDigest(m.tracks);
-        return void this.emit('playlist', m.tracks);
+        if (m.playlist.count > 0) this.lastPlaylistDigest = m.playlist.digest;
+        return void this.emit('playlist', m.playlist);
+      case 'playlist-page':
+        return void this.emit('playlist-page', m);
       case 'settings':
         return void this.emit('settings', m.settings);
       case 'play-signal':

@@ -5,10 +5,13 @@
 import type { ClockMapping } from '../clock/clock-mapping.js';
 import { monotonicMs } from '../clock/monotonic.js';
 import type { Logger } from '../log/logger.js';
-import { playheadAt, type Timeline, type Track } from '../protocol/index.js';
+import { nextTrackIndex, playheadAt, type PlaylistInfo, type Timeline, type Track } from '../protocol/index.js';
+import { describeProgress } from '../playlist/progress.js';
+import { ScanCache } from '../playlist/scan-cache.js';
 import { FileCheck } from './file-check.js';
 import { FileCache } from './fetch/file-cache.js';
 import { Fetcher } from './fetch/fetcher.js';
+import { PlaylistCopy } from './playlist-copy.js';
 import { LeaderLink } from './leader-link.js';
 import { MpvPlayerHost } from './mpv/mpv-player.js';
 import { SupervisedMpv } from './mpv/supervised-mpv.js';
@@ -36,12 +39,18 @@ export interface MemberOptions {
   onReading?: (r: SyncReading) => void;
   /** fetch the files this member lacks from the leader into a cache (null: never fetch) */
   fetch?: { cacheDir: string; cacheBytes: number; syncMusic: boolean } | null;
+  /** the scan cache shared with a leader on this machine (default: the user's; null: none) */
+  cache?: ScanCache | null;
 }
 
 /** mpv options every member needs: exact seeks, so an armed start lands on the sample. */
 const MEMBER_MPV_ARGS = ['--hr-seek=yes', '--audio-display=no'];
 /** Silence before the calibration sweep, in which the player brings its timing onto the instant. */
 const SIGNAL_LEAD_IN_SEC = 4;
+/** Tracks after the current one that are checked first, so the auto-advance finds them verified. */
+const CHECK_AHEAD_TRACKS = 2;
+/** While checking, a progress line this often. */
+const CHECK_LOG_EVERY_MS = 2000;
 
 export class Member {
   readonly mpv: SupervisedMpv;
@@ -49,12 +58,13 @@ export class Member {
   readonly files: FileCheck;
   readonly sync: PlayerSync;
   readonly fetcher: Fetcher | null;
-  private tracks: Track[] = [];
   private timeline: Timeline | null = null;
+  private copy: PlaylistCopy | null = null;
+  private checkLog: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: MemberOptions) {
     const log = opts.log;
-    this.files = new FileCheck(opts.musicDir, log);
+    this.files = new FileCheck(opts.musicDir, log, opts.cache === undefined ? new ScanCache() : opts.cache);
     this.mpv = new SupervisedMpv({
       ...(opts.mpvPath ? { mpvPath: opts.mpvPath } : {}),
       ...(opts.audioDevice ? { audioDevice: opts.audioDevice } : {}),
@@ -73,7 +83,16 @@ export class Member {
       ...(opts.deviceId ? { deviceId: opts.deviceId } : {}),
       status: () => {
         const files = this.files.summary();
-        return { ...this.sync.status(), fileStatus: files.status, fileProblems: files.problems, ...(this.fetcher ? { fetch: this.fetcher.progress() } : {}) };
+        return {
+          ...this.sync.status(),
+          fileStatus: files.status,
+          fileProblems: files.problems,
+          playlistVersion: this.copy?.version ?? 0,
+          tracksReceived: this.copy?.received ?? 0,
+          filesChecked: this.files.checked,
+          filesTotal: this.files.total,
+          ...(this.fetcher ? { fetch: this.fetcher.progress() } : {}),
+        };
       },
     });
     this.sync = new PlayerSync({
@@ -86,16 +105,27 @@ export class Member {
       ...(opts.onReading ? { onReading: opts.onReading } : {}),
     });
     this.fetcher = opts.fetch ? this.makeFetcher(opts.fetch) : null;
-    this.link.on('welcome', (tracks, timeline) => {
-      this.noteTimeline(timeline);
-      void this.setTracks(tracks).then(() => this.sync.setTimeline(timeline));
+    this.link.on('welcome', (playlist, timeline) => {
+      this.adoptPlaylist(playlist);
+      this.follow(timeline);
       this.fetcher?.wake();
     });
-    this.link.on('playlist', (tracks) => void this.setTracks(tracks));
-    this.link.on('timeline', (timeline) => {
-      this.noteTimeline(timeline);
-      this.sync.setTimeline(timeline);
+    this.link.on('playlist', (playlist) => this.adoptPlaylist(playlist));
+    this.link.on('playlist-page', (page) => {
+      const copy = this.copy;
+      if (!copy) return;
+      const { filled, error } = copy.apply(page);
+      if (error) log.warn(`leader sent a bad playlist page: ${error}`);
+      if (filled > 0) this.files.tracksArrived(page.start, page.tracks.length);
+      if (copy.complete && filled > 0) log.info(`playlist version ${copy.version}: all ${copy.info.count} tracks received`);
     });
+    this.link.on('timeline', (timeline) => this.follow(timeline));
+    // A track the player was waiting for is verified: let it start without waiting for a tick;
+    // one that is not playable here may be fetched.
+    this.files.onVerdict = (_index, file) => {
+      this.sync.filesChanged();
+      if (file.status !== 'ok') this.fetcher?.wake();
+    };
     this.link.on('play-signal', (at, spec) => {
       try {
         const file = signalFile(spec, SIGNAL_LEAD_IN_SEC);
@@ -119,6 +149,7 @@ export class Member {
   }
 
   async stop(): Promise<void> {
+    if (this.checkLog) clearInterval(this.checkLog);
     await this.fetcher?.stop();
     this.link.stop();
     this.sync.stop();
@@ -136,11 +167,9 @@ export class Member {
       secret: this.opts.secret,
       source: () => this.link.filesSource(),
       position: () => this.position(),
-      // A member silent for want of a file starts as soon as it is here (setTracks re-evaluates
-      // the same playlist); one that is playing picks it up at its next track change.
-      onSupplied: () => {
-        if (this.sync.status().playerState === 'silent') this.sync.setTracks(this.tracks);
-      },
+      // A member silent for want of a file starts as soon as it is here; one that is playing
+      // picks it up at its next track change.
+      onSupplied: () => this.sync.filesChanged(),
       syncMusicDir: o.syncMusic ? this.opts.musicDir : null,
     });
   }
@@ -162,16 +191,58 @@ export class Member {
     return { trackIndex, repeat: t.repeat };
   }
 
-  private async setTracks(tracks: Track[]): Promise<void> {
-    const same = tracks.length === this.tracks.length && tracks.every((t, i) => t.hash === this.tracks[i]?.hash && t.path === this.tracks[i]?.path);
-    if (same) return;
-    this.tracks = tracks;
-    const checked = this.files.check(tracks);
+  /** The playlist as received so far (holes where pages have not arrived). */
+  get tracks(): readonly (Track | undefined)[] {
+    return this.copy?.tracks ?? [];
+  }
+
+  /**
+   * A playlist announced by the leader: a different one replaces ours (and every timeline of the
+   * old version is forgotten: its indices mean other tracks now); the same content under a new
+   * version number (the leader restarted) keeps our copy, its checks and what is playing.
+   */
+  private adoptPlaylist(info: PlaylistInfo): void {
+    const copy = this.copy;
+    // A leader still scanning (version 0, no tracks) has no playlist yet: keep following ours.
+    if (copy && info.version === 0 && info.count === 0) return;
+    if (copy && copy.info.digest === info.digest && copy.info.count === info.count) {
+      // The same tracks: the timelines we hold still mean the same sound.
+      copy.renumber(info.version);
+      return;
+    }
+    this.copy = new PlaylistCopy(info);
+    this.sync.resetTimelines();
+    this.timeline = null;
+    this.sync.setTracks(this.copy.tracks);
+    this.files.setPlaylist(this.copy.tracks);
     this.fetcher?.wake();
-    await checked;
-    this.fetcher?.wake();
-    const summary = this.files.summary();
-    this.opts.log.info(`checked ${tracks.length} tracks: ${summary.problems.length === 0 ? 'all present and identical' : `${summary.problems.length} not playable here`}`);
-    this.sync.setTracks(tracks);
+    if (this.checkLog) clearInterval(this.checkLog);
+    const log = this.opts.log;
+    const started = Date.now();
+    this.checkLog = setInterval(() => {
+      const view = this.files.progressView();
+      if (view.phase === 'done' || this.files.total === 0) {
+        if (this.checkLog) clearInterval(this.checkLog);
+        this.checkLog = null;
+      } else if (Date.now() - started >= CHECK_LOG_EVERY_MS) log.info(`${describeProgress(view)}; ${this.copy?.received ?? 0}/${info.count} tracks received`);
+    }, CHECK_LOG_EVERY_MS);
+    this.checkLog.unref();
+  }
+
+  /** A timeline for the playlist we hold goes to the player, its tracks to the front of the check. */
+  private follow(timeline: Timeline): void {
+    const copy = this.copy;
+    if (!copy || timeline.playlistVersion !== copy.version) {
+      this.opts.log.debug(`ignoring a timeline for playlist version ${timeline.playlistVersion} (this member holds ${copy?.version ?? 'none'})`);
+      return;
+    }
+    const ahead = [timeline.trackIndex];
+    for (let i = 0, k: number | null = timeline.trackIndex; i < CHECK_AHEAD_TRACKS && k !== null; i++) {
+      k = nextTrackIndex(timeline.repeat, k, copy.info.count);
+      if (k !== null) ahead.push(k);
+    }
+    this.files.prioritize(ahead);
+    this.noteTimeline(timeline);
+    this.sync.setTimeline(timeline);
   }
 }

@@ -27,6 +27,9 @@ export interface MemberStatusView {
   muted: boolean | null;
   /** "fetching track 3: 45% …" while files come from the leader */
   fetch?: string | null;
+  /** files checked against the leader's hashes, of the playlist's tracks (optional: 0 of 0) */
+  filesChecked?: number;
+  filesTotal?: number;
 }
 
 const msText = (v: number | null, signed = true): string => {
@@ -66,6 +69,9 @@ export function memberStatusSegments(v: MemberStatusView): Segment[] {
   const stateColor = v.playerState === 'silent' || v.playerState === 'down' ? chalk.red : v.playerState === 'playing' ? paint : v.playerState === 'loading' || v.playerState === 'armed' ? chalk.yellow : chalk.dim;
   segs.push(['  ', undefined], [v.playerState, stateColor]);
   // Mute and volume before the title: a long title is what gets cut.
+  if (v.filesTotal !== undefined && v.filesChecked !== undefined && v.filesChecked < v.filesTotal) {
+    segs.push([`  checked ${v.filesChecked.toLocaleString('en')}/${v.filesTotal.toLocaleString('en')}`, chalk.yellow]);
+  }
   if (v.muted) segs.push(['  muted', chalk.magenta]);
   else if (v.volume !== null && v.volume !== 100) segs.push([`  vol ${v.volume}`, chalk.dim]);
   if (v.fetch) segs.push([`  ${v.fetch}`, chalk.cyan]);
@@ -143,7 +149,7 @@ export class StatusLine {
 }
 
 /** What `member` looks like right now, for the status line. */
-export function memberStatusView(member: Member, tracks: readonly Track[]): MemberStatusView {
+export function memberStatusView(member: Member, tracks: readonly (Track | undefined)[]): MemberStatusView {
   const sync = member.sync.status();
   const clock = member.link.readyClock;
   const files = member.files.summary();
@@ -163,13 +169,12 @@ export function memberStatusView(member: Member, tracks: readonly Track[]): Memb
     volume: sync.volume,
     muted: sync.muted,
     fetch: fetchText(member.fetcher?.progress()),
+    filesChecked: member.files.checked,
+    filesTotal: member.files.total,
   };
 }
 
 /** Shows `member`'s status on `line` until line.stop(). */
 export function followMember(line: StatusLine, member: Member, intervalMs = 500): void {
-  let tracks: readonly Track[] = [];
-  member.link.on('welcome', (t) => (tracks = t));
-  member.link.on('playlist', (t) => (tracks = t));
-  line.start(() => memberStatusSegments(memberStatusView(member, tracks)), intervalMs);
+  line.start(() => memberStatusSegments(memberStatusView(member, member.tracks)), intervalMs);
 }

@@ -1,8 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parseFile } from 'music-metadata';
-import { hashFile } from './content-hash.js';
+import { fileInfo } from './file-info.js';
 import { parseM3u } from './m3u.js';
+import type { Progress } from './progress.js';
+import type { ScanCache } from './scan-cache.js';
 import { resolveInside, toRelativeInside } from './safe-path.js';
 import { AUDIO_EXTENSIONS, naturalCompare, scanMusicDir } from './scan.js';
 import type { Track } from './track.js';
@@ -12,6 +13,10 @@ export interface LoadPlaylistOptions {
   musicDir: string;
   /** Optional m3u/m3u8 file; relative paths are resolved against the current directory. */
   playlistFile?: string;
+  /** where unchanged files' hashes, durations and tags are remembered (null: read every file) */
+  cache?: ScanCache | null;
+  /** advanced as files are found and read */
+  progress?: Progress;
 }
 
 export interface LoadedPlaylist {
@@ -29,7 +34,13 @@ interface Candidate {
   extinfTitle?: string;
 }
 
-const CONCURRENCY = 4;
+/** Tunables of the scan. */
+export const SCAN = {
+  /** files read at once: enough to keep a disk and both cores busy, few enough to leave the event loop responsive */
+  CONCURRENCY: 8,
+  /** how often the cache is saved while scanning, so a scan cut short is not lost */
+  SAVE_EVERY_MS: 10_000,
+} as const;
 
 /**
  * Builds the playlist for `musicDir`:
@@ -74,10 +85,28 @@ export async function loadPlaylist(opts: LoadPlaylistOptions): Promise<LoadedPla
     }
   } else {
     source = `scan:${musicDir}`;
-    candidates = (await scanMusicDir(musicDir, { warnings })).map((rel) => ({ relPath: rel, label: `"${rel}"` }));
+    const progress = opts.progress;
+    candidates = (await scanMusicDir(musicDir, { warnings, ...(progress ? { onFound: (n: number) => (progress.total = n) } : {}) })).map((rel) => ({ relPath: rel, label: `"${rel}"` }));
   }
 
-  const loaded = await mapLimit(candidates, CONCURRENCY, (c) => loadTrack(musicDir, c));
+  const cache = opts.cache ?? null;
+  const progress = opts.progress;
+  if (progress) {
+    progress.total = candidates.length;
+    progress.phase = 'reading';
+  }
+  let savedAt = Date.now();
+  const loaded = await mapLimit(candidates, SCAN.CONCURRENCY, async (c) => {
+    const t = await loadTrack(musicDir, c, cache);
+    progress?.step(typeof t !== 'string' && t.fromCache);
+    if (cache && Date.now() - savedAt > SCAN.SAVE_EVERY_MS) {
+      savedAt = Date.now();
+      void cache.save();
+    }
+    return typeof t === 'string' ? t : t.track;
+  });
+  await cache?.save();
+  progress?.finish();
   const tracks: Track[] = [];
   for (const t of loaded) {
     if (typeof t === 'string') warnings.push(t); // in playlist order
@@ -100,7 +129,8 @@ export async function loadPlaylist(opts: LoadPlaylistOptions): Promise<LoadedPla
   return { tracks, warnings, source };
 }
 
-async function assertDirectory(musicDir: string): Promise<void> {
+/** Throws a clear error unless `musicDir` is a folder (checked before the leader starts listening). */
+export async function assertDirectory(musicDir: string): Promise<void> {
   let st;
   try {
     st = await fs.stat(musicDir);
@@ -138,7 +168,7 @@ async function findPlaylistFile(musicDir: string): Promise<string | undefined> {
 }
 
 /** The track, or a warning explaining why the entry is skipped. */
-async function loadTrack(musicDir: string, c: Candidate): Promise<Track | string> {
+async function loadTrack(musicDir: string, c: Candidate, cache: ScanCache | null): Promise<{ track: Track; fromCache: boolean } | string> {
   const skip = (why: string): string => `Skipping ${c.label}: ${why}.`;
   const r = resolveInside(musicDir, c.relPath);
   if (!r.ok) return skip(r.reason);
@@ -148,31 +178,21 @@ async function loadTrack(musicDir: string, c: Candidate): Promise<Track | string
   }
   if (!st.isFile()) return skip('not a regular file');
 
-  let meta;
+  let info;
   try {
-    meta = await parseFile(r.absPath, { duration: true, skipCovers: true });
+    info = await fileInfo(r.absPath, { cache, meta: true });
   } catch (err) {
-    return skip(`cannot read it as audio (${(err as Error).message})`);
+    return skip((err as Error).message);
   }
-  const durationSec = meta.format.duration;
-  if (durationSec === undefined || !Number.isFinite(durationSec) || durationSec <= 0) {
-    return skip('its duration could not be determined');
-  }
-
-  let hash: string;
-  try {
-    hash = await hashFile(r.absPath);
-  } catch (err) {
-    return skip(`cannot read it (${(err as Error).message})`);
-  }
+  const meta = info.meta!;
+  const hash = info.hash;
 
   const extinf = splitArtistTitle(c.extinfTitle);
-  const title =
-    nonEmpty(meta.common.title) ?? extinf.title ?? path.posix.basename(c.relPath, path.posix.extname(c.relPath));
-  const artist = nonEmpty(meta.common.artist) ?? extinf.artist;
-  const track: Track = { path: c.relPath, hash, durationSec, title };
+  const title = meta.title ?? extinf.title ?? path.posix.basename(c.relPath, path.posix.extname(c.relPath));
+  const artist = meta.artist ?? extinf.artist;
+  const track: Track = { path: c.relPath, hash, durationSec: meta.durationSec, title };
   if (artist !== undefined) track.artist = artist;
-  return track;
+  return { track, fromCache: info.fromCache };
 }
 
 /** "Artist - Title" → both parts; anything else is the title alone. */

@@ -24,6 +24,8 @@ export function naturalCompare(a: string, b: string): number {
 export interface ScanOptions {
   /** Receives a message for each folder that could not be read. */
   warnings?: string[];
+  /** called with the number of audio files found so far, as the listing proceeds */
+  onFound?: (count: number) => void;
 }
 
 /**
@@ -59,6 +61,7 @@ export async function scanMusicDir(musicDir: string, opts: ScanOptions = {}): Pr
           const st = await fs.stat(abs).catch(() => undefined);
           if (st?.isFile()) out.push(rel);
         }
+        opts.onFound?.(out.length);
       }
     }
   }

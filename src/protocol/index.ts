@@ -5,3 +5,4 @@ export * from './auth.js';
 export * from './timeline.js';
 export * from './timeline-history.js';
 export * from './line-auth.js';
+export * from './playlist-pages.js';

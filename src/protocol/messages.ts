@@ -6,7 +6,8 @@
  * Handshake:
  *   leader → member  server-hello { protocol, nonce, authRequired }
  *   member → leader  hello        { protocol, name, clientNonce, proof? }   proof = HMAC(secret, "member|" + nonce + "|" + name)
- *   leader → member  welcome      { memberId, leaderProof?, playlist, timeline, files? { port } }  leaderProof = HMAC(secret, "leader|" + clientNonce)
+ *   leader → member  welcome      { memberId, leaderProof?, playlist: { version, count, digest }, timeline, files? { port } }
+ *                    leaderProof = HMAC(secret, "leader|" + clientNonce)
  *                    or error { code: "auth-failed" | "protocol-mismatch" | ... } and the connection closes.
  *   The secret is the party secret, or the member's own key from a pairing (looked up by name).
  * Pairing with the join code (SPAKE2; instead of hello, once per member; the connection then closes):
@@ -15,11 +16,12 @@
  *   member → leader  pair-confirm { confirm: cA }
  *   leader → member  pair-welcome { iv, sealed, tag }   AES-GCM under the SPAKE2 key: the member's own key
  *                    or error { code: "pair-failed" | "pairing-unavailable" }
+ *   leader → member  playlist-page { version, start, tracks }  … until the member has every track
  * After that:
  *   member → leader  time-req { id, t1 }            leader → member  time-res { id, t1, t2, t3 }
  *   leader → member  timeline { timeline }          (a new command, effective at timeline.at)
  *   leader → member  heartbeat { leaderMs, timeline }  (about 1 Hz: repeats the current timeline)
- *   leader → member  playlist { tracks }
+ *   leader → member  playlist { playlist: { version, count, digest } }  (a new playlist: pages follow)
  *   leader → member  settings { volume, muted, latencyOffsetMs }  (remembered per member name)
  *   member → leader  status { ... }                 (about 1 Hz: sync error, speed, file status)
  * A calibrator (`syncplay calibrate`) joins with role "calibrator" and may ask:
@@ -27,11 +29,19 @@
  *   calibrator → leader  calibrate-play { requestId, member, at, signal } → reply; the leader sends
  *                        leader → member  play-signal { at, signal }   (the member plays it at `at`)
  *   calibrator → leader  set-offset { requestId, member, latencyOffsetMs } → reply
+ *
+ * The playlist travels in pages (see playlist-pages.ts): a 100,000-track playlist is ~20 MB of
+ * JSON, far over the line limit, so the welcome and `playlist` messages carry only its identity
+ * (version, track count, digest) and `playlist-page` lines carry the tracks, each line well under
+ * the limit. The leader sends the page holding the current track first, then the pages after
+ * it, so a member can play the current track before the rest has arrived. A track is identified
+ * by its index in a playlist version and its content hash; every timeline names the playlist
+ * version it refers to, and a member never acts on a timeline for a version it does not hold.
  */
 import { z } from 'zod';
 import { isPrintable } from '../log/escape.js';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** A line longer than this is refused without being parsed. */
 export const MAX_LINE_BYTES = 256 * 1024;
 
@@ -65,6 +75,21 @@ export const timelineSchema = z.object({
   positionSec: z.number().min(0).max(MAX_POSITION_SEC),
   at: finite,
   repeat: repeatModeSchema,
+  /** the playlist version `trackIndex` refers to (0: the empty playlist of a leader still scanning) */
+  playlistVersion: z.number().int().nonnegative(),
+});
+
+/** Upper bound on a playlist's length: the leader refuses to publish more, members to accept more. */
+export const MAX_PLAYLIST_TRACKS = 1_000_000;
+/** Upper bound on the tracks of one `playlist-page` message (the byte budget usually ends a page first). */
+export const MAX_PAGE_TRACKS = 1000;
+
+/** What identifies a playlist: its version on this leader, its length and a digest of its tracks. */
+export const playlistInfoSchema = z.object({
+  version: z.number().int().nonnegative(),
+  count: z.number().int().nonnegative().max(MAX_PLAYLIST_TRACKS),
+  /** sha256 over every track's path and content hash, in order (playlist-digest.ts): equal digests, equal playlists */
+  digest: z.string().regex(/^[0-9a-f]{64}$/),
 });
 
 export const fileStatusSchema = z.enum(['ok', 'missing', 'different', 'refused', 'checking', 'fetching', 'unknown']);
@@ -133,7 +158,7 @@ const welcome = z.object({
   type: z.literal('welcome'),
   memberId: z.string().max(64),
   leaderProof: z.string().max(128).optional(),
-  playlist: z.array(trackSchema).max(100_000),
+  playlist: playlistInfoSchema,
   timeline: timelineSchema,
   /** where the leader serves the playlist's files to members that lack them (file-transfer.ts) */
   files: z.object({ port: z.number().int().min(1).max(65_535) }).optional(),
@@ -142,7 +167,14 @@ const timeReq = z.object({ type: z.literal('time-req'), id: z.number().int(), t1
 const timeRes = z.object({ type: z.literal('time-res'), id: z.number().int(), t1: finite, t2: finite, t3: finite });
 const timelineMsg = z.object({ type: z.literal('timeline'), timeline: timelineSchema });
 const heartbeat = z.object({ type: z.literal('heartbeat'), leaderMs: finite, timeline: timelineSchema });
-const playlistMsg = z.object({ type: z.literal('playlist'), tracks: z.array(trackSchema).max(100_000) });
+const playlistMsg = z.object({ type: z.literal('playlist'), playlist: playlistInfoSchema });
+/** Tracks start … start + tracks.length − 1 of playlist `version`. */
+const playlistPage = z.object({
+  type: z.literal('playlist-page'),
+  version: z.number().int().nonnegative(),
+  start: z.number().int().nonnegative().max(MAX_PLAYLIST_TRACKS),
+  tracks: z.array(trackSchema).min(1).max(MAX_PAGE_TRACKS),
+});
 /** Per-member settings kept by the leader; a null latency offset leaves the member's own --latency-offset. */
 export const memberSettingsSchema = z.object({
   volume: z.number().min(0).max(100),
@@ -172,6 +204,11 @@ const status = z.object({
   hardSeeks: z.number().int().nonnegative(),
   /** fetching files this member lacks from the leader (absent: not fetching) */
   fetch: fetchProgressSchema.optional(),
+  /** the playlist version this member holds, how many of its tracks it has received and checked */
+  playlistVersion: z.number().int().nonnegative().optional(),
+  tracksReceived: z.number().int().nonnegative().optional(),
+  filesChecked: z.number().int().nonnegative().optional(),
+  filesTotal: z.number().int().nonnegative().optional(),
 });
 const error = z.object({ type: z.literal('error'), code: z.string().max(64), message: z.string().max(2048) });
 const requestId = z.number().int().nonnegative();
@@ -182,7 +219,7 @@ const playSignal = z.object({ type: z.literal('play-signal'), at: finite, signal
 export const memberSummarySchema = z.object({ name, connected: z.boolean(), latencyOffsetMs: finite.nullable(), playerState: z.string().max(32) });
 const reply = z.object({ type: z.literal('reply'), requestId, ok: z.boolean(), error: z.string().max(2048).optional(), members: z.array(memberSummarySchema).max(10_000).optional() });
 
-export const leaderToMember = z.discriminatedUnion('type', [serverHello, pairChallenge, pairWelcome, welcome, timeRes, timelineMsg, heartbeat, playlistMsg, settingsMsg, playSignal, reply, error]);
+export const leaderToMember = z.discriminatedUnion('type', [serverHello, pairChallenge, pairWelcome, welcome, timeRes, timelineMsg, heartbeat, playlistMsg, playlistPage, settingsMsg, playSignal, reply, error]);
 export const memberToLeader = z.discriminatedUnion('type', [hello, pairStart, pairConfirm, timeReq, status, listMembers, calibratePlay, setOffset, error]);
 
 export type Track = z.infer<typeof trackSchema>;
@@ -199,6 +236,8 @@ export type MemberSettings = z.infer<typeof memberSettingsSchema>;
 export type SweepSpecMessage = z.infer<typeof sweepSpecSchema>;
 export type MemberSummary = z.infer<typeof memberSummarySchema>;
 export type ReplyMessage = z.infer<typeof reply>;
+export type PlaylistInfo = z.infer<typeof playlistInfoSchema>;
+export type PlaylistPageMessage = z.infer<typeof playlistPage>;
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; code: string; error: string };
 

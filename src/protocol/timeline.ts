@@ -15,7 +15,8 @@ export interface PlayheadAt {
   positionSec: number;
 }
 
-type Durations = readonly Pick<Track, 'durationSec'>[];
+/** The tracks' durations; a member's playlist may still have holes (pages not arrived yet). */
+type Durations = readonly (Pick<Track, 'durationSec'> | undefined)[];
 
 /** The track that follows `index` under `repeat`, or null at the end of the playlist. */
 export function nextTrackIndex(repeat: RepeatMode, index: number, count: number): number | null {
@@ -34,7 +35,7 @@ export function playheadAt(timeline: Timeline, tracks: Durations, sharedMs: numb
   let index = trackIndex;
   let position = positionSec + (sharedMs - timeline.at) / 1000;
   // Whole laps of a repeated playlist (or track) are skipped arithmetically.
-  const lap = timeline.repeat === 'one' ? (tracks[index]?.durationSec ?? 0) : timeline.repeat === 'all' ? tracks.reduce((sum, t) => sum + t.durationSec, 0) : 0;
+  const lap = timeline.repeat === 'one' ? (tracks[index]?.durationSec ?? 0) : timeline.repeat === 'all' ? tracks.reduce((sum, t) => sum + (t?.durationSec ?? 0), 0) : 0;
   const remainingInTrack = (tracks[index]?.durationSec ?? 0) - positionSec;
   if (lap > 0 && position - positionSec > remainingInTrack + lap) {
     const laps = Math.floor((position - positionSec - remainingInTrack) / lap);

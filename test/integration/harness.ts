@@ -252,15 +252,20 @@ export class Cluster {
   }
 
   spawn(label: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: join(this.tmp, 'xdg-state'), XDG_CACHE_HOME: join(this.tmp, 'xdg-cache'), ...env } });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...this.env({ NO_COLOR: '1' }), ...env } });
     const proc = new Proc(label, child);
     this.procs.push(proc);
     return proc;
   }
 
+  /** The environment of this cluster's processes: its own state and caches, so tests start cold and leave nothing behind. */
+  env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return { ...process.env, XDG_STATE_HOME: join(this.tmp, 'xdg-state'), XDG_CACHE_HOME: join(this.tmp, 'xdg-cache'), ...extra };
+  }
+
   /** Runs the CLI to completion. */
   async run(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, XDG_STATE_HOME: join(this.tmp, 'xdg-state') } });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: this.env() });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -337,8 +342,11 @@ export class Cluster {
     return reply.timeline as Timeline;
   }
 
+  /** Whether status() asks for the full track list (big-playlist tests turn it off). */
+  statusWithTracks = true;
+
   async status(): Promise<LeaderStatus> {
-    const reply = await this.ctl({ cmd: 'status' });
+    const reply = await this.ctl(this.statusWithTracks ? { cmd: 'status', tracks: true } : { cmd: 'status' });
     if (!reply.ok) throw new Error(`status failed: ${String(reply.error)}`);
     this.lastStatus = reply.status as LeaderStatus;
     return this.lastStatus;

@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster, JsonLines, expectConverged, memberNamed, sleep } from './harness.js';
+import { PROTOCOL_VERSION } from '../../src/protocol/index.js';
 
 describe('leader input', () => {
   let cluster: Cluster;
@@ -20,7 +21,7 @@ describe('leader input', () => {
     const c = await JsonLines.connect(leader.port);
     conns.push(c);
     const hello = await c.next((m) => m.type === 'server-hello');
-    expect(hello).toMatchObject({ protocol: 1, authRequired: false });
+    expect(hello).toMatchObject({ protocol: PROTOCOL_VERSION, authRequired: false });
 
     const errorAfter = async (send: () => Promise<void> | void): Promise<Record<string, unknown>> => {
       const from = c.received.length;
@@ -48,9 +49,11 @@ describe('leader input', () => {
 
     // The connection still works: a valid hello is welcomed...
     let n = c.received.length;
-    c.send({ type: 'hello', protocol: 1, name: 'raw-client', clientNonce: 'abc', version: 'test' });
+    c.send({ type: 'hello', protocol: PROTOCOL_VERSION, name: 'raw-client', clientNonce: 'abc', version: 'test' });
     const welcome = await c.next((m) => m.type === 'welcome', 5000, n);
-    expect((welcome.playlist as unknown[]).length).toBe(3);
+    expect(welcome.playlist).toMatchObject({ count: 3 });
+    // The tracks follow in a page.
+    expect(await c.next((m) => m.type === 'playlist-page', 5000, n)).toMatchObject({ start: 0, tracks: [{ path: '01-morning-drift.ogg' }, {}, {}] });
     // ...and garbage after it is still refused precisely.
     expect(await errorAfter(() => c.send({ type: 'time-req', id: 'one', t1: 0 }))).toMatchObject({ code: 'invalid-message' });
     expect(await errorAfter(() => c.send({ type: 'status', playerState: 'dancing' }))).toMatchObject({ code: 'invalid-message' });

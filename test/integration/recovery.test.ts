@@ -112,7 +112,8 @@ describe('recovery', () => {
     // resumes the very timeline the members are playing.
     const again = await cluster.startLeader({ port: leader.port });
     expect(again.port).toBe(leader.port);
-    expect(again.proc.output).toMatch(/resuming the party: playing track 1/);
+    // It listens at once and resumes once its scan has found the same playlist.
+    await again.proc.waitForLine(/resuming the party: playing track 1/);
     const rejoined = await cluster.waitFor(
       'both members to rejoin the restarted leader',
       (s) => {

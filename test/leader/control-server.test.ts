@@ -148,10 +148,15 @@ describe('ControlServer on a unix socket', () => {
     await startServer();
     const r = await ask(sockPath, { cmd: 'status' });
     expect(r.ok).toBe(true);
-    const status = r.status as { timeline: { state: string; seq: number }; tracks: Track[]; listening: { host: string; port: number }; members: unknown[]; playhead: { state: string } };
+    const status = r.status as { timeline: { state: string; seq: number }; tracks?: Track[]; playlist: { count: number; version: number }; listening: { host: string; port: number }; members: unknown[]; playhead: { state: string } };
     expect(status.timeline).toMatchObject({ state: 'stopped', seq: 0 });
     expect(status.playhead.state).toBe('stopped');
-    expect(status.tracks).toHaveLength(3);
+    // A summary by default; the track list only when asked for.
+    expect(status.tracks).toBeUndefined();
+    expect(status.playlist).toMatchObject({ count: 3, version: 1 });
+    const full = await ask(sockPath, { cmd: 'status', tracks: true });
+    expect((full.status as { tracks: Track[] }).tracks.map((t) => t.title)).toEqual(leader.tracks.map((t) => t.title));
+    expect((full.status as { tracks: Track[] }).tracks).toHaveLength(3);
     expect(status.listening).toEqual({ host: '127.0.0.1', port: leader.port });
     expect(leader.port).toBeGreaterThan(0);
     expect(status.members).toEqual([]);

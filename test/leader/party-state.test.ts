@@ -9,7 +9,7 @@ import type { Track } from '../../src/protocol/index.js';
 
 const tracks: Track[] = [1, 2, 3, 4].map((i) => ({ path: `t${i}.ogg`, hash: String(i).repeat(64), durationSec: 100, title: `T${i}` }));
 const digest = playlistDigest(tracks);
-const playing = { seq: 4, state: 'playing' as const, trackIndex: 1, positionSec: 10, at: 50_000, repeat: 'off' as const };
+const playing = { seq: 4, state: 'playing' as const, trackIndex: 1, positionSec: 10, at: 50_000, repeat: 'off' as const, playlistVersion: 1 };
 const saved = (over: Partial<PartyState> = {}): PartyState => ({ version: 1, playlistDigest: digest, shuffleSeed: null, clockKind: 'monotonic', bootId: 'boot-1', timeline: playing, savedAtWallMs: 1_000_000, savedAtSharedMs: 60_000, stopped: false, ...over });
 const now = (over: Partial<Parameters<typeof resumeFrom>[1]> = {}) => ({ digest, clockKind: 'monotonic' as const, bootId: 'boot-1', wallMs: 1_005_000, sharedMs: 65_000, ...over });
 
@@ -22,7 +22,7 @@ describe('party state: what a restarted leader resumes', () => {
   it('paused where it had got to after a reboot (another monotonic clock)', () => {
     const r = resumeFrom(saved(), now({ bootId: 'boot-2', sharedMs: 1234 }), tracks);
     // saved at shared 60 000: 10 s after the instant, so 10 + 10 = 20 s into track 2.
-    expect(r).toEqual({ kind: 'paused', timeline: { seq: 5, state: 'paused', trackIndex: 1, positionSec: 20, at: 1234, repeat: 'off' } });
+    expect(r).toEqual({ kind: 'paused', timeline: { seq: 5, state: 'paused', trackIndex: 1, positionSec: 20, at: 1234, repeat: 'off', playlistVersion: 1 } });
   });
 
   it('nothing when the playlist changed, or when stopped on purpose long ago', () => {

@@ -32,15 +32,17 @@ describe('parseLine', () => {
   });
 
   it('accepts every leader message kind', () => {
-    const timeline = { seq: 1, state: 'playing', trackIndex: 0, positionSec: 1.5, at: 1000, repeat: 'off' };
+    const timeline = { seq: 1, state: 'playing', trackIndex: 0, positionSec: 1.5, at: 1000, repeat: 'off', playlistVersion: 1 };
     const track = { path: 'a.mp3', hash: HASH, durationSec: 10, title: 'A' };
+    const playlist = { version: 1, count: 1, digest: HASH };
     const lines: unknown[] = [
       { type: 'server-hello', protocol: PROTOCOL_VERSION, nonce: 'n', authRequired: false, version: '0.1.0', clock: 'monotonic' },
-      { type: 'welcome', memberId: '1', playlist: [track], timeline },
+      { type: 'welcome', memberId: '1', playlist, timeline },
       { type: 'time-res', id: 1, t1: 1, t2: 2, t3: 3 },
       { type: 'timeline', timeline },
       { type: 'heartbeat', leaderMs: 5, timeline },
-      { type: 'playlist', tracks: [track] },
+      { type: 'playlist', playlist },
+      { type: 'playlist-page', version: 1, start: 0, tracks: [track] },
       { type: 'error', code: 'x', message: 'y' },
     ];
     for (const m of lines) {
@@ -92,7 +94,7 @@ describe('parseLine', () => {
   });
 
   it('rejects non-finite numbers and bad enums in timelines', () => {
-    const valid = { seq: 0, state: 'playing', trackIndex: 0, positionSec: 0, at: 0, repeat: 'off' };
+    const valid = { seq: 0, state: 'playing', trackIndex: 0, positionSec: 0, at: 0, repeat: 'off', playlistVersion: 0 };
     expect(timelineSchema.safeParse(valid).success).toBe(true);
     expect(timelineSchema.safeParse({ ...valid, positionSec: -1 }).success).toBe(false);
     expect(timelineSchema.safeParse({ ...valid, state: 'rewinding' }).success).toBe(false);

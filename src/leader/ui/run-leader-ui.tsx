@@ -14,6 +14,8 @@ export interface RunLeaderUiOptions {
   logs?: { lines(): readonly string[] };
   stdout?: NodeJS.WriteStream;
   stdin?: NodeJS.ReadStream;
+  /** the UI closes when this settles (the leader ends) */
+  until?: Promise<unknown>;
 }
 
 export async function runLeaderUi(opts: RunLeaderUiOptions): Promise<'quit' | 'signal'> {
@@ -32,6 +34,7 @@ export async function runLeaderUi(opts: RunLeaderUiOptions): Promise<'quit' | 's
   let settle: (why: 'quit' | 'signal') => void = () => {};
   const ended = new Promise<'quit' | 'signal'>((resolve) => (settle = resolve));
   const onSignal = (): void => settle('signal');
+  void opts.until?.then(onSignal, onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 

@@ -73,6 +73,8 @@ export class PlayerSync {
   private pendingSignal: SignalRequest | null = null;
   /** the files' statuses changed since the last tick */
   private filesDirty = false;
+  /** the player may still hold files of the previous playlist */
+  private holdsOldPlaylist = false;
   private readonly t: SyncTunables;
   private readonly time: SyncTime;
   private readonly queue: PlayerQueue;
@@ -123,10 +125,15 @@ export class PlayerSync {
     this.abort?.abort();
   }
 
+  /**
+   * A new playlist (a member's may still have holes: tracks whose page has not arrived). What the
+   * player holds belongs to the old one and is stopped before anything else happens.
+   */
   setTracks(tracks: Track[]): void {
     this.tracks = tracks;
     this.queue.clear();
     this.phase = this.player ? 'idle' : 'down';
+    this.holdsOldPlaylist = true;
     this.poke();
   }
 
@@ -231,6 +238,10 @@ export class PlayerSync {
       const signal = this.pendingSignal;
       this.pendingSignal = null;
       return this.runSignal(player, clock, signal);
+    }
+    if (this.holdsOldPlaylist) {
+      this.holdsOldPlaylist = false;
+      await player.stop();
     }
     if (this.filesDirty) {
       this.filesDirty = false;

@@ -1,0 +1,83 @@
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/log/logger.js';
+import { FILE_CHECK, FileCheck } from '../../src/member/file-check.js';
+import { hashFile } from '../../src/playlist/content-hash.js';
+import { ScanCache } from '../../src/playlist/scan-cache.js';
+import type { Track } from '../../src/protocol/index.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A music dir of `n` small real files (distinct content) and the leader's tracks for them. */
+async function library(n: number): Promise<{ dir: string; tracks: Track[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'syncplay-check-'));
+  dirs.push(dir);
+  const tracks: Track[] = [];
+  for (let i = 0; i < n; i++) {
+    const path = `Artist ${i % 3}/Album/${String(i).padStart(3, '0')} It's track ${i}.ogg`;
+    cpSync(join('playlists', '01-morning-drift.ogg'), join(dir, path));
+    writeFileSync(join(dir, path), Buffer.from(`variant ${i}`), { flag: 'a' });
+    tracks.push({ path, hash: await hashFile(join(dir, path)), durationSec: 60, title: `T${i}` });
+  }
+  return { dir, tracks };
+}
+
+describe('FileCheck', () => {
+  it('checks the prioritised tracks first, then the rest, and counts checked / total', async () => {
+    const { dir, tracks } = await library(40);
+    const check = new FileCheck(dir, silentLogger, null);
+    const order: number[] = [];
+    check.onVerdict = (i) => order.push(i);
+    const holes = new Array<Track>(tracks.length);
+    check.setPlaylist(holes);
+    expect(check.total).toBe(40);
+    expect(check.file(30)).toBeNull(); // not arrived
+    // The page holding track 30 arrives first (as the leader sends it), then the player asks for 30 and 31.
+    for (let i = 20; i < 40; i++) holes[i] = tracks[i]!;
+    check.prioritize([30, 31]);
+    check.tracksArrived(20, 20);
+    expect(check.file(25)?.status).toBe('checking');
+    for (let i = 0; i < 20; i++) holes[i] = tracks[i]!;
+    check.tracksArrived(0, 20);
+    await check.idle();
+    // 30 and 31 are the first to start: among the first verdicts (checks run CONCURRENCY at a time).
+    expect(order.slice(0, FILE_CHECK.CONCURRENCY)).toEqual(expect.arrayContaining([30, 31]));
+    // Arrival order after the priorities: 20..39 before 0..19.
+    expect(order.indexOf(39)).toBeLessThan(order.indexOf(0));
+    expect(check.checked).toBe(40);
+    expect(check.summary()).toEqual({ status: 'ok', problems: [] });
+    expect(check.file(5)).toMatchObject({ status: 'ok', absPath: join(dir, tracks[5]!.path) });
+  });
+
+  it('reports missing, different and refused tracks and never offers them to play', async () => {
+    const { dir, tracks } = await library(4);
+    rmSync(join(dir, tracks[1]!.path));
+    writeFileSync(join(dir, tracks[2]!.path), 'other content');
+    const list = [...tracks, { ...tracks[0]!, path: '../outside.ogg' }];
+    const check = new FileCheck(dir, silentLogger, null);
+    await check.check(list);
+    expect(check.file(0)?.status).toBe('ok');
+    expect(check.file(1)).toMatchObject({ status: 'missing', absPath: null });
+    expect(check.file(2)).toMatchObject({ status: 'different', absPath: null });
+    expect(check.file(4)).toMatchObject({ status: 'refused', absPath: null });
+    expect(check.summary().status).toBe('refused');
+    expect(check.summary().problems.map((p) => p.index).sort()).toEqual([1, 2, 4]);
+  });
+
+  it('answers from the scan cache the second time, and still notices a changed file', async () => {
+    const { dir, tracks } = await library(6);
+    const cacheDir = join(dir, '.cache');
+    const first = new FileCheck(dir, silentLogger, new ScanCache(cacheDir));
+    await first.check(tracks);
+    const second = new FileCheck(dir, silentLogger, new ScanCache(cacheDir));
+    writeFileSync(join(dir, tracks[3]!.path), 'changed');
+    await second.check(tracks);
+    expect(second.progressView().cached).toBe(5);
+    expect(second.file(3)?.status).toBe('different');
+  });
+});
