@@ -51,7 +51,8 @@ describe('FileCheck', () => {
     expect(order.indexOf(39)).toBeLessThan(order.indexOf(0));
     expect(check.checked).toBe(40);
     expect(check.summary()).toEqual({ status: 'ok', problems: [] });
-    expect(check.file(5)).toMatchObject({ status: 'ok', absPath: join(dir, tracks[5]!.path) });
+    expect(check.statusOf(5)).toBe('ok');
+    expect(check.file(5)?.status).toBe('ok');
   });
 
   it('reports missing, different and refused tracks and never offers them to play', async () => {

@@ -22,6 +22,8 @@ describe('fetch progress text', () => {
       playhead: { state: 'playing', trackIndex: 2, positionSec: 1 },
       track: { path: 'c.ogg', hash: 'a'.repeat(64), durationSec: 200, title: 'C' },
       tracks: [],
+      playlist: { version: 1, count: 3, durationSec: 600 },
+      scan: null,
       members: [member],
       listening: { host: '0.0.0.0', port: 7655 },
       schedule: { nextStart: null, nextStop: null },
