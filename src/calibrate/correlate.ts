@@ -217,46 +217,8 @@ export function findArrival(
     );
 
   // ---- Level checks over the part of the recording that can hold the signal.
-  {
-    let sum = 0;
-    let sumSq = 0;
-    let clipped = 0;
-    let run = 0;
-    let prev = NaN;
-    const end = to + L;
-    for (let i = from; i < end; i++) {
-      const v = recording[i]!;
-      sum += v;
-      sumSq += v * v;
-      const a = Math.abs(v);
-      // Hard clipping at full scale, or a flat top (digital limiting below full scale).
-      if (a >= clipLevel) clipped++;
-      else if (a >= 0.25 && v === prev) {
-        run++;
-        if (run === 2) clipped += 3;
-        else if (run > 2) clipped++;
-      } else run = 0;
-      if (v !== prev) run = 0;
-      prev = v;
-    }
-    const count = end - from;
-    const mean = sum / count;
-    const rms = Math.sqrt(Math.max(0, sumSq / count - mean * mean));
-    if (!(rms >= silenceRms))
-      return refused(
-        'silence',
-        `the recording is silent (${rms > 0 ? db(rms).toFixed(0) : '−∞'} dBFS): the microphone is muted, ` +
-          'unplugged or the wrong input is selected',
-        sampleRate,
-      );
-    if (clipped / count > maxClipped)
-      return refused(
-        'clipped',
-        `the recording is clipped (${((100 * clipped) / count).toFixed(1)} % of samples at full scale): ` +
-          'lower the speaker volume or the microphone gain',
-        sampleRate,
-      );
-  }
+  const levels = levelRefusal(recording, from, to + L, clipLevel, maxClipped, silenceRms);
+  if (levels) return refused(levels.refusal, levels.reason, sampleRate);
 
   // ---- Segment: the search window plus context on each side.
   const segStart = Math.max(0, from - context);
@@ -279,45 +241,12 @@ export function findArrival(
   const X = new Float64Array(2 * N);
   fft.realTransform(X, x);
   const ref = referenceSpectrum(reference, N, fft);
-  const S = ref.spectrum;
-  const psS = ref.smoothedPower;
 
-  const px = new Float64Array(half);
-  for (let k = 0; k < half; k++) px[k] = X[2 * k]! ** 2 + X[2 * k + 1]! ** 2;
-  const pxS = smoothConstantQ(px);
-  const TONAL = 10; // a bin > 10 dB above its smoothed neighbourhood counts as tonal
-
-  // Weighted cross-spectrum on the reference's band [kLo, kHi], ×2 for the analytic correlation.
+  const weighted = weightedCrossSpectrum(X, ref, half, weighting, beta);
+  if (!weighted) return refused('not-heard', 'the recording holds nothing in the test signal’s frequency band', sampleRate);
+  const { G, centroidBin } = weighted;
   const kLo = ref.kLo;
-  const kHi = ref.kHi;
-  const nb = kHi - kLo + 1;
-  const G = new Float64Array(2 * nb); // G[k − kLo]
-  let centroidNum = 0;
-  let centroidDen = 0;
-  for (let k = kLo; k <= kHi; k++) {
-    const mask = psS[k]! / (psS[k]! + ref.lambda);
-    const xr = X[2 * k]!;
-    const xi = X[2 * k + 1]!;
-    const sr = S[2 * k]!;
-    const si = S[2 * k + 1]!;
-    const cr = xr * sr + xi * si; // X·conj(S)
-    const ci = xi * sr - xr * si;
-    const mag = Math.sqrt(cr * cr + ci * ci);
-    let w: number;
-    if (weighting === 'phat') {
-      w = mag > 0 ? mask / (beta === 1 ? mag : Math.pow(mag, beta)) : 0;
-    } else {
-      const d = Math.sqrt(Math.max(pxS[k]!, px[k]! / TONAL) * psS[k]!);
-      w = d > 0 ? mask / d : 0;
-    }
-    G[2 * (k - kLo)] = 2 * cr * w;
-    G[2 * (k - kLo) + 1] = 2 * ci * w;
-    const g = mag * w;
-    centroidNum += g * k;
-    centroidDen += g;
-  }
-  if (!(centroidDen > 0))
-    return refused('not-heard', 'the recording holds nothing in the test signal’s frequency band', sampleRate);
+  const nb = ref.kHi - kLo + 1;
   const corr = new BandCorrelation(G, kLo, N);
 
   // Envelope at every D-th lag from one small inverse FFT of the band shifted to baseband: the band
@@ -374,26 +303,8 @@ export function findArrival(
   const confidence = floorRms > 0 ? db(peakEnv / floorRms) : 200;
 
   // ---- Sub-sample refinement on the real correlation.
-  const fc = ((centroidNum / centroidDen) * sampleRate) / N;
-  const quarter = Math.max(1, Math.round(sampleRate / (4 * fc)));
-  let realLag = peakLag;
-  let best = -1;
-  const reAt = new Map<number, number>();
-  for (let l = peakLag - quarter - 1; l <= peakLag + quarter + 1; l++) reAt.set(l, corr.value(l));
-  for (let l = peakLag - quarter; l <= peakLag + quarter; l++) {
-    const v = Math.abs(reAt.get(l)!);
-    if (v > best) {
-      best = v;
-      realLag = l;
-    }
-  }
-  const polarity: 1 | -1 = reAt.get(realLag)! < 0 ? -1 : 1;
-  const y0 = polarity * reAt.get(realLag)!;
-  const ym = polarity * reAt.get(realLag - 1)!;
-  const yp = polarity * reAt.get(realLag + 1)!;
-  const curv = ym - 2 * y0 + yp;
-  let tau = realLag + (curv < 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (ym - yp)) / curv)) : 0);
-  tau = corr.refineMaximum(tau, polarity);
+  const fc = (centroidBin * sampleRate) / N;
+  const { tau, polarity } = refineDelay(corr, peakLag, Math.max(1, Math.round(sampleRate / (4 * fc))));
   const delaySamples = segStart + tau;
 
   // ---- Second peaks: strongest envelope values outside the main lobe, earlier and later.
@@ -489,6 +400,136 @@ export function findArrival(
         'microphone closer to the speaker, away from walls and hard surfaces',
     );
   return result;
+}
+
+/**
+ * Level checks over recording[from, end): a silent window (a muted or unplugged microphone) or a
+ * clipped one (hard clipping at full scale, or flat tops from digital limiting) cannot be measured.
+ */
+function levelRefusal(
+  recording: Float32Array,
+  from: number,
+  end: number,
+  clipLevel: number,
+  maxClipped: number,
+  silenceRms: number,
+): { refusal: ArrivalRefusal; reason: string } | null {
+  let sum = 0;
+  let sumSq = 0;
+  let clipped = 0;
+  let run = 0;
+  let prev = NaN;
+  for (let i = from; i < end; i++) {
+    const v = recording[i]!;
+    sum += v;
+    sumSq += v * v;
+    const a = Math.abs(v);
+    // Hard clipping at full scale, or a flat top (digital limiting below full scale).
+    if (a >= clipLevel) clipped++;
+    else if (a >= 0.25 && v === prev) {
+      run++;
+      if (run === 2) clipped += 3;
+      else if (run > 2) clipped++;
+    } else run = 0;
+    if (v !== prev) run = 0;
+    prev = v;
+  }
+  const count = end - from;
+  const mean = sum / count;
+  const rms = Math.sqrt(Math.max(0, sumSq / count - mean * mean));
+  if (!(rms >= silenceRms))
+    return {
+      refusal: 'silence',
+      reason:
+        `the recording is silent (${rms > 0 ? db(rms).toFixed(0) : '−∞'} dBFS): the microphone is muted, ` +
+        'unplugged or the wrong input is selected',
+    };
+  if (clipped / count > maxClipped)
+    return {
+      refusal: 'clipped',
+      reason:
+        `the recording is clipped (${((100 * clipped) / count).toFixed(1)} % of samples at full scale): ` +
+        'lower the speaker volume or the microphone gain',
+    };
+  return null;
+}
+
+/**
+ * The weighted cross-spectrum on the reference's band [kLo, kHi], ×2 for the analytic
+ * correlation: G[k − kLo] = 2·X(k)·S*(k)·W(k) with the weighting of the module comment (SCOT with
+ * 1/6-octave smoothed auto-spectra, tonal bins weighted by their own magnitude; or PHAT-β), and
+ * the band's weighted centre bin. Null when the recording has nothing in the band.
+ */
+function weightedCrossSpectrum(
+  X: Float64Array,
+  ref: ReferenceSpectrum,
+  half: number,
+  weighting: 'scot' | 'phat',
+  beta: number,
+): { G: Float64Array; centroidBin: number } | null {
+  const S = ref.spectrum;
+  const psS = ref.smoothedPower;
+  const px = new Float64Array(half);
+  for (let k = 0; k < half; k++) px[k] = X[2 * k]! ** 2 + X[2 * k + 1]! ** 2;
+  const pxS = smoothConstantQ(px);
+  const TONAL = 10; // a bin > 10 dB above its smoothed neighbourhood counts as tonal
+  const kLo = ref.kLo;
+  const kHi = ref.kHi;
+  const nb = kHi - kLo + 1;
+  const G = new Float64Array(2 * nb); // G[k − kLo]
+  let centroidNum = 0;
+  let centroidDen = 0;
+  for (let k = kLo; k <= kHi; k++) {
+    const mask = psS[k]! / (psS[k]! + ref.lambda);
+    const xr = X[2 * k]!;
+    const xi = X[2 * k + 1]!;
+    const sr = S[2 * k]!;
+    const si = S[2 * k + 1]!;
+    const cr = xr * sr + xi * si; // X·conj(S)
+    const ci = xi * sr - xr * si;
+    const mag = Math.sqrt(cr * cr + ci * ci);
+    let w: number;
+    if (weighting === 'phat') {
+      w = mag > 0 ? mask / (beta === 1 ? mag : Math.pow(mag, beta)) : 0;
+    } else {
+      const d = Math.sqrt(Math.max(pxS[k]!, px[k]! / TONAL) * psS[k]!);
+      w = d > 0 ? mask / d : 0;
+    }
+    G[2 * (k - kLo)] = 2 * cr * w;
+    G[2 * (k - kLo) + 1] = 2 * ci * w;
+    const g = mag * w;
+    centroidNum += g * k;
+    centroidDen += g;
+  }
+  if (!(centroidDen > 0)) return null;
+  return { G, centroidBin: centroidNum / centroidDen };
+}
+
+/**
+ * Sub-sample delay around the envelope peak `peakLag`: the real correlation's largest magnitude
+ * within a quarter carrier period (`quarter` samples) gives the polarity and the integer lag, a
+ * parabola through it and its neighbours the first fraction, and Newton's method on the exact
+ * band-limited interpolant the rest.
+ */
+function refineDelay(corr: BandCorrelation, peakLag: number, quarter: number): { tau: number; polarity: 1 | -1 } {
+  let realLag = peakLag;
+  let best = -1;
+  const reAt = new Map<number, number>();
+  for (let l = peakLag - quarter - 1; l <= peakLag + quarter + 1; l++) reAt.set(l, corr.value(l));
+  for (let l = peakLag - quarter; l <= peakLag + quarter; l++) {
+    const v = Math.abs(reAt.get(l)!);
+    if (v > best) {
+      best = v;
+      realLag = l;
+    }
+  }
+  const polarity: 1 | -1 = reAt.get(realLag)! < 0 ? -1 : 1;
+  const y0 = polarity * reAt.get(realLag)!;
+  const ym = polarity * reAt.get(realLag - 1)!;
+  const yp = polarity * reAt.get(realLag + 1)!;
+  const curv = ym - 2 * y0 + yp;
+  const tau = realLag + (curv < 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (ym - yp)) / curv)) : 0);
+  return { tau: corr.refineMaximum(tau, polarity), polarity };
 }
 
 /**
