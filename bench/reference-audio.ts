@@ -5,7 +5,7 @@
  * plays, before any speed change.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 
 export interface DecodeOptions {
   sampleRate: number;
@@ -15,12 +15,19 @@ export interface DecodeOptions {
 /** Decodes `path` to signed 16-bit little-endian interleaved PCM at `out` (no header). */
 export function decodeToRaw(path: string, out: string, o: DecodeOptions): void {
   if (existsSync(out)) return;
+  // into a temporary name, renamed when complete: a decode cut short (a timeout on a loaded
+  // machine) must not leave a truncated reference for the next run to trust
+  const part = `${out}.part`;
   const r = spawnSync(
     'mpv',
-    ['--no-config', '--no-video', '--ao=pcm', `--ao-pcm-file=${out}`, '--ao-pcm-waveheader=no', '--audio-format=s16', `--audio-samplerate=${o.sampleRate}`, `--audio-channels=${o.channels === 1 ? 'mono' : 'stereo'}`, '--msg-level=all=error', '--', path],
-    { encoding: 'utf8', timeout: 60_000 },
+    ['--no-config', '--no-video', '--ao=pcm', `--ao-pcm-file=${part}`, '--ao-pcm-waveheader=no', '--audio-format=s16', `--audio-samplerate=${o.sampleRate}`, `--audio-channels=${o.channels === 1 ? 'mono' : 'stereo'}`, '--msg-level=all=error', '--', path],
+    { encoding: 'utf8', timeout: 300_000 },
   );
-  if (r.status !== 0 || !existsSync(out)) throw new Error(`decoding ${path} failed: ${(r.stderr || String(r.error ?? '')).trim()}`);
+  if (r.status !== 0 || !existsSync(part)) {
+    rmSync(part, { force: true });
+    throw new Error(`decoding ${path} failed: ${(r.stderr || String(r.error ?? `exit ${r.status ?? r.signal}`)).trim()}`);
+  }
+  renameSync(part, out);
 }
 
 /** The track as mono samples scaled to ±1. */

@@ -696,7 +696,7 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string, 
       log(`PulseAudio pid ${room.pid} at ${room.socket}; recording room.monitor (${names.length} channels)`);
     }
 
-    const leaderArgs = ['bin/syncplay', 'leader', '--music-dir', 'playlists', '--host', '127.0.0.1', '--port', '0', '--socket', sock, '--no-ui', '--no-web', '--open', '--no-advertise'];
+    const leaderArgs = ['bin/syncplay', 'leader', '--music-dir', 'playlists', '--host', '127.0.0.1', '--port', '0', '--socket', sock, '--no-ui', '--no-web', '--open', '--no-advertise', '--state-dir', join(tmp, 'leader-state')];
     if (def.startAt) {
       // a whole second, START_AHEAD_SEC or more from now, as HH:MM:SS in UTC
       const wall = Math.ceil((Date.now() + START_AHEAD_SEC * 1000) / 1000) * 1000;
@@ -735,7 +735,7 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string, 
       }
       // On PulseAudio: only the device, as a user would give it; the member picks its options.
       const audioArgs = room ? ['--audio-device', room.deviceFor(s.name)] : ['--mpv-arg=--ao=null'];
-      const args = ['bin/syncplay', 'member', '--ip', '127.0.0.1', '--port', String(memberPort), '--music-dir', 'playlists', '--name', s.name, ...audioArgs, ...s.mpvArgs.map((a) => `--mpv-arg=${a}`), ...opts.memberArgs, '--telemetry', join(tmp, `${s.name}.jsonl`)];
+      const args = ['bin/syncplay', 'member', '--ip', '127.0.0.1', '--port', String(memberPort), '--music-dir', 'playlists', '--name', s.name, '--state-dir', join(tmp, `${s.name}-state`), ...audioArgs, ...s.mpvArgs.map((a) => `--mpv-arg=${a}`), ...opts.memberArgs, '--telemetry', join(tmp, `${s.name}.jsonl`)];
       const spawnedAt = monotonicMs();
       members.push(spawnNode(s.name, args, join(tmp, `${s.name}.log`), env));
       const fc = fakeClocks.get(s.name);
