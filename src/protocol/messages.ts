@@ -5,11 +5,17 @@
  *
  * Handshake:
  *   leader → member  server-hello { protocol, nonce, authRequired }
- *   member → leader  hello        { protocol, name, clientNonce, proof? }   proof = HMAC(secret, "member|" + nonce + "|" + name)
+ *   member → leader  hello        { protocol, name, clientNonce, proof?, deviceId?, resume? }   proof = HMAC(secret, "member|" + nonce + "|" + name)
+ *                    deviceId: the member's stable id (a returning device replaces its stale session);
+ *                    resume: the timeline it plays, which a leader that lost its saved party may adopt
  *   leader → member  welcome      { memberId, leaderProof?, playlist: { version, count, digest }, timeline, files? { port } }
  *                    leaderProof = HMAC(secret, "leader|" + clientNonce)
  *                    or error { code: "auth-failed" | "protocol-mismatch" | ... } and the connection closes.
  *   The secret is the party secret, or the member's own key from a pairing (looked up by name).
+ *   With a secret, every line after the hello, both ways, starting with the welcome, is
+ *   "<tag> <json>": an HMAC-SHA256 tag (128 bits) over an implicit sequence number and the line,
+ *   under keys derived from the secret and both nonces (line-auth.ts explains the choice over
+ *   TLS-PSK). A line with a wrong tag closes the connection.
  * Pairing with the join code (SPAKE2; instead of hello, once per member; the connection then closes):
  *   member → leader  pair-start { name, spake: X }
  *   leader → member  pair-challenge { spake: Y, confirm: cB }      (the member checks cB first)
