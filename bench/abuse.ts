@@ -20,7 +20,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sendControl } from '../src/cli/ctl-command.js';
 import type { LeaderStatus } from '../src/leader/leader.js';
-import { LineAuth, leaderProof, memberProof, sessionKeys } from '../src/protocol/index.js';
+import { LineAuth, PROTOCOL_VERSION, leaderProof, memberProof, sessionKeys } from '../src/protocol/index.js';
 import { descendants, killChildrenNow, sleep, spawnChild, stopChild, type Child } from './child-processes.js';
 import { seededRandom } from './seeded-random.js';
 import { memoryKb } from './soak.js';
@@ -100,7 +100,7 @@ class RawClient {
     if (!hello) return false;
     const clientNonce = `bench${Math.random().toString(16).slice(2)}`;
     const proof = this.secret ? memberProof(this.secret, hello.nonce, name) : undefined;
-    this.writeRaw(JSON.stringify({ type: 'hello', protocol: 1, name, clientNonce, version: 'abuse-bench', ...(deviceId ? { deviceId } : {}), ...(proof ? { proof } : {}) }));
+    this.writeRaw(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, name, clientNonce, version: 'abuse-bench', ...(deviceId ? { deviceId } : {}), ...(proof ? { proof } : {}) }));
     if (this.secret) this.auth = new LineAuth(sessionKeys(this.secret, hello.nonce, clientNonce, 'member'));
     const welcome = await this.next((m) => m.type === 'welcome' || m.type === 'error');
     if (welcome?.type !== 'welcome') return false;

@@ -10,7 +10,7 @@ import type { LeaderLimits } from '../../src/leader/limits.js';
 import { isLocalAddress } from '../../src/leader/local-address.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import { LeaderLink } from '../../src/member/leader-link.js';
-import type { MemberSettings, Track } from '../../src/protocol/index.js';
+import { PROTOCOL_VERSION, type MemberSettings, type Track } from '../../src/protocol/index.js';
 import { JsonLines, sleep } from './harness.js';
 
 const tracks: Track[] = [1, 2, 3].map((i) => ({ path: `t${i}.ogg`, hash: String(i).repeat(64), durationSec: 200, title: `Track ${i}` }));
@@ -30,7 +30,7 @@ async function until<T>(what: string, check: () => T | null | undefined | false,
   }
 }
 
-const helloFor = (name: string) => ({ type: 'hello', protocol: 1, name, clientNonce: 'n', version: 'test' });
+const helloFor = (name: string) => ({ type: 'hello', protocol: PROTOCOL_VERSION, name, clientNonce: 'n', version: 'test' });
 const statusMessage = { type: 'status', clockOffsetMs: 0, rttMs: 0.2, clockSkewPpm: 0, errorMs: null, speed: null, trackIndex: null, playerState: 'idle', fileStatus: 'ok', fileProblems: [], latencyOffsetMs: 0, volume: 100, muted: false, hardSeeks: 0 };
 
 describe('hostile peers', () => {
