@@ -21,7 +21,12 @@ export const API_BASE = `/api/v${API_VERSION}`;
 export const MAX_QUERY_CHARS = 200;
 export const MAX_TRACKS_PER_CALL = 200;
 
-export const CONTROL_METHODS = controlRequestSchema.options.map((o) => o.shape.cmd.value);
+/**
+ * The ctl commands the remote may send: playback and each member's volume, mute and latency
+ * offset. Party administration (`pair`, `forget`) stays with the leader's own machine (the control
+ * socket is this user's only).
+ */
+export const CONTROL_METHODS = ['play', 'pause', 'resume', 'stop', 'next', 'prev', 'seek', 'repeat', 'volume', 'mute', 'offset', 'status'] as const satisfies readonly ControlRequest['cmd'][];
 export const READ_METHODS = ['state', 'tracks'] as const;
 
 const jsonRpcId = z.union([z.string().max(100), z.number().finite(), z.null()]);
@@ -60,7 +65,7 @@ export type TracksResult = z.infer<typeof tracksResultSchema>;
 
 /** A method call turned into a control request, or why not. */
 export function toControlRequest(method: string, params: Record<string, unknown> | undefined): { ok: true; request: ControlRequest } | { ok: false; error: string } {
-  if (!(CONTROL_METHODS as string[]).includes(method)) return { ok: false, error: `no method "${method}"` };
+  if (!(CONTROL_METHODS as readonly string[]).includes(method)) return { ok: false, error: `no method "${method}"` };
   const parsed = controlRequestSchema.safeParse({ ...(params ?? {}), cmd: method });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -286,8 +286,8 @@ export class WebServer {
       return ok(searchTracks(this.o.source.status().tracks, p.data));
     }
     const request = toControlRequest(method, params);
-    if (!request.ok) return error(id, (CONTROL_METHODS as string[]).includes(method) ? RPC_ERRORS.invalidParams : RPC_ERRORS.methodNotFound, request.error);
-    const reply = this.o.source.handle(request.request) as { ok?: boolean; error?: unknown };
+    if (!request.ok) return error(id, (CONTROL_METHODS as readonly string[]).includes(method) ? RPC_ERRORS.invalidParams : RPC_ERRORS.methodNotFound, request.error);
+    const reply = withoutJoinCode(this.o.source.handle(request.request)) as { ok?: boolean; error?: unknown };
     if (reply?.ok === false) return error(id, RPC_ERRORS.refused, String(reply.error ?? 'refused'));
     ok(reply);
     // The change reaches every open page now rather than at the next tick.
@@ -305,6 +305,14 @@ export class WebServer {
     res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
     res.end(text);
   }
+}
+
+/** A status reply without the party's join code: a remote controls the music, it does not admit devices. */
+function withoutJoinCode(reply: unknown): unknown {
+  const r = reply as { status?: { party?: { pairing?: unknown } } } | null;
+  if (!r?.status?.party || !('pairing' in r.status.party)) return reply;
+  const { pairing: _hidden, ...party } = r.status.party;
+  return { ...r, status: { ...r.status, party } };
 }
 
 export function parseCookies(header: string): Record<string, string> {

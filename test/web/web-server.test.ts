@@ -43,7 +43,7 @@ describe('web server', () => {
     call(web.port, 'POST', '/api/v1/rpc', { headers, body: JSON.stringify({ jsonrpc: '2.0', id: 7, method, ...(params ? { params } : {}) }) });
 
   beforeEach(async () => {
-    leader = new Leader({ host: '127.0.0.1', port: 0, tracks: Array.from({ length: 30 }, (_, i) => track(i + 1)), secret: null, leadMs: 200, version: 'test', log: silentLogger, settingsFile: null });
+    leader = new Leader({ host: '127.0.0.1', port: 0, tracks: Array.from({ length: 30 }, (_, i) => track(i + 1)), secret: 'correct horse battery staple', leadMs: 200, version: 'test', log: silentLogger, settingsFile: null });
     const control = new ControlServer(leader, '/nonexistent/never-started.sock', silentLogger);
     handled = [];
     web = new WebServer({
@@ -114,6 +114,18 @@ describe('web server', () => {
     expect(leader.currentTimeline()).toMatchObject({ state: 'playing', trackIndex: 2 });
     await rpc('volume', { member: 'nobody', volume: 20 });
     expect(handled[1]).toEqual({ cmd: 'volume', member: 'nobody', volume: 20 });
+  });
+
+  it('party administration is not a remote method, and status leaves out the join code', async () => {
+    for (const method of ['pair', 'forget']) expect(JSON.parse((await rpc(method, { member: 'x', new: true })).body).error.code).toBe(-32601);
+    expect(handled).toEqual([]);
+    const code = leader.status().party.pairing?.code;
+    expect(code).toMatch(/\S/);
+    const status = JSON.parse((await rpc('status')).body).result;
+    expect(status.ok).toBe(true);
+    expect(status.status.party).toMatchObject({ open: false });
+    expect(JSON.stringify(status)).not.toContain(code);
+    expect(status.status.party.pairing).toBeUndefined();
   });
 
   it('answers bad calls with JSON-RPC errors, and refusals with the leader\'s reason', async () => {
