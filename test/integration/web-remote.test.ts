@@ -127,7 +127,7 @@ describe.skipIf(!CHROMIUM)('web remote in a browser', () => {
     await page.click('#next');
     const s = await cluster.waitFor('every member on track 2', (st) => st.timeline.trackIndex === 1 && st.members.length === 2 && st.members.every((m) => m.connected && m.trackIndex === 1 && m.playerState === 'playing') && st);
     expect(s.playhead.trackIndex).toBe(1);
-    await page.waitForFunction((t) => document.querySelector('#title')?.textContent === t, { timeout: 5000 }, HOSTILE_TITLE);
+    await page.waitForFunction((t) => document.querySelector('#title')?.textContent === t, { timeout: 15_000 }, HOSTILE_TITLE);
     expect(await page.$('#title img, #tracks img, img')).toBeNull();
     const current = await page.$eval('#tracks button[aria-current]', (b) => b.querySelector('.t')?.textContent);
     expect(current).toBe(HOSTILE_TITLE);
@@ -149,20 +149,20 @@ describe.skipIf(!CHROMIUM)('web remote in a browser', () => {
 
   it('the page updates when a member joins and when one is lost', async () => {
     const gamma = await cluster.startMember({ name: 'gamma', musicDir });
-    await page.waitForSelector('#members li.member[data-name="gamma"]', { timeout: 5000 });
+    await page.waitForSelector('#members li.member[data-name="gamma"]', { timeout: 15_000 });
     expect(await text('#member-count')).toBe('(3 connected)');
     await gamma.proc.stop();
-    await page.waitForSelector('#members li.member.lost[data-name="gamma"]', { timeout: 5000 });
+    await page.waitForSelector('#members li.member.lost[data-name="gamma"]', { timeout: 15_000 });
     expect(await page.$eval('#members li.member[data-name="gamma"] .badge', (e) => e.textContent)).toBe('lost');
     expect(await text('#member-count')).toBe('(2 connected, 1 lost)');
   });
 
   it('searches the playlist and jumps to a track', async () => {
     await page.type('#search', 'lantern');
-    await page.waitForFunction(() => document.querySelectorAll('#tracks button.track').length === 1, { timeout: 5000 });
+    await page.waitForFunction(() => document.querySelectorAll('#tracks button.track').length === 1, { timeout: 15_000 });
     await page.click('#tracks button.track');
     await cluster.waitFor('track 4 playing', (st) => st.timeline.trackIndex === 3 && st.timeline.state === 'playing');
-    await page.waitForFunction(() => document.querySelector('#title')?.textContent === 'Paper Lanterns', { timeout: 5000 });
+    await page.waitForFunction(() => document.querySelector('#title')?.textContent === 'Paper Lanterns', { timeout: 15_000 });
   });
 
   it('every control has an accessible name, text has 4.5:1 contrast, and the keyboard works', async () => {
@@ -221,7 +221,7 @@ describe.skipIf(!CHROMIUM)('web remote in a browser', () => {
       (el as HTMLInputElement).value = '';
       el.dispatchEvent(new Event('input', { bubbles: true }));
     });
-    await page.waitForFunction(() => document.querySelectorAll('#tracks button.track').length === 4, { timeout: 5000 });
+    await page.waitForFunction(() => document.querySelectorAll('#tracks button.track').length === 4, { timeout: 15_000 });
     await page.focus('#tracks button.track[data-number="1"]');
     await page.keyboard.press('Enter');
     await cluster.waitFor('track 1 playing', (st) => st.timeline.trackIndex === 0 && st.timeline.state === 'playing');
