@@ -5,7 +5,7 @@ import { escapeText } from '../log/escape.js';
 export async function runDiscover(o: { json?: boolean; timeout: number }): Promise<number> {
   const result = await browseLeaders({ timeoutMs: o.timeout, full: true });
   if (o.json) {
-    process.stdout.write(JSON.stringify({ leaders: result.leaders, elapsedMs: result.elapsedMs, sendError: result.sendError }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ leaders: result.leaders, elapsedMs: result.elapsedMs, firstAnswerMs: result.firstAnswerMs, sendError: result.sendError }, null, 2) + '\n');
     return 0;
   }
   if (result.leaders.length === 0) {

@@ -22,6 +22,8 @@ export interface BrowseResult {
   /** why the question may not have gone out (e.g. no multicast route), if it failed */
   sendError: string | null;
   elapsedMs: number;
+  /** ms from the first question to the first answer (null: none) */
+  firstAnswerMs: number | null;
 }
 
 function toLeader(s: Service): DiscoveredLeader | null {
@@ -53,17 +55,19 @@ export function browseLeaders(o: BrowseOptions): Promise<BrowseResult> {
     });
     const found = new Map<string, DiscoveredLeader>();
     let settleTimer: NodeJS.Timeout | null = null;
+    let firstAnswerMs: number | null = null;
     const finish = (): void => {
       clearInterval(requery);
       clearTimeout(deadline);
       if (settleTimer) clearTimeout(settleTimer);
       browser.stop();
       bonjour.destroy();
-      resolve({ leaders: [...found.values()].sort((a, b) => a.partyName.localeCompare(b.partyName)), sendError, elapsedMs: Date.now() - started });
+      resolve({ leaders: [...found.values()].sort((a, b) => a.partyName.localeCompare(b.partyName)), sendError, elapsedMs: Date.now() - started, firstAnswerMs });
     };
     const browser = bonjour.find({ type: SERVICE_TYPE, protocol: SERVICE_PROTOCOL }, (s) => {
       const leader = toLeader(s);
       if (!leader) return;
+      firstAnswerMs ??= Date.now() - started;
       found.set(`${leader.host}:${leader.port}`, leader);
       if (!o.full) {
         if (settleTimer) clearTimeout(settleTimer);

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendControl } from '../../src/cli/ctl-command.js';
-import { BIN, BUNDLED_DIR, type Proc } from './harness.js';
-import { NetnsLan, type LanNode } from './netns-lan.js';
+import { NetnsLan, type LanNode } from '../../bench/netns-lan.js';
+import { BIN, BUNDLED_DIR, Proc } from './harness.js';
 
 describe('discovery on a namespace LAN', () => {
   const tag = `spz${process.pid % 100000}`;
@@ -23,7 +23,7 @@ describe('discovery on a namespace LAN', () => {
   let member: LanNode;
 
   const run = (lanOf: NetnsLan, node: LanNode, label: string, args: string[]): Proc => {
-    const p = lanOf.spawn(node, label, BIN, args, { XDG_STATE_HOME: join(tmp, `${label}-xdg`) });
+    const p = new Proc(label, lanOf.spawn(node, [process.execPath, BIN, ...args], { XDG_STATE_HOME: join(tmp, `${label}-xdg`) }));
     procs.push(p);
     return p;
   };

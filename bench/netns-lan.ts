@@ -3,8 +3,7 @@
  * in their own namespace, joined to the bridge by a veth pair, with multicast on and a route
  * for 224.0.0.0/4 on that link. Nothing touches the host's own interfaces. Needs root and `ip`.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { Proc } from './harness.js';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 
 export interface LanNode {
   ns: string;
@@ -58,10 +57,9 @@ export class NetnsLan {
     return node;
   }
 
-  /** Runs the CLI inside a node's namespace. */
-  spawn(node: LanNode, label: string, bin: string, args: string[], env: NodeJS.ProcessEnv): Proc {
-    const child = spawn('ip', ['netns', 'exec', node.ns, process.execPath, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } });
-    return new Proc(label, child);
+  /** Runs a command inside a node's namespace (`ip netns exec` becomes the command: same pid). */
+  spawn(node: LanNode, command: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+    return spawn('ip', ['netns', 'exec', node.ns, ...command], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } });
   }
 
   destroy(): void {
