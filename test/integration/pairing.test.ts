@@ -141,4 +141,18 @@ describe('pairing', () => {
     expect(stale.stderr).toMatch(/wrong join code/);
     await cluster.startMember({ name: 'porch', args: ['--state-dir', join(cluster.tmp, 'porch'), '--join', fresh] });
   });
+
+  it('the calibrator goes through the same pairing: refused without one, joins with the code', async () => {
+    cluster = new Cluster('syncplay-calibrator-pairing');
+    const leader = await cluster.startLeader({ secure: true });
+    const base = ['calibrate', '--ip', '127.0.0.1', '--port', String(leader.port), '--state-dir', join(cluster.tmp, 'mic'), '--dry-run'];
+    const refused = await cluster.run(base);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/needs this device to pair once/);
+    const paired = await cluster.run([...base, '--join', await joinCode(cluster)]);
+    expect(paired.code).toBe(1);
+    // It got as far as asking the leader for its members: pairing and handshake passed.
+    expect(paired.stderr).toMatch(/no members are connected to the leader/);
+    await leader.proc.waitForLine(/member "calibrate@.*" paired with the join code/);
+  });
 });
