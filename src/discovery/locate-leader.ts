@@ -1,6 +1,5 @@
 /** Where to find the leader: --ip as given, else discovery on the local network and a choice among what answered. */
 import type { Logger } from '../log/logger.js';
-import { browseLeaders } from './browse.js';
 import { chooseLeader, describeLeader } from './choose-leader.js';
 
 /** How long a member looks for a leader before saying that discovery found none. */
@@ -19,6 +18,8 @@ export async function locateLeader(o: LocateOptions): Promise<{ host: string; po
   if (o.ip) return { host: o.ip, port: o.port };
   const timeoutMs = o.timeoutMs ?? DISCOVERY_TIMEOUT_MS;
   o.log.info(`looking for a leader on the local network (mDNS, up to ${timeoutMs / 1000} s)…`);
+  // Loaded only when needed: a member given --ip starts without the mDNS stack.
+  const { browseLeaders } = await import('./browse.js');
   const result = await browseLeaders({ timeoutMs });
   if (result.leaders.length === 0) {
     throw new Error(
