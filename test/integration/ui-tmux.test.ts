@@ -65,7 +65,7 @@ describe.skipIf(!hasTmux)('leader terminal UI in tmux', () => {
   let memberLog = '';
 
   const status = async (): Promise<LeaderStatus> => {
-    const reply = await sendControl({ cmd: 'status' }, socket, 3000);
+    const reply = await sendControl({ cmd: 'status', tracks: true }, socket, 3000);
     if (!reply.ok) throw new Error(String(reply.error));
     return reply.status as LeaderStatus;
   };
