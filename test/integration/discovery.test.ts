@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendControl } from '../../src/cli/ctl-command.js';
 import { NetnsLan, type LanNode } from '../../bench/netns-lan.js';
 import { BIN, BUNDLED_DIR, Proc } from './harness.js';
+import { PROTOCOL_VERSION } from '../../src/protocol/index.js';
 
 describe('discovery on a namespace LAN', () => {
   const tag = `spz${process.pid % 100000}`;
@@ -55,7 +56,7 @@ describe('discovery on a namespace LAN', () => {
     expect(await finished(p)).toBe(0);
     const out = JSON.parse(p.lines.filter((l) => l.startsWith('[stdout] ')).map((l) => l.slice(9)).join('\n')) as { leaders: { partyName: string; host: string; port: number; pairingRequired: boolean; protocol: number; clock: string; partyId: string | null }[] };
     const byName = Object.fromEntries(out.leaders.map((l) => [l.partyName, l]));
-    expect(byName.alpha).toMatchObject({ host: alpha.address, port: 7655, pairingRequired: true, protocol: 1, clock: 'monotonic', partyId: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect(byName.alpha).toMatchObject({ host: alpha.address, port: 7655, pairingRequired: true, protocol: PROTOCOL_VERSION, clock: 'monotonic', partyId: expect.stringMatching(/^[0-9a-f]{16}$/) });
     expect(byName.bravo).toMatchObject({ host: bravo.address, port: 7655, pairingRequired: false, partyId: null });
   });
 
