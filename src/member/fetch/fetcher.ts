@@ -69,6 +69,7 @@ type Job = { hash: string; index: number; track: Track };
 export class Fetcher {
   private stopped = true;
   private wakeUp: (() => void) | null = null;
+  private wokenWhileBusy = false;
   private client: FetchClient | null = null;
   private readonly failures = new Map<string, { count: number; retryAtMs: number; error: string; permanent: boolean }>();
   private current: { job: Job; done: number; total: number } | null = null;
@@ -91,11 +92,17 @@ export class Fetcher {
     await this.loop;
   }
 
-  /** Something changed (the playlist, its check, the timeline, the leader): look again. */
+  /**
+   * Something changed (the playlist, its check, the timeline, the leader): look again. A wake
+   * that comes while the loop is busy (not asleep) is kept, so the loop's next sleep returns at
+   * once: otherwise a verdict that arrives while a cached file is being verified would be lost
+   * and the track it made wanted would wait for the next unrelated change.
+   */
   wake(): void {
     const w = this.wakeUp;
     this.wakeUp = null;
-    w?.();
+    if (w) w();
+    else this.wokenWhileBusy = true;
   }
 
   progress(): FetchProgress {
@@ -117,6 +124,7 @@ export class Fetcher {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
+      this.wokenWhileBusy = false;
       const job = await this.nextJob();
       if (this.stopped) break;
       if (!job) {
@@ -144,6 +152,10 @@ export class Fetcher {
   }
 
   private sleep(ms: number | null): Promise<void> {
+    if (this.wokenWhileBusy) {
+      this.wokenWhileBusy = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const timer = ms === null ? null : setTimeout(() => this.wake(), Math.max(50, ms));
       this.wakeUp = () => {
