@@ -188,7 +188,7 @@ async function round(label: string, rate: string | null, run: number, dirs: { le
       if (m) port = Number(m[1]);
     }
     if (!port) throw new Error('leader did not start');
-    const status = async (): Promise<LeaderStatus> => (await sendControl({ cmd: 'status' }, socket)).status as LeaderStatus;
+    const status = async (): Promise<LeaderStatus> => (await sendControl({ cmd: 'status', tracks: true }, socket)).status as LeaderStatus;
     const member = (name: string, dir: string): Child =>
       start(name, ['member', '--ip', '127.0.0.1', '--port', String(port), '--music-dir', dir, '--name', name, '--mpv-arg=--ao=null', '--telemetry', join(tmp, `${name}.jsonl`)]);
     const waitFor = async <T>(what: string, check: (s: LeaderStatus) => T | undefined, timeoutMs = 60_000): Promise<T> => {

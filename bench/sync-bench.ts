@@ -385,7 +385,8 @@ async function control(request: ControlRequest, socketPath: string): Promise<Rec
 }
 
 async function status(socketPath: string): Promise<LeaderStatus> {
-  const reply = await control({ cmd: 'status' }, socketPath);
+  // With the track list: the bench maps readings to the tracks' durations (a summary has none).
+  const reply = await control({ cmd: 'status', tracks: true }, socketPath);
   if (!reply.ok) throw new Error(`status failed: ${String(reply.error)}`);
   return reply.status as LeaderStatus;
 }
@@ -705,7 +706,12 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string, 
       wallStartMono = wall - (Date.now() - monotonicMs());
     }
     leader = spawnNode('leader', leaderArgs, join(tmp, 'leader.log'));
-    const st0 = await waitFor('the leader control socket', 20_000, [leader], async () => (existsSync(sock) ? status(sock) : null));
+    // The leader listens at once and scans in the background: wait for its playlist.
+    const st0 = await waitFor('the leader control socket and its playlist', 20_000, [leader], async () => {
+      if (!existsSync(sock)) return null;
+      const st = await status(sock);
+      return st.tracks && st.tracks.length > 0 ? st : null;
+    });
     tracks = st0.tracks;
     timelines.set(JSON.stringify(st0.timeline), st0.timeline);
     const port = st0.listening.port;

@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     const leaderLog = join(tmp, 'leader.log');
     kids.push(spawnChild('leader', [bin, 'leader', '--music-dir', 'playlists', '--host', '127.0.0.1', '--port', '0', '--no-ui', '--socket', sock, '--open', '--no-advertise', '--state-dir', join(tmp, 'state'), '--web', '0'], leaderLog, { cwd: root }));
     const url = await waitFor('the web remote link', () => readFileSync(leaderLog, 'utf8').match(/web remote: (http:\/\/\S+)/)?.[1]);
-    const status = async (): Promise<LeaderStatus> => (await sendControl({ cmd: 'status' }, sock)).status as LeaderStatus;
+    const status = async (): Promise<LeaderStatus> => (await sendControl({ cmd: 'status', tracks: true }, sock)).status as LeaderStatus;
     const port = (await status()).listening.port;
     for (const name of ['m1', 'm2']) {
       kids.push(spawnChild(name, [bin, 'member', '--ip', '127.0.0.1', '--port', String(port), '--music-dir', 'playlists', '--name', name, '--mpv-arg=--ao=null'], join(tmp, `${name}.log`), { cwd: root }));
