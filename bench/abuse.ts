@@ -23,6 +23,7 @@ import type { LeaderStatus } from '../src/leader/leader.js';
 import { LineAuth, PROTOCOL_VERSION, leaderProof, memberProof, sessionKeys } from '../src/protocol/index.js';
 import { descendants, killChildrenNow, sleep, spawnChild, stopChild, type Child } from './child-processes.js';
 import { seededRandom } from './seeded-random.js';
+import { benchArgs, numberOption } from './args.js';
 import { memoryKb } from './soak.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -36,11 +37,6 @@ interface Row {
   leaderPeakMb: number;
   detail?: Record<string, unknown>;
 }
-
-const arg = (flag: string, dflt: string): string => {
-  const i = process.argv.indexOf(flag);
-  return i >= 0 ? (process.argv[i + 1] ?? dflt) : dflt;
-};
 
 /** A raw client speaking the wire protocol, optionally proving the secret and tagging its lines. */
 class RawClient {
@@ -165,9 +161,14 @@ function fuzzLines(seed: number): () => string {
 }
 
 async function main(): Promise<void> {
-  const totalLines = Number(arg('--lines', '100000'));
-  const restarts = Number(arg('--restarts', '3'));
-  const out = resolve(arg('--out', join(root, 'bench', 'results', `abuse-${new Date().toISOString().replace(/[:.]/g, '-')}`)));
+  const { values: v } = benchArgs('node dist/bench/abuse.js [options]', {
+    lines: { type: 'string', value: 'n', help: 'hostile lines to send (default 100000)' },
+    restarts: { type: 'string', value: 'n', help: 'leader restarts (default 3)' },
+    out: { type: 'string', value: 'dir', help: 'results directory (default bench/results/abuse-<time>)' },
+  });
+  const totalLines = numberOption('--lines', v.lines, 100_000);
+  const restarts = numberOption('--restarts', v.restarts, 3, 0);
+  const out = resolve(v.out ?? join(root, 'bench', 'results', `abuse-${new Date().toISOString().replace(/[:.]/g, '-')}`));
   mkdirSync(out, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), 'syncplay-abuse-'));
   const stateDir = join(work, 'leader-state');

@@ -157,6 +157,19 @@ export async function stopChild(child: Child, graceMs = 5000): Promise<{ clean: 
   return { clean, orphans };
 }
 
+/** Stops a process we spawned: SIGTERM, then SIGKILL after `graceMs`; resolves when it is gone (or 2 s after SIGKILL). */
+export async function stopProcess(p: ChildProcess, graceMs = 2000): Promise<void> {
+  const gone = (): boolean => p.exitCode !== null || p.signalCode !== null;
+  if (gone() || p.pid === undefined) return;
+  const exited = new Promise<void>((r) => p.once('exit', () => r()));
+  p.kill('SIGTERM');
+  await Promise.race([exited, sleep(graceMs)]);
+  if (!gone()) {
+    p.kill('SIGKILL');
+    await Promise.race([exited, sleep(2000)]);
+  }
+}
+
 /** Last resort on exit: SIGKILL every child still running and whatever it started, by PID. */
 export function killChildrenNow(): void {
   for (const c of children) {

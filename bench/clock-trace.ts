@@ -38,6 +38,8 @@ import { monotonicMs } from '../src/clock/monotonic.js';
 import { localMs } from '../src/clock/time.js';
 import { LeaderLink } from '../src/member/leader-link.js';
 import { silentLogger } from '../src/log/logger.js';
+import { benchArgs, usageOf, type BenchOptions } from './args.js';
+import { quantile } from './stats.js';
 import { sendControl } from '../src/cli/ctl-command.js';
 import { CpuHog } from './cpu-hog.js';
 import { ImpairProxy } from './impair-proxy.js';
@@ -112,12 +114,6 @@ export function replay(samples: ClockSample[], opts: ReplayOptions = {}): Replay
     }
   }
   return out;
-}
-
-export function quantile(xs: number[], q: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((p, r) => p - r);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 }
 
 export function splitByClient(samples: TraceSample[]): Map<string, TraceSample[]> {
@@ -205,7 +201,7 @@ async function runClient(args: Map<string, string>): Promise<void> {
   };
   // A reconnect would feed a fresh estimator unseen; the recorder does not reconnect.
   wrap(link.clock);
-  if (args.has('busy')) startBusyLoop();
+  if (args.has('busy') && args.get('busy') !== 'no') startBusyLoop();
   link.start();
   const stop = (): void => {
     link.stop();
@@ -327,7 +323,7 @@ async function record(args: Map<string, string>): Promise<void> {
         clientPort = await proxy.start();
         proxies.push(proxy);
       }
-      const cargs = ['client', '--port', String(clientPort), '--name', `c${i + 1}`, '--out', outPath, ...(sc.busy ? ['--busy'] : [])];
+      const cargs = ['client', '--port', String(clientPort), '--name', `c${i + 1}`, '--out', outPath, ...(sc.busy ? ['--busy', 'yes'] : [])];
       const c = spawn(process.execPath, [fileURLToPath(import.meta.url), ...cargs], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
       procs.push(c);
       // Stagger connects a little so the bursts do not coincide exactly.
@@ -344,20 +340,29 @@ async function record(args: Map<string, string>): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 
+const OPTIONS = {
+  scenario: { type: 'string', value: 'loopback|loaded|jitter', help: 'record: what runs besides the clients (default loopback)' },
+  duration: { type: 'string', value: 's', help: 'record: seconds (default 120)' },
+  clients: { type: 'string', value: 'n', help: "record: clients (default: the scenario's)" },
+  mpv: { type: 'string', value: 'n', help: "record: real members playing (default: the scenario's)" },
+  hog: { type: 'string', value: 'yes|no', help: "record: a CPU hog (default: the scenario's)" },
+  busy: { type: 'string', value: 'yes|no', help: "record/client: keep the clients' event loop busy like a member's" },
+  out: { type: 'string', value: 'file', help: 'record/client: the trace (default bench/results/clock-<scenario>-<time>.jsonl)' },
+  port: { type: 'string', value: 'port', help: "client: the leader's port" },
+  name: { type: 'string', value: 'name', help: 'client: its name (default c1)' },
+  hz: { type: 'string', value: 'n', help: 'client: steady exchange rate' },
+  version: { type: 'string', value: 'v', help: 'client: the version it reports (default 0.1.0)' },
+  'skew-ppm': { type: 'string', value: 'k', help: "replay: the leader's clock runs k ppm fast" },
+  'offset-ms': { type: 'string', value: 'ms', help: "replay: the leader's clock is offset by ms" },
+  estimator: { type: 'string', value: 'json', help: 'replay: OffsetEstimator options' },
+} as const satisfies BenchOptions;
+const SYNOPSIS = 'clock-trace.js record|replay|client [options] [trace.jsonl…]';
+
 function parseArgs(argv: string[]): { cmd: string; args: Map<string, string>; rest: string[] } {
-  const [cmd = 'record', ...tail] = argv;
+  const { values, positionals } = benchArgs(SYNOPSIS, OPTIONS, { argv, positionals: true });
+  const [cmd = 'record', ...rest] = positionals;
   const args = new Map<string, string>();
-  const rest: string[] = [];
-  for (let i = 0; i < tail.length; i++) {
-    const a = tail[i]!;
-    if (a.startsWith('--')) {
-      const next = tail[i + 1];
-      if (next !== undefined && !next.startsWith('--')) {
-        args.set(a.slice(2), next);
-        i++;
-      } else args.set(a.slice(2), '');
-    } else rest.push(a);
-  }
+  for (const [k, v] of Object.entries(values)) if (typeof v === 'string') args.set(k, v);
   return { cmd, args, rest };
 }
 
@@ -372,7 +377,7 @@ async function main(): Promise<void> {
       ...(args.has('estimator') ? { estimator: JSON.parse(args.get('estimator')!) as OffsetEstimatorOptions } : {}),
     });
   }
-  throw new Error(`usage: clock-trace.js record [--scenario loopback|loaded|jitter] [--duration s] [--clients n] [--mpv n] [--hog yes|no] [--busy yes|no] [--out file]\n       clock-trace.js replay [--skew-ppm k] [--offset-ms ms] trace.jsonl...`);
+  throw new Error(`unknown command "${cmd}"\n${usageOf(SYNOPSIS, OPTIONS)}`);
 }
 
 if (process.argv[1] && /clock-trace\.[jt]s$/.test(process.argv[1])) {

@@ -19,10 +19,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sendControl } from '../src/cli/ctl-command.js';
 import type { LeaderStatus } from '../src/leader/leader.js';
-import { playheadAt, type Timeline, type Track } from '../src/protocol/index.js';
+import type { Timeline, Track } from '../src/protocol/index.js';
 import { encodeWav } from '../src/audio/wav.js';
 import { killChildrenNow, sleep, spawnChild, stopChild, type Child } from './child-processes.js';
 import { seededRandom } from './seeded-random.js';
+import { benchArgs, numberOption } from './args.js';
+import { formatStats, stats, type Stats } from './stats.js';
+import { readTelemetry, trueErrorMs, type TelemetryLine } from './telemetry.js';
 
 const here = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUNDLED = ['01-morning-drift.ogg', '02-harbour-lights.ogg', '03-paper-lanterns.ogg'];
@@ -35,16 +38,18 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const get = (flag: string): string | undefined => {
-    const i = argv.indexOf(flag);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
+  const { values: v } = benchArgs('node dist/bench/fetch-bench.js [options]', {
+    runs: { type: 'string', value: 'n', help: 'rounds of each kind, interleaved (default 3)' },
+    rates: { type: 'string', value: 'r,…', help: "the leader's --serve-rate per fetch round, 0 = unlimited (default 2M,0)" },
+    'size-mb': { type: 'string', value: 'MB', help: 'size of the file to fetch (default 100)' },
+    out: { type: 'string', value: 'dir', help: 'results directory (default bench/results/fetch-<time>)' },
+  }, { argv });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   return {
-    runs: Number(get('--runs') ?? 3),
-    rates: (get('--rates') ?? '2M,0').split(',').filter(Boolean),
-    sizeMb: Number(get('--size-mb') ?? 100),
-    out: resolve(get('--out') ?? join(here, 'bench', 'results', `fetch-${stamp}`)),
+    runs: numberOption('--runs', v.runs, 3),
+    rates: (v.rates ?? '2M,0').split(',').filter(Boolean),
+    sizeMb: numberOption('--size-mb', v['size-mb'], 100),
+    out: resolve(v.out ?? join(here, 'bench', 'results', `fetch-${stamp}`)),
   };
 }
 
@@ -70,52 +75,15 @@ function writeBigWav(path: string, bytes: number): void {
   }
 }
 
-interface Reading {
-  localMs: number;
-  latencyOffsetMs: number;
-  trackIndex: number;
-  audioPtsSec: number;
-}
-
-function readings(file: string): Reading[] {
-  try {
-    return readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((l) => l.trim())
-      .flatMap((l) => {
-        try {
-          return [JSON.parse(l) as Reading];
-        } catch {
-          return [];
-        }
-      });
-  } catch {
-    return [];
-  }
-}
-
-function trueErrors(rs: Reading[], timeline: Timeline, tracks: readonly Track[], from: number, to: number): { t: number; e: number }[] {
+/** True errors of the readings in [from, to] where the timeline plays the reading's track. */
+function trueErrors(rs: TelemetryLine[], timeline: Timeline, tracks: readonly Track[], from: number, to: number): { t: number; e: number }[] {
   const out: { t: number; e: number }[] = [];
   for (const r of rs) {
     if (r.localMs < from || r.localMs > to) continue;
-    const p = playheadAt(timeline, tracks, r.localMs + r.latencyOffsetMs);
-    if (p.state !== 'playing' || p.trackIndex !== r.trackIndex) continue;
-    out.push({ t: r.localMs, e: (r.audioPtsSec - p.positionSec) * 1000 });
+    const e = trueErrorMs(r, timeline, tracks);
+    if (e !== null) out.push({ t: r.localMs, e });
   }
   return out;
-}
-
-interface Dist {
-  n: number;
-  p50: number;
-  p95: number;
-  max: number;
-}
-
-function dist(values: number[]): Dist {
-  const a = [...values].sort((x, y) => x - y);
-  const q = (p: number): number => a[Math.min(a.length - 1, Math.floor(p * (a.length - 1) + 0.5))] ?? NaN;
-  return { n: a.length, p50: q(0.5), p95: q(0.95), max: a[a.length - 1] ?? NaN };
 }
 
 /** Per 250 ms bin with readings of every member: max − min of their mean errors in the bin. */
@@ -163,8 +131,8 @@ interface RoundResult {
   throughputMBps: number | null;
   leaderCpuPct: number;
   windowSec: number;
-  others: { a: Dist; b: Dist; spread: Dist };
-  fetcher: Dist;
+  others: { a: Stats; b: Stats; spread: Stats };
+  fetcher: Stats;
   loadavg1: number;
 }
 
@@ -222,9 +190,9 @@ async function round(label: string, rate: string | null, run: number, dirs: { le
     const from = joinedAt;
     const to = fetchEnd;
     await sleep(500);
-    const ea = trueErrors(readings(join(tmp, 'a.jsonl')), play, tracks, from, to);
-    const eb = trueErrors(readings(join(tmp, 'b.jsonl')), play, tracks, from, to);
-    const ec = trueErrors(readings(join(tmp, 'c.jsonl')), play, tracks, from, to);
+    const ea = trueErrors(readTelemetry(join(tmp, 'a.jsonl')), play, tracks, from, to);
+    const eb = trueErrors(readTelemetry(join(tmp, 'b.jsonl')), play, tracks, from, to);
+    const ec = trueErrors(readTelemetry(join(tmp, 'c.jsonl')), play, tracks, from, to);
     return {
       round: label,
       run,
@@ -232,8 +200,8 @@ async function round(label: string, rate: string | null, run: number, dirs: { le
       throughputMBps: fetchSec ? bigBytes / 1e6 / fetchSec : null,
       leaderCpuPct: ((cpu1 - cpu0) / 100 / ((to - joinedAt) / 1000)) * 100,
       windowSec: (to - from) / 1000,
-      others: { a: dist(ea.map((x) => Math.abs(x.e))), b: dist(eb.map((x) => Math.abs(x.e))), spread: dist(spread([ea, eb])) },
-      fetcher: dist(ec.map((x) => Math.abs(x.e))),
+      others: { a: stats(ea.map((x) => Math.abs(x.e))), b: stats(eb.map((x) => Math.abs(x.e))), spread: stats(spread([ea, eb])) },
+      fetcher: stats(ec.map((x) => Math.abs(x.e))),
       loadavg1: loadavg()[0]!,
     };
   } finally {
@@ -283,7 +251,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\nresults in ${args.out}\n`);
 }
 
-const f = (d: Dist): string => (d.n ? `${d.p50.toFixed(2)}/${d.p95.toFixed(2)}/${d.max.toFixed(2)} (n=${d.n})` : '—');
+const f = (d: Stats): string => (d.n ? formatStats(d, 2) : '—');
 function fmtRow(r: RoundResult): string {
   return [r.round, r.run, r.fetchSec?.toFixed(1) ?? '—', r.throughputMBps?.toFixed(2) ?? '—', r.leaderCpuPct.toFixed(1), r.windowSec.toFixed(1), f(r.others.a), f(r.others.b), f(r.others.spread), f(r.fetcher), r.loadavg1.toFixed(2)].join('\t');
 }

@@ -23,7 +23,9 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
+import { benchArgs, numberOption, type BenchOptions } from './args.js';
 import { seededRandom } from './seeded-random.js';
+import { percentile } from './stats.js';
 
 export { seededRandom };
 
@@ -133,8 +135,7 @@ class Samples {
     const len = Math.min(this.n, this.cap);
     if (len === 0) return { count: 0, p50: null, p95: null, max: null, mean: null };
     const a = Array.from(this.buf.subarray(0, len)).sort((x, y) => x - y);
-    const q = (p: number): number => a[Math.min(len - 1, Math.floor(p * (len - 1) + 0.5))]!;
-    return { count: this.n, p50: q(0.5), p95: q(0.95), max: a[len - 1]!, mean: a.reduce((s, v) => s + v, 0) / len };
+    return { count: this.n, p50: percentile(a, 50), p95: percentile(a, 95), max: a[len - 1]!, mean: a.reduce((s, v) => s + v, 0) / len };
   }
 }
 
@@ -453,20 +454,18 @@ export class ImpairProxy {
 // ---------------------------------------------------------------------------------------------
 // Command line
 
-function usage(): string {
-  return [
-    'usage: node dist/bench/impair-proxy.js --target HOST:PORT [options]',
-    '  --listen [HOST:]PORT   where to listen (default 127.0.0.1:0 = any free port)',
-    '  --target HOST:PORT     where to forward (the leader)',
-    '  --preset NAME          clean | wifi | bad (then --up/--down/--stall override parts)',
-    '  --up MS[,JITTER]       client → server delay and ± jitter, ms',
-    '  --down MS[,JITTER]     server → client delay and ± jitter, ms',
-    '  --stall PER_SEC,MS     stalls in both directions: rate per second and length (e.g. 0.05,200)',
-    '  --jitter uniform|exponential   jitter distribution (default uniform ±JITTER)',
-    '  --seed N               seed of the impairment sequence (default 1)',
-    '  --stats-every S        print achieved delays every S seconds (default 10, 0 = never)',
-  ].join('\n');
-}
+const PROXY_SYNOPSIS = 'node dist/bench/impair-proxy.js --target HOST:PORT [options]';
+const PROXY_OPTIONS = {
+  listen: { type: 'string', value: '[HOST:]PORT', help: 'where to listen (default 127.0.0.1:0 = any free port)' },
+  target: { type: 'string', value: 'HOST:PORT', help: 'where to forward (the leader)' },
+  preset: { type: 'string', value: 'NAME', help: 'clean | wifi | bad (then --up/--down/--stall override parts)' },
+  up: { type: 'string', value: 'MS[,JITTER]', help: 'client → server delay and ± jitter, ms' },
+  down: { type: 'string', value: 'MS[,JITTER]', help: 'server → client delay and ± jitter, ms' },
+  stall: { type: 'string', value: 'PER_SEC,MS', help: 'stalls in both directions: rate per second and length (e.g. 0.05,200)' },
+  jitter: { type: 'string', value: 'uniform|exponential', help: 'jitter distribution (default uniform ±JITTER)' },
+  seed: { type: 'string', value: 'N', help: 'seed of the impairment sequence (default 1)' },
+  'stats-every': { type: 'string', value: 'S', help: 'print achieved delays every S seconds (default 10, 0 = never)' },
+} as const satisfies BenchOptions;
 
 function parseHostPort(v: string, what: string, defaultHost: string): { host: string; port: number } {
   const i = v.lastIndexOf(':');
@@ -485,76 +484,34 @@ function parsePair(v: string | undefined, what: string): [number, number | undef
 }
 
 export function parseProxyArgs(argv: string[]): ImpairProxyOptions & { statsEverySec: number } {
-  let listen = { host: '127.0.0.1', port: 0 };
-  let target: { host: string; port: number } | null = null;
+  const { values: v, usage } = benchArgs(PROXY_SYNOPSIS, PROXY_OPTIONS, { argv });
+  const listen = v.listen !== undefined ? parseHostPort(v.listen, '--listen', '127.0.0.1') : { host: '127.0.0.1', port: 0 };
+  if (v.target === undefined) throw new Error(`--target HOST:PORT is required\n${usage}`);
+  const target = parseHostPort(v.target, '--target', '127.0.0.1');
   let base: Impairment = { up: { delayMs: 0 }, down: { delayMs: 0 } };
-  let up: Partial<DirectionImpairment> = {};
-  let down: Partial<DirectionImpairment> = {};
-  let stall: Partial<DirectionImpairment> = {};
-  let dist: DirectionImpairment['jitterDistribution'];
-  let seed = 1;
-  let statsEverySec = 10;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
-      case '--listen':
-        listen = parseHostPort(value(), '--listen', '127.0.0.1');
-        break;
-      case '--target':
-        target = parseHostPort(value(), '--target', '127.0.0.1');
-        break;
-      case '--preset': {
-        const name = value();
-        if (name !== 'clean' && name !== 'wifi' && name !== 'bad') throw new Error(`unknown preset "${name}" (clean | wifi | bad)`);
-        base = presets[name];
-        break;
-      }
-      case '--up': {
-        const [d, j] = parsePair(value(), '--up');
-        up = { delayMs: d, ...(j !== undefined ? { jitterMs: j } : {}) };
-        break;
-      }
-      case '--down': {
-        const [d, j] = parsePair(value(), '--down');
-        down = { delayMs: d, ...(j !== undefined ? { jitterMs: j } : {}) };
-        break;
-      }
-      case '--stall': {
-        const [p, ms] = parsePair(value(), '--stall');
-        if (ms === undefined) throw new Error('--stall needs PER_SEC,MS (e.g. 0.05,200)');
-        stall = { stallProbabilityPerSec: p, stallMs: ms };
-        break;
-      }
-      case '--jitter': {
-        const d = value();
-        if (d !== 'uniform' && d !== 'exponential') throw new Error('--jitter is uniform or exponential');
-        dist = d;
-        break;
-      }
-      case '--seed':
-        seed = Number(value());
-        if (!Number.isInteger(seed)) throw new Error('--seed needs an integer');
-        break;
-      case '--stats-every':
-        statsEverySec = Number(value());
-        if (!Number.isFinite(statsEverySec) || statsEverySec < 0) throw new Error('--stats-every needs seconds ≥ 0');
-        break;
-      case '-h':
-      case '--help':
-        process.stdout.write(usage() + '\n');
-        process.exit(0);
-      // falls through (process.exit never returns)
-      default:
-        throw new Error(`unknown option ${arg}\n${usage()}`);
-    }
+  if (v.preset !== undefined) {
+    const name = v.preset;
+    if (name !== 'clean' && name !== 'wifi' && name !== 'bad') throw new Error(`unknown preset "${name}" (clean | wifi | bad)`);
+    base = presets[name];
   }
-  if (!target) throw new Error(`--target HOST:PORT is required\n${usage()}`);
+  const direction = (value: string | undefined, what: string): Partial<DirectionImpairment> => {
+    if (value === undefined) return {};
+    const [d, j] = parsePair(value, what);
+    return { delayMs: d, ...(j !== undefined ? { jitterMs: j } : {}) };
+  };
+  const up = direction(v.up, '--up');
+  const down = direction(v.down, '--down');
+  let stall: Partial<DirectionImpairment> = {};
+  if (v.stall !== undefined) {
+    const [p, ms] = parsePair(v.stall, '--stall');
+    if (ms === undefined) throw new Error('--stall needs PER_SEC,MS (e.g. 0.05,200)');
+    stall = { stallProbabilityPerSec: p, stallMs: ms };
+  }
+  const dist = v.jitter;
+  if (dist !== undefined && dist !== 'uniform' && dist !== 'exponential') throw new Error('--jitter is uniform or exponential');
+  const seed = v.seed === undefined ? 1 : Number(v.seed);
+  if (!Number.isInteger(seed)) throw new Error('--seed needs an integer');
+  const statsEverySec = numberOption('--stats-every', v['stats-every'], 10, 0);
   const merge = (b: DirectionImpairment, d: Partial<DirectionImpairment>): DirectionImpairment => ({ ...b, ...d, ...stall, ...(dist ? { jitterDistribution: dist } : {}) });
   return { listenHost: listen.host, listenPort: listen.port, targetHost: target.host, targetPort: target.port, up: merge(base.up, up), down: merge(base.down, down), seed, statsEverySec };
 }

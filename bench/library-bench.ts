@@ -14,6 +14,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sendControl } from '../src/cli/ctl-command.js';
 import { makeLibrary } from './make-library.js';
+import { median as medianOf } from './stats.js';
+import { benchArgs, numberOption } from './args.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'syncplay');
@@ -29,11 +31,6 @@ interface Run {
   tracksBytes: number;
   tracksMs: number;
 }
-
-const arg = (name: string, fallback?: string): string | undefined => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-};
 
 function dropPageCache(): boolean {
   try {
@@ -102,15 +99,18 @@ async function runLeader(kind: Run['kind'], music: string, work: string, cacheHo
   }
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
+const median = (xs: number[]): number => medianOf(xs) ?? NaN;
 
 async function main(): Promise<void> {
-  const count = Number(arg('count', '10000'));
-  const runs = Number(arg('runs', '3'));
-  const work = arg('dir') ?? mkdtempSync(path.join(tmpdir(), 'syncplay-libbench-'));
+  const { values: v } = benchArgs('node dist/bench/library-bench.js [options]', {
+    count: { type: 'string', value: 'n', help: 'files in the generated library (default 10000)' },
+    runs: { type: 'string', value: 'n', help: 'cold + warm scans (default 3)' },
+    dir: { type: 'string', value: 'dir', help: 'work directory (default: a temporary one)' },
+    keep: { type: 'boolean', help: 'keep the work directory' },
+  });
+  const count = numberOption('--count', v.count, 10_000);
+  const runs = numberOption('--runs', v.runs, 3);
+  const work = v.dir ?? mkdtempSync(path.join(tmpdir(), 'syncplay-libbench-'));
   const music = path.join(work, 'music');
   const t = performance.now();
   const lib = makeLibrary(music, { count, seed: 7, minSec: count > 20_000 ? 4 : 8, maxSec: count > 20_000 ? 8 : 30 });
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
       process.stdout.write(`median of ${rs.length} ${kind}: listening ${median(rs.map((r) => r.listeningMs)).toFixed(0)} ms, scanned ${(median(rs.map((r) => r.scannedMs)) / 1000).toFixed(2)} s, cpu ${median(rs.map((r) => r.cpuSec)).toFixed(1)} s, peak RSS ${median(rs.map((r) => r.peakRssMiB)).toFixed(0)} MiB, status ${median(rs.map((r) => r.statusBytes)).toFixed(0)} B in ${median(rs.map((r) => r.statusMs)).toFixed(0)} ms, --tracks ${(median(rs.map((r) => r.tracksBytes)) / 1e6).toFixed(1)} MB in ${median(rs.map((r) => r.tracksMs)).toFixed(0)} ms\n`);
     }
   } finally {
-    if (!process.argv.includes('--keep')) rmSync(work, { recursive: true, force: true });
+    if (!v.keep) rmSync(work, { recursive: true, force: true });
   }
 }
 

@@ -17,6 +17,7 @@ import { closeSync, mkdirSync, openSync, writeSync, ftruncateSync } from 'node:f
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seededRandom } from './seeded-random.js';
+import { benchArgs } from './args.js';
 
 export interface LibraryOptions {
   count: number;
@@ -172,15 +173,22 @@ function u32(n: number): Buffer {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const args = process.argv.slice(2);
-  const dir = args.find((a) => !a.startsWith('--'));
-  const opt = (name: string): number | undefined => {
-    const i = args.indexOf(`--${name}`);
-    return i >= 0 ? Number(args[i + 1]) : undefined;
-  };
+  const { values: v, positionals, usage } = benchArgs(
+    'node dist/bench/make-library.js DIR --count N [options]',
+    {
+      count: { type: 'string', value: 'N', help: 'files to write' },
+      seed: { type: 'string', value: 'S', help: 'seed of the names and lengths' },
+      'min-sec': { type: 'string', value: 'S', help: 'shortest track, seconds' },
+      'max-sec': { type: 'string', value: 'S', help: 'longest track, seconds' },
+      'big-every': { type: 'string', value: 'N', help: 'every Nth file is a sparse file over 3 MiB' },
+    },
+    { positionals: true },
+  );
+  const dir = positionals[0];
+  const opt = (name: keyof typeof v): number | undefined => (v[name] === undefined ? undefined : Number(v[name]));
   const count = opt('count');
   if (!dir || !count || !Number.isInteger(count) || count < 1) {
-    process.stderr.write('usage: node dist/bench/make-library.js DIR --count N [--seed S] [--min-sec S] [--max-sec S] [--big-every N]\n');
+    process.stderr.write(usage + '\n');
     process.exit(2);
   }
   const started = Date.now();

@@ -1,26 +1,41 @@
 /**
- * A private PulseAudio "test room" for the sync benchmark: one multi-channel null sink with one
- * remap sink per member (member i's sound lands on channel i alone), and one parec of the null
- * sink's monitor, so every member is recorded with one timebase.
+ * A private PulseAudio "room" for the benchmarks and the integration tests: no sound card, no user
+ * session needed, nothing of a user's own PulseAudio / PipeWire touched.
  *
- * - The daemon is our own child (`pulseaudio -n --daemonize=no`, equivalent to the usual daemonized
- *   form but with its PID in hand), with its runtime and state in a private directory
- *   (PULSE_RUNTIME_PATH, no PID file), reachable only at unix:<dir>/native. stop() kills that PID.
- * - The null sink is loaded with norewinds=1 (with rewinds a monitor recording holds re-mixed
- *   snippets) and the recorder is started before any member plays (an idle null sink runs ahead).
- * - Members get env() (PULSE_SERVER) and `--audio-device pulse/<sinkFor(name)>`.
+ * - The daemon is our own child (`pulseaudio -n --daemonize=no`, with its PID in hand), with its
+ *   HOME, runtime, config and state in a private directory (a fresh temporary one unless `dir` is
+ *   given; that one is removed by stop()), reachable only at unix:<dir>/native with anonymous auth.
+ *   stop() ends it by that PID.
+ * - The room is ONE null sink, "room", loaded with norewinds=1 (with rewinds a monitor recording
+ *   holds re-mixed snippets; without, a stream joins at the next mixing block). With `members`, it
+ *   has one channel per member and one remap sink each (member i's sound lands on channel i alone),
+ *   so one recording of its monitor holds every member on one timebase; without, it is a stereo
+ *   sink every player mixes into (`sink`, `monitor`).
+ * - The recorder (parec of the monitor) is started before any member plays (an idle null sink runs
+ *   ahead).
+ * - Clients get env() (PULSE_SERVER) and `--audio-device pulse/<sinkFor(name)>` (deviceFor).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monotonicMs } from '../src/clock/monotonic.js';
 import { deinterleaveS16 } from './audio-spread.js';
+import { sleep, stopProcess } from './child-processes.js';
+
+/** The first missing program among those a room needs (plus `extra`), or null when all are installed. */
+export function missingPulseTools(extra: string[] = []): string | null {
+  for (const tool of ['pulseaudio', 'pactl', 'parec', ...extra]) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) return tool;
+  }
+  return null;
+}
 
 export interface PulseRoomOptions {
-  /** private directory for the socket, runtime files and the daemon's log */
-  dir: string;
-  /** member names, in channel order */
-  members: string[];
+  /** private directory for the socket, runtime files and the daemon's log (default: a fresh temporary one, removed by stop()) */
+  dir?: string;
+  /** member names, in channel order: one channel and one remap sink each (default: none, a stereo room) */
+  members?: string[];
   /** sample rate of the null sink and the recording (default 44100, the bundled tracks' rate) */
   sampleRate?: number;
   /** parec fragment, ms (default 10) */
@@ -43,10 +58,15 @@ export interface Recording {
   chunks: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
-
 export class PulseRoom {
   readonly sampleRate: number;
+  /** the room's sink, into which every member's sound goes */
+  readonly sink = 'room';
+  /** the source that hears the whole room */
+  readonly monitor = 'room.monitor';
+  readonly dir: string;
+  private readonly ownDir: boolean;
+  private readonly members: string[];
   private daemon: ChildProcess | null = null;
   private recorder: ChildProcess | null = null;
   private recorderExit: Promise<void> | null = null;
@@ -57,12 +77,32 @@ export class PulseRoom {
   private chunkCount = 0;
   private recStderr = '';
 
-  constructor(private readonly opts: PulseRoomOptions) {
+  constructor(private readonly opts: PulseRoomOptions = {}) {
     this.sampleRate = opts.sampleRate ?? 44_100;
+    this.ownDir = opts.dir === undefined;
+    this.dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'syncplay-pulse-'));
+    this.members = opts.members ?? [];
+  }
+
+  /** A started room. */
+  static async open(opts: PulseRoomOptions = {}): Promise<PulseRoom> {
+    const room = new PulseRoom(opts);
+    try {
+      await room.start();
+    } catch (e) {
+      await room.stop();
+      throw e;
+    }
+    return room;
   }
 
   get socket(): string {
-    return join(this.opts.dir, 'native');
+    return join(this.dir, 'native');
+  }
+
+  /** channels of the room sink and of a recording */
+  get channels(): number {
+    return this.members.length || 2;
   }
 
   get pid(): number | null {
@@ -71,7 +111,7 @@ export class PulseRoom {
 
   /** Environment for every PulseAudio client of this room (members, their mpv, pactl, parec). */
   env(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-    return { ...base, PULSE_SERVER: `unix:${this.socket}`, PULSE_RUNTIME_PATH: join(this.opts.dir, 'runtime') };
+    return { ...base, PULSE_SERVER: `unix:${this.socket}`, PULSE_RUNTIME_PATH: join(this.dir, 'runtime') };
   }
 
   sinkFor(member: string): string {
@@ -83,47 +123,59 @@ export class PulseRoom {
     return `pulse/${this.sinkFor(member)}`;
   }
 
-  private pactl(...args: string[]): string {
+  /** Runs pactl against this daemon; returns its stdout, throws with its stderr. */
+  pactl(...args: string[]): string {
     const r = spawnSync('pactl', args, { env: this.env(), encoding: 'utf8', timeout: 10_000 });
     if (r.status !== 0) throw new Error(`pactl ${args.join(' ')} failed: ${(r.stderr || r.stdout || String(r.error ?? '')).trim()}`);
     return r.stdout.trim();
   }
 
+  /** Starts the daemon and loads the room's sinks. Throws (with where the daemon's log is) if it does not come up. */
   async start(): Promise<void> {
-    mkdirSync(join(this.opts.dir, 'runtime'), { recursive: true, mode: 0o700 });
-    mkdirSync(join(this.opts.dir, 'state'), { recursive: true, mode: 0o700 });
-    const log = openSync(join(this.opts.dir, 'pulseaudio.log'), 'a');
+    const home = join(this.dir, 'home');
+    for (const d of ['runtime', 'state', 'home', 'config']) mkdirSync(join(this.dir, d), { recursive: true, mode: 0o700 });
+    const logPath = join(this.dir, 'pulseaudio.log');
+    const daemonEnv: NodeJS.ProcessEnv = { ...this.env(), PULSE_STATE_PATH: join(this.dir, 'state'), HOME: home, XDG_RUNTIME_DIR: join(this.dir, 'runtime'), XDG_CONFIG_HOME: join(this.dir, 'config') };
+    delete daemonEnv.DBUS_SESSION_BUS_ADDRESS;
+    const log = openSync(logPath, 'a');
     try {
       this.daemon = spawn(
         'pulseaudio',
         ['-n', '--daemonize=no', '--use-pid-file=no', '--exit-idle-time=-1', '--disallow-exit', '--log-target=stderr', '-L', `module-native-protocol-unix socket=${this.socket} auth-anonymous=1`],
-        { env: { ...this.env(), PULSE_STATE_PATH: join(this.opts.dir, 'state') }, stdio: ['ignore', log, log] },
+        { env: daemonEnv, stdio: ['ignore', log, log] },
       );
     } finally {
       closeSync(log);
     }
+    this.daemon.on('error', () => undefined);
+    const logTail = (): string => (existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n').slice(-20).join('\n') : '(no log)');
     const deadline = monotonicMs() + 10_000;
     for (;;) {
-      if (this.daemon.exitCode !== null || this.daemon.signalCode !== null) throw new Error(`pulseaudio exited at start (see ${join(this.opts.dir, 'pulseaudio.log')})`);
+      if (this.daemon.exitCode !== null || this.daemon.signalCode !== null) throw new Error(`pulseaudio exited at start (${logPath}):\n${logTail()}`);
       if (existsSync(this.socket) && spawnSync('pactl', ['info'], { env: this.env(), timeout: 5000 }).status === 0) break;
-      if (monotonicMs() > deadline) throw new Error('pulseaudio did not come up within 10 s');
+      if (monotonicMs() > deadline) throw new Error(`pulseaudio did not come up within 10 s (${logPath}):\n${logTail()}`);
       await sleep(100);
     }
-    const n = this.opts.members.length;
+    const n = this.members.length;
+    const format = [`rate=${this.sampleRate}`, 'format=s16le', 'norewinds=1', `sink_properties=device.description=${this.sink}`];
+    if (n === 0) {
+      this.pactl('load-module', 'module-null-sink', `sink_name=${this.sink}`, 'channels=2', ...format);
+      return;
+    }
     const map = Array.from({ length: n }, (_, i) => `aux${i}`).join(',');
-    this.pactl('load-module', 'module-null-sink', 'sink_name=room', `channels=${n}`, `channel_map=${map}`, `rate=${this.sampleRate}`, 'format=s16le', 'norewinds=1');
-    this.opts.members.forEach((m, i) => {
-      this.pactl('load-module', 'module-remap-sink', `sink_name=${this.sinkFor(m)}`, 'master=room', 'channels=1', 'channel_map=mono', `master_channel_map=aux${i}`, 'remix=no');
+    this.pactl('load-module', 'module-null-sink', `sink_name=${this.sink}`, `channels=${n}`, `channel_map=${map}`, ...format);
+    this.members.forEach((m, i) => {
+      this.pactl('load-module', 'module-remap-sink', `sink_name=${this.sinkFor(m)}`, `master=${this.sink}`, 'channels=1', 'channel_map=mono', `master_channel_map=aux${i}`, 'remix=no');
     });
   }
 
   /** Starts parec on the room's monitor (all channels); resolves when audio arrives. */
   async startRecording(): Promise<void> {
-    const n = this.opts.members.length;
-    const map = Array.from({ length: n }, (_, i) => `aux${i}`).join(',');
+    const n = this.channels;
+    const map = this.members.length ? this.members.map((_, i) => `aux${i}`).join(',') : 'front-left,front-right';
     const rec = spawn(
       'parec',
-      ['--raw', '--format=s16le', `--rate=${this.sampleRate}`, `--channels=${n}`, `--channel-map=${map}`, `--latency-msec=${this.opts.recordLatencyMs ?? 10}`, '--device=room.monitor', '--client-name=sync-bench', '--stream-name=room'],
+      ['--raw', '--format=s16le', `--rate=${this.sampleRate}`, `--channels=${n}`, `--channel-map=${map}`, `--latency-msec=${this.opts.recordLatencyMs ?? 10}`, `--device=${this.monitor}`, '--client-name=sync-bench', '--stream-name=room'],
       { env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.recorder = rec;
@@ -164,7 +216,7 @@ export class PulseRoom {
       await this.recorderExit;
       clearTimeout(hard);
     }
-    const channels = deinterleaveS16(Buffer.concat(this.chunks, this.bytes), this.opts.members.length);
+    const channels = deinterleaveS16(Buffer.concat(this.chunks, this.bytes), this.channels);
     const out = { channels, sampleRate: this.sampleRate, firstSampleMs: this.firstBound, chunks: this.chunkCount, arrivals: this.arrivals };
     this.chunks = [];
     this.arrivals = [];
@@ -172,18 +224,12 @@ export class PulseRoom {
     return out;
   }
 
-  /** Stops the recorder (if running) and the daemon, by their PIDs. */
+  /** Stops the recorder (if running) and the daemon, by their PIDs; removes the directory if it made it. */
   async stop(): Promise<void> {
     if (this.recorder) await this.stopRecording().catch(() => undefined);
     const d = this.daemon;
     this.daemon = null;
-    if (!d || d.exitCode !== null || d.signalCode !== null) return;
-    const exited = new Promise<void>((r) => d.on('exit', () => r()));
-    d.kill('SIGTERM');
-    await Promise.race([exited, sleep(3000)]);
-    if (d.exitCode === null && d.signalCode === null) {
-      d.kill('SIGKILL');
-      await Promise.race([exited, sleep(2000)]);
-    }
+    if (d) await stopProcess(d, 3000);
+    if (this.ownDir) rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -32,6 +32,8 @@ import { assertAlive, children, killChildrenNow, shellQuote, sleep, spawnChild, 
 import type { ControlRequest } from '../src/leader/control-server.js';
 import type { Timeline } from '../src/protocol/messages.js';
 import type { CollectReply, SimProgress, WindowSamples } from './sim-member.js';
+import { benchArgs, numberOption, type BenchOptions } from './args.js';
+import { percentile } from './stats.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const simScript = join(dirname(fileURLToPath(import.meta.url)), 'sim-member.js');
@@ -57,74 +59,34 @@ interface Options {
   commandGapMs: number;
 }
 
-function usage(): string {
-  return [
-    'usage: node dist/bench/scale-bench.js [options]',
-    '  --members <n>         simulated members (default 500)',
-    '  --ramp <n,n,...>      run several member counts in turn, e.g. 100,200,500,1000',
-    '  --procs <p>           processes hosting the simulated members (default: one per 250 members, at most 4)',
-    '  --steady <s>          steady-state window for CPU and round trips (default 20)',
-    '  --rounds <r>          rounds of play, seek, next (default 5)',
-    '  --join-rate <n>       members joining per second, all processes together (default 250)',
-    '  --settle <s>          wait after the last burst before measuring (default 3)',
-    '  --cpu-prof            run the leader under node --cpu-prof and report where its time goes',
-    '  --keep-tmp            keep the temporary directory (logs, profiles)',
-  ].join('\n');
-}
+const OPTIONS = {
+  members: { type: 'string', value: 'n', help: 'simulated members (default 500)' },
+  ramp: { type: 'string', value: 'n,n,...', help: 'run several member counts in turn, e.g. 100,200,500,1000' },
+  procs: { type: 'string', value: 'p', help: 'processes hosting the simulated members (default: one per 250 members, at most 4)' },
+  steady: { type: 'string', value: 's', help: 'steady-state window for CPU and round trips (default 20)' },
+  rounds: { type: 'string', value: 'r', help: 'rounds of play, seek, next (default 5)' },
+  'join-rate': { type: 'string', value: 'n', help: 'members joining per second, all processes together (default 250)' },
+  settle: { type: 'string', value: 's', help: 'wait after the last burst before measuring (default 3)' },
+  'cpu-prof': { type: 'boolean', help: 'run the leader under node --cpu-prof and report where its time goes' },
+  'keep-tmp': { type: 'boolean', help: 'keep the temporary directory (logs, profiles)' },
+} as const satisfies BenchOptions;
 
 export function parseArgs(argv: string[]): Options {
-  const o: Options = { counts: [500], procs: null, steadySec: 20, rounds: 5, joinRate: 250, settleSec: 3, cpuProf: false, keepTmp: false, commandGapMs: 1000 };
-  const num = (name: string, v: string | undefined, min = 0): number => {
-    const n = Number(v);
-    if (v === undefined || !Number.isFinite(n) || n <= min) throw new Error(`${name} needs a number > ${min}, got ${v ?? 'nothing'}`);
-    return n;
+  const { values: v } = benchArgs('node dist/bench/scale-bench.js [options]', OPTIONS, { argv });
+  const whole = (flag: string, value: string | undefined, fallback: number): number => Math.round(numberOption(flag, value, fallback));
+  const counts = v.ramp !== undefined ? v.ramp.split(',').map((s) => whole('--ramp', s.trim(), NaN)) : [whole('--members', v.members, 500)];
+  if (counts.length === 0) throw new Error('--ramp needs member counts like 100,200,500');
+  return {
+    counts,
+    procs: v.procs === undefined ? null : whole('--procs', v.procs, 0),
+    steadySec: numberOption('--steady', v.steady, 20),
+    rounds: whole('--rounds', v.rounds, 5),
+    joinRate: numberOption('--join-rate', v['join-rate'], 250),
+    settleSec: numberOption('--settle', v.settle, 3, 0),
+    cpuProf: v['cpu-prof'] ?? false,
+    keepTmp: v['keep-tmp'] ?? false,
+    commandGapMs: 1000,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = (): string | undefined => inline ?? argv[++i];
-    switch (flag) {
-      case '--members':
-        o.counts = [Math.round(num('--members', value()))];
-        break;
-      case '--ramp': {
-        const v = value() ?? '';
-        o.counts = v.split(',').map((s) => Math.round(num('--ramp', s.trim())));
-        if (o.counts.length === 0) throw new Error('--ramp needs member counts like 100,200,500');
-        break;
-      }
-      case '--procs':
-        o.procs = Math.round(num('--procs', value()));
-        break;
-      case '--steady':
-        o.steadySec = num('--steady', value());
-        break;
-      case '--rounds':
-        o.rounds = Math.round(num('--rounds', value()));
-        break;
-      case '--join-rate':
-        o.joinRate = num('--join-rate', value());
-        break;
-      case '--settle':
-        o.settleSec = Number(value());
-        if (!Number.isFinite(o.settleSec) || o.settleSec < 0) throw new Error('--settle needs seconds ≥ 0');
-        break;
-      case '--cpu-prof':
-        o.cpuProf = true;
-        break;
-      case '--keep-tmp':
-        o.keepTmp = true;
-        break;
-      case '-h':
-      case '--help':
-        process.stdout.write(usage() + '\n');
-        process.exit(0);
-      // falls through (process.exit never returns)
-      default:
-        throw new Error(`unknown option ${arg}\n${usage()}`);
-    }
-  }
-  return o;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -219,10 +181,9 @@ export interface Stats {
 export function stats(values: number[]): Stats {
   if (values.length === 0) return { n: 0, p50: null, p95: null, max: null, min: null, mean: null };
   const a = Float64Array.from(values).sort();
-  const q = (p: number): number => a[Math.min(a.length - 1, Math.floor(p * (a.length - 1) + 0.5))]!;
   let sum = 0;
   for (const v of a) sum += v;
-  return { n: a.length, p50: q(0.5), p95: q(0.95), max: a[a.length - 1]!, min: a[0]!, mean: sum / a.length };
+  return { n: a.length, p50: percentile(a, 50), p95: percentile(a, 95), max: a[a.length - 1]!, min: a[0]!, mean: sum / a.length };
 }
 
 // ---------------------------------------------------------------------------------------------

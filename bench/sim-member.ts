@@ -28,6 +28,7 @@ import { monotonicMs } from '../src/clock/monotonic.js';
 import { TIME_EXCHANGE } from '../src/member/time-exchange.js';
 import { memberProof } from '../src/protocol/auth.js';
 import { PROTOCOL_VERSION } from '../src/protocol/messages.js';
+import { benchArgs } from './args.js';
 
 const { burstCount: BURST_COUNT, burstIntervalMs: BURST_INTERVAL_MS, chainLength: CHAIN_LENGTH, steadyHz: EXCHANGE_HZ, statusIntervalMs: STATUS_INTERVAL_MS } = TIME_EXCHANGE;
 
@@ -319,20 +320,25 @@ function windowSamples(name: string, from: number, to: number): WindowSamples {
 }
 
 function parseArgs(argv: string[]): SimOptions {
-  const get = (flag: string): string | undefined => {
-    const i = argv.indexOf(flag);
-    return i === -1 ? undefined : argv[i + 1];
-  };
-  const host = get('--host') ?? '127.0.0.1';
-  const port = Number(get('--port'));
-  const count = Number(get('--count') ?? 1);
-  const joinRatePerSec = Number(get('--join-rate') ?? 250);
+  const { values: v } = benchArgs('node dist/bench/sim-member.js --port PORT [options]', {
+    host: { type: 'string', value: 'host', help: "the leader's address (default 127.0.0.1)" },
+    port: { type: 'string', value: 'port', help: "the leader's port (required)" },
+    count: { type: 'string', value: 'n', help: 'simulated members in this process (default 1)' },
+    'join-rate': { type: 'string', value: 'per s', help: 'members joining per second (default 250)' },
+    prefix: { type: 'string', value: 'name', help: 'member names are <prefix>-0001… (default sim)' },
+    'secret-file': { type: 'string', value: 'file', help: "the party's secret (default: an open party)" },
+  }, { argv });
+  const get = (flag: keyof typeof v): string | undefined => v[flag];
+  const host = get('host') ?? '127.0.0.1';
+  const port = Number(get('port'));
+  const count = Number(get('count') ?? 1);
+  const joinRatePerSec = Number(get('join-rate') ?? 250);
   if (!Number.isInteger(port) || port <= 0) throw new Error('--port is required');
   if (!Number.isInteger(count) || count <= 0) throw new Error('--count needs a positive integer');
   if (!(joinRatePerSec > 0)) throw new Error('--join-rate needs a positive number');
-  const secretFile = get('--secret-file');
+  const secretFile = get('secret-file');
   const secret = secretFile ? (readFileSync(secretFile, 'utf8').split(/\r?\n/)[0] ?? '').trim() : null;
-  return { host, port, count, prefix: get('--prefix') ?? 'sim', joinRatePerSec, secret };
+  return { host, port, count, prefix: get('prefix') ?? 'sim', joinRatePerSec, secret };
 }
 
 function run(opts: SimOptions): void {

@@ -13,6 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { sleep, stopProcess } from './child-processes.js';
 import type { PulseRoom } from './pulse-room.js';
 
 export interface SnapcastRoomOptions {
@@ -39,8 +40,6 @@ async function freePort(): Promise<number> {
     });
   });
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 export class SnapcastRoom {
   private procs: ChildProcess[] = [];
@@ -101,16 +100,7 @@ export class SnapcastRoom {
 
   /** SIGTERM, then SIGKILL after 2 s, each process by its PID: clients first. */
   async stop(): Promise<void> {
-    for (const p of [...this.procs].reverse()) {
-      if (p.exitCode !== null || p.signalCode !== null) continue;
-      const gone = new Promise<void>((r) => p.once('exit', () => r()));
-      p.kill('SIGTERM');
-      await Promise.race([gone, sleep(2000)]);
-      if (p.exitCode === null && p.signalCode === null) {
-        p.kill('SIGKILL');
-        await Promise.race([gone, sleep(1000)]);
-      }
-    }
+    for (const p of [...this.procs].reverse()) await stopProcess(p, 2000);
     this.procs = [];
   }
 }

@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sendControl } from '../src/cli/ctl-command.js';
 import { assertAlive, descendants, killChildrenNow, sleep, spawnChild, stopChild, type Child } from './child-processes.js';
+import { benchArgs, numberOption } from './args.js';
 
 const here = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -29,17 +30,20 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const get = (flag: string): string | undefined => {
-    const i = argv.indexOf(flag);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
+  const { values: v } = benchArgs('node dist/bench/soak.js [options]', {
+    minutes: { type: 'string', value: 'min', help: 'how long to run (default 60)' },
+    members: { type: 'string', value: 'n', help: 'members to start (default 3)' },
+    'interval-s': { type: 'string', value: 's', help: 'seconds between samples (default 10)' },
+    out: { type: 'string', value: 'dir', help: 'results directory (default bench/results/soak-<time>)' },
+    root: { type: 'string', value: 'dir', help: 'the checkout whose bin/syncplay runs (default this one)' },
+  }, { argv });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   return {
-    minutes: Number(get('--minutes') ?? 60),
-    members: Number(get('--members') ?? 3),
-    intervalS: Number(get('--interval-s') ?? 10),
-    out: resolve(get('--out') ?? join(here, 'bench', 'results', `soak-${stamp}`)),
-    root: resolve(get('--root') ?? here),
+    minutes: numberOption('--minutes', v.minutes, 60),
+    members: numberOption('--members', v.members, 3),
+    intervalS: numberOption('--interval-s', v['interval-s'], 10),
+    out: resolve(v.out ?? join(here, 'bench', 'results', `soak-${stamp}`)),
+    root: resolve(v.root ?? here),
   };
 }
 

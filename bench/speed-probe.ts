@@ -26,16 +26,18 @@ import { fileURLToPath } from 'node:url';
 import { monotonicMs } from '../src/clock/monotonic.js';
 import { lagBetween } from './audio-spread.js';
 import { PulseRoom } from './pulse-room.js';
+import { benchArgs, numberOption } from './args.js';
+import { sleep } from './child-processes.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const arg = (name: string, dflt: string): string => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-};
-const HACKS = arg('--hacks', 'yes');
-const STEP = Number(arg('--step', '0.001'));
-const TOGGLE = Number(arg('--toggle', '0.0005'));
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+const { values: ARGS } = benchArgs('node dist/bench/speed-probe.js [options]', {
+  hacks: { type: 'string', value: 'yes|no', help: "mpv's --pulse-latency-hacks (default yes)" },
+  step: { type: 'string', value: 'ratio', help: 'the speed step of phase B (default 0.001)' },
+  toggle: { type: 'string', value: 'ratio', help: 'the ± toggle of phase C (default 0.0005)' },
+});
+const HACKS = ARGS.hacks ?? 'yes';
+const STEP = numberOption('--step', ARGS.step, 0.001);
+const TOGGLE = numberOption('--toggle', ARGS.toggle, 0.0005);
 
 class Ipc {
   private buf = '';

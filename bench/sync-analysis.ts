@@ -10,9 +10,9 @@ import { localMs } from '../src/clock/time.js';
 import { playheadAt } from '../src/protocol/timeline.js';
 import type { Timeline, Track } from '../src/protocol/messages.js';
 
-/** One telemetry line as written by `syncplay member --telemetry`. */
 import type { TelemetryLine } from '../src/member/telemetry.js';
 export type { TelemetryLine };
+export { mean, median, percentile, stats, type Stats } from './stats.js';
 
 export interface TrueReading {
   member: string;
@@ -29,26 +29,6 @@ export interface TrueReading {
 }
 
 export type Series = Map<string, TrueReading[]>;
-
-export interface Stats {
-  n: number;
-  p50: number | null;
-  p95: number | null;
-  max: number | null;
-}
-
-export function percentile(sorted: readonly number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  const rank = (p / 100) * (sorted.length - 1);
-  const lo = Math.floor(rank);
-  const hi = Math.ceil(rank);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (rank - lo);
-}
-
-export function stats(values: readonly number[]): Stats {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { n: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), max: sorted.length ? sorted[sorted.length - 1]! : null };
-}
 
 /**
  * The timeline in force at `t`: the newest command (highest seq) whose instant has come. The leader
@@ -290,10 +270,6 @@ export function shiftSeries(series: Series, biasMs: (member: string) => number):
   return out;
 }
 
-export function mean(values: readonly number[]): number | null {
-  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
-}
-
 /** CPU time (user + system) of a process in seconds, from /proc/<pid>/stat; null if gone. */
 export function cpuSeconds(pid: number, readFile: (p: string) => string): number | null {
   try {
@@ -363,8 +339,4 @@ export function windowMean(series: Series, member: string, t: number, halfMs = 5
     n++;
   }
   return n >= minReadings ? sum / n : null;
-}
-
-export function median(values: readonly number[]): number | null {
-  return stats(values).p50;
 }

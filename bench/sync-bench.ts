@@ -36,6 +36,7 @@ import { CpuHog } from './cpu-hog.js';
 import { fakeEnv, fakeToReal, findLibfaketime, FAKETIME_INSTALL_HINT, measureFakeClock, memberTransform, type FakeClock, type ProcessTransform } from './faketime.js';
 import { ImpairProxy, presets, type Impairment, type ImpairProxyStats } from './impair-proxy.js';
 import { PulseRoom } from './pulse-room.js';
+import { readTelemetry } from './telemetry.js';
 import {
   convergence,
   cpuSeconds,
@@ -553,21 +554,6 @@ interface ScenarioResult {
   uncleanStops: string[];
   snapshots: Snapshot[];
   wallSec: number;
-}
-
-function readTelemetry(path: string): TelemetryLine[] {
-  if (!existsSync(path)) return [];
-  const out: TelemetryLine[] = [];
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const r = JSON.parse(line) as TelemetryLine;
-      if (typeof r.localMs === 'number' && typeof r.audioPtsSec === 'number') out.push(r);
-    } catch {
-      /* a torn last line */
-    }
-  }
-  return out;
 }
 
 const readText = (p: string): string => readFileSync(p, 'utf8');

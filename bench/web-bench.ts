@@ -22,27 +22,10 @@ import { searchTracks } from '../src/web/view.js';
 import { launchBrowser, PHONE } from './browser.js';
 import { killChildrenNow, sleep, spawnChild, stopChild, type Child } from './child-processes.js';
 import { seededRandom } from './seeded-random.js';
+import { benchArgs, numberOption } from './args.js';
+import { formatStats, stats, type Stats } from './stats.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-interface Dist {
-  n: number;
-  p50: number;
-  p95: number;
-  max: number;
-}
-
-function dist(values: number[]): Dist {
-  const a = [...values].sort((x, y) => x - y);
-  const q = (p: number): number => a[Math.min(a.length - 1, Math.floor(p * a.length))] ?? NaN;
-  return { n: a.length, p50: q(0.5), p95: q(0.95), max: a[a.length - 1] ?? NaN };
-}
-const show = (d: Dist, digits = 1): string => `${d.p50.toFixed(digits)} / ${d.p95.toFixed(digits)} / ${d.max.toFixed(digits)} (n=${d.n})`;
-
-function arg(argv: string[], flag: string, fallback: string): string {
-  const i = argv.indexOf(flag);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : fallback;
-}
 
 async function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 30_000): Promise<T> {
   const deadline = performance.now() + timeoutMs;
@@ -59,11 +42,16 @@ async function waitFor<T>(what: string, check: () => Promise<T | null | undefine
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const loads = Math.max(1, Number(arg(argv, '--loads', '20')));
-  const events = Math.max(1, Number(arg(argv, '--events', '40')));
-  const sizes = arg(argv, '--tracks', '10000,100000').split(',').map(Number).filter((n) => n > 0);
-  const out = resolve(arg(argv, '--out', join(root, 'bench', 'results', `web-${new Date().toISOString().replace(/[:.]/g, '-')}`)));
+  const { values: v } = benchArgs('node dist/bench/web-bench.js [options]', {
+    loads: { type: 'string', value: 'n', help: 'cold page loads (default 20)' },
+    events: { type: 'string', value: 'n', help: 'commands whose arrival on the page is timed (default 40)' },
+    tracks: { type: 'string', value: 'n,…', help: 'library sizes for the search timing (default 10000,100000)' },
+    out: { type: 'string', value: 'dir', help: 'results directory (default bench/results/web-<time>)' },
+  });
+  const loads = Math.max(1, numberOption('--loads', v.loads, 20));
+  const events = Math.max(1, numberOption('--events', v.events, 40));
+  const sizes = (v.tracks ?? '10000,100000').split(',').map(Number).filter((n) => n > 0);
+  const out = resolve(v.out ?? join(root, 'bench', 'results', `web-${new Date().toISOString().replace(/[:.]/g, '-')}`));
   const tmp = mkdtempSync(join(tmpdir(), 'syncplay-web-bench-'));
   const sock = join(tmp, 'leader.sock');
   const kids: Child[] = [];
@@ -125,7 +113,7 @@ async function main(): Promise<void> {
         if (Number.isFinite(m.fcp)) fcp.push(m.fcp);
         await p.close();
       }
-      process.stderr.write(`first state drawn: ${show(dist(ready))} ms; first contentful paint ${show(dist(fcp))} ms\n`);
+      process.stderr.write(`first state drawn: ${formatStats(stats(ready))} ms; first contentful paint ${formatStats(stats(fcp))} ms\n`);
 
       // 4. Event latency: ctl command → the page's title changes.
       await page.evaluate(() => {
@@ -152,12 +140,12 @@ async function main(): Promise<void> {
         current = next;
         await sleep(150 + (i % 5) * 37); // not in step with the 100 ms tick
       }
-      process.stderr.write(`event latency (command → page): ${show(dist(latencies))} ms\n`);
+      process.stderr.write(`event latency (command → page): ${formatStats(stats(latencies))} ms\n`);
 
       // 5. Playlist search on big synthetic playlists.
       const rnd = seededRandom(12);
       const words = ['night', 'harbour', 'paper', 'morning', 'lantern', 'drift', 'blue', 'river', 'echo', 'summer'];
-      const search: Record<number, Dist> = {};
+      const search: Record<number, Stats> = {};
       for (const n of sizes) {
         const list: Track[] = Array.from({ length: n }, (_, i) => ({
           path: `Artist ${i % 500}/Album ${i % 50}/${String(i).padStart(6, '0')} ${words[i % 10]} ${words[(i * 7) % 10]}.flac`,
@@ -173,21 +161,21 @@ async function main(): Promise<void> {
           searchTracks(list, { query, limit: 50 });
           times.push(performance.now() - t0);
         }
-        search[n] = dist(times);
-        process.stderr.write(`tracks search over ${n} tracks: ${show(search[n]!, 2)} ms\n`);
+        search[n] = stats(times);
+        process.stderr.write(`tracks search over ${n} tracks: ${formatStats(search[n]!, 2)} ms\n`);
       }
 
-      const summary = { url: url.replace(/token=.*/, 'token=…'), loadAvgStart: load0, loadAvgEnd: loadavg()[0], pageBytes, firstLoadBytes: totalBytes, weight, firstStateMs: dist(ready), fcpMs: dist(fcp), eventLatencyMs: dist(latencies), searchMs: search };
+      const summary = { url: url.replace(/token=.*/, 'token=…'), loadAvgStart: load0, loadAvgEnd: loadavg()[0], pageBytes, firstLoadBytes: totalBytes, weight, firstStateMs: stats(ready), fcpMs: stats(fcp), eventLatencyMs: stats(latencies), searchMs: search };
       mkdirSync(out, { recursive: true });
       writeFileSync(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
       process.stdout.write(
         [
           `web remote benchmark (load average ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)})`,
           `page weight              ${pageBytes} bytes HTML+JS+CSS; ${totalBytes} bytes for the first load with its API calls`,
-          `first state drawn        p50/p95/max ${show(dist(ready))} ms (navigation start → first snapshot drawn)`,
-          `first contentful paint   p50/p95/max ${show(dist(fcp))} ms`,
-          `event latency            p50/p95/max ${show(dist(latencies))} ms (ctl command → page title changed)`,
-          ...sizes.map((n) => `tracks search ${String(n).padEnd(10)} p50/p95/max ${show(search[n]!, 2)} ms`),
+          `first state drawn        p50/p95/max ${formatStats(stats(ready))} ms (navigation start → first snapshot drawn)`,
+          `first contentful paint   p50/p95/max ${formatStats(stats(fcp))} ms`,
+          `event latency            p50/p95/max ${formatStats(stats(latencies))} ms (ctl command → page title changed)`,
+          ...sizes.map((n) => `tracks search ${String(n).padEnd(10)} p50/p95/max ${formatStats(search[n]!, 2)} ms`),
           `summary: ${join(out, 'summary.json')}`,
         ].join('\n') + '\n',
       );

@@ -19,17 +19,12 @@ import { sendControl } from '../src/cli/ctl-command.js';
 import { SETTLE_MS } from '../src/discovery/browse.js';
 import { pairWithLeader } from '../src/party/pair-with-leader.js';
 import { NetnsLan } from './netns-lan.js';
-import { stats, type Stats } from './sync-analysis.js';
+import { stats, type Stats } from './stats.js';
+import { benchArgs, numberOption } from './args.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'syncplay');
 const MUSIC = join(ROOT, 'playlists');
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : NaN;
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-}
 
 const fmt = (s: Stats): string => `p50 ${s.p50?.toFixed(1)} ms, p95 ${s.p95?.toFixed(1)} ms, max ${s.max?.toFixed(1)} ms (n=${s.n})`;
 
@@ -107,7 +102,10 @@ async function pairingRuns(runs: number, tmp: string): Promise<Stats> {
 }
 
 async function main(): Promise<void> {
-  const runs = arg('--runs', 20);
+  const { values } = benchArgs('node dist/bench/zeroconf-bench.js [options]', {
+    runs: { type: 'string', value: 'n', help: 'pairings and discoveries to time (default 20)' },
+  });
+  const runs = numberOption('--runs', values.runs, 20);
   const tmp = mkdtempSync(join(tmpdir(), 'syncplay-zeroconf-bench-'));
   try {
     const pairing = await pairingRuns(runs, tmp);

@@ -1,14 +1,10 @@
 import net from 'node:net';
 import { loadavg } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
+import { quantile } from '../../bench/stats.js';
 import { ImpairProxy, PreciseScheduler, asymmetric, bad, clean, nowMs, parseProxyArgs, presets, seededRandom, wifi, type DirectionImpairment } from '../../bench/impair-proxy.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function quantile(values: number[], q: number): number {
-  const a = [...values].sort((x, y) => x - y);
-  return a[Math.min(a.length - 1, Math.floor(q * (a.length - 1) + 0.5))]!;
-}
 
 interface Echo {
   port: number;

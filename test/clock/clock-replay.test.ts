@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { ascending, percentile } from '../../bench/stats.js';
 import { OffsetEstimator, type ClockSample } from '../../src/clock/offset-estimator.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'clock-traces');
@@ -49,9 +50,8 @@ function replay(samples: ClockSample[], skewPpm = 0, offsetMs = 0): Errors {
 }
 
 function stats(errs: number[]): { p50: number; p95: number; max: number } {
-  const s = [...errs].sort((a, b) => a - b);
-  const q = (f: number): number => s[Math.min(s.length - 1, Math.floor(f * s.length))]!;
-  return { p50: q(0.5), p95: q(0.95), max: s[s.length - 1]! };
+  const s = ascending(errs);
+  return { p50: percentile(s, 50)!, p95: percentile(s, 95)!, max: s[s.length - 1]! };
 }
 
 const after = (e: Errors, s: number): number[] => e.grid.filter((p) => p.sinceS >= s).map((p) => p.err);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { OffsetEstimator } from '../../src/clock/offset-estimator.js';
 import type { OffsetEstimatorOptions } from '../../src/clock/offset-estimator.js';
 import { seededRandom } from '../../bench/seeded-random.js';
+import { quantile } from '../../bench/stats.js';
 
 /** Small seeded PRNG (mulberry32), uniform in [0, 1). */
 const mulberry32 = seededRandom;
@@ -75,10 +76,7 @@ function errorAt(est: OffsetEstimator, world: World, local: number): number {
   return est.offsetAt(local) - world.trueOffset(local);
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)]!;
-}
+const median = (xs: number[]): number => quantile(xs, 0.5);
 
 describe('OffsetEstimator', () => {
   it('is exact on a clean symmetric path (0.5 ms round trip)', () => {

@@ -1,7 +1,7 @@
 /**
  * `syncplay calibrate` end to end, with PulseAudio standing in for the room (no microphone here).
  *
- * The room is one null sink of a private PulseAudio daemon (pulse-room.ts). A real leader and three
+ * The room is one null sink of a private PulseAudio daemon (bench/pulse-room.ts). A real leader and three
  * real members (`node bin/syncplay member`, each steering its own mpv) play into it, and calibrate
  * records its monitor with parec — one recording, one sample clock, like one microphone.
  *
@@ -39,7 +39,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childPids, cmdline } from '../../bench/child-processes.js';
-import { PulseRoom, missingPulseTools } from './pulse-room.js';
+import { PulseRoom, missingPulseTools } from '../../bench/pulse-room.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'syncplay');
@@ -145,14 +145,14 @@ describe.skipIf(missing !== null)('syncplay calibrate in a PulseAudio room', () 
   const socket = () => join(tmp, 'l.sock');
 
   const start = (label: string, args: string[]): Child => {
-    const c = new Child(label, spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...room.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const c = new Child(label, spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...room.env(), NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] }));
     children.push(c);
     return c;
   };
   /** Runs the CLI to completion in the room's environment. */
   // Asynchronous on purpose: a blocking spawnSync would stop this process from reading the
   // leader's and members' output, and a full pipe would stall them.
-  const cli = (args: string[], env: NodeJS.ProcessEnv = room.env, timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+  const cli = (args: string[], env: NodeJS.ProcessEnv = room.env(), timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> =>
     new Promise((resolve) => {
       const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
@@ -198,7 +198,7 @@ describe.skipIf(missing !== null)('syncplay calibrate in a PulseAudio room', () 
 
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'syncplay-calibrate-'));
-    room = await PulseRoom.start();
+    room = await PulseRoom.open({ sampleRate: 48_000 });
     const leader = start('leader', ['leader', '--music-dir', MUSIC, '--host', '127.0.0.1', '--port', '0', '--no-ui', '--no-web', '--socket', socket(), '--state-file', stateFile(), '--open', '--no-advertise']);
     port = Number((await leader.waitForLine(/leader listening on 127\.0\.0\.1:(\d+)/))[1]);
     await leader.waitForLine(/control socket /);
@@ -315,12 +315,12 @@ describe.skipIf(missing !== null)('syncplay calibrate in a PulseAudio room', () 
         srv.close(() => resolve(p));
       });
     });
-    const unreachable = await cli(['calibrate', '--ip', '127.0.0.1', '--port', String(closed), '--input', room.monitor], room.env, 40_000);
+    const unreachable = await cli(['calibrate', '--ip', '127.0.0.1', '--port', String(closed), '--input', room.monitor], room.env(), 40_000);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toContain(`cannot reach the leader at 127.0.0.1:${closed}: no leader listening at 127.0.0.1:${closed}`);
 
     const emptyPath = mkdtempSync(join(tmp, 'empty-path-'));
-    const noTool = await cli(base, { ...room.env, PATH: emptyPath });
+    const noTool = await cli(base, { ...room.env(), PATH: emptyPath });
     expect(noTool.code).toBe(1);
     expect(noTool.stderr).toMatch(/no capture tool found: install one with `sudo apt install pulseaudio-utils` \(parec\)/);
 

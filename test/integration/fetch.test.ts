@@ -8,6 +8,7 @@
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { stats } from '../../bench/stats.js';
 import type { MemberView } from '../../src/leader/leader.js';
 import { Cluster, expectConverged, formatReports, memberNamed, nowMs, sleepUntil, syncReport, trueErrorMs, type MemberHandle } from './harness.js';
 import type { Timeline, Track } from '../../src/protocol/index.js';
@@ -19,10 +20,9 @@ function quantiles(m: MemberHandle, timeline: Timeline, tracks: readonly Track[]
     .filter((r) => r.localMs >= from && r.localMs <= to)
     .map((r) => trueErrorMs(r, timeline, tracks))
     .filter((e): e is number => e !== null)
-    .map(Math.abs)
-    .sort((a, b) => a - b);
-  const q = (p: number): number => errs[Math.min(errs.length - 1, Math.floor(p * (errs.length - 1)))] ?? NaN;
-  return { n: errs.length, p50: q(0.5), p95: q(0.95), max: errs[errs.length - 1] ?? NaN };
+    .map(Math.abs);
+  const s = stats(errs);
+  return { n: s.n, p50: s.p50 ?? NaN, p95: s.p95 ?? NaN, max: s.max ?? NaN };
 }
 
 describe('fetching files a member lacks', () => {

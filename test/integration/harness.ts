@@ -9,16 +9,17 @@
  * estimate says.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childPids, cmdline } from '../../bench/child-processes.js';
+import { readTelemetry, trueErrorMs, type TelemetryLine as Reading } from '../../bench/telemetry.js';
 import { sendControl } from '../../src/cli/ctl-command.js';
 import type { ControlRequest } from '../../src/leader/control-server.js';
 import type { LeaderStatus, MemberView } from '../../src/leader/leader.js';
-import { playheadAt, type Timeline, type Track } from '../../src/protocol/index.js';
+import type { Timeline, Track } from '../../src/protocol/index.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = join(ROOT, 'bin', 'syncplay');
@@ -35,16 +36,8 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 export const sleepUntil = (monotonic: number): Promise<void> => sleep(monotonic - nowMs());
 
 /** One telemetry line written by `syncplay member --telemetry FILE`. */
-import type { TelemetryLine as Reading } from '../../src/member/telemetry.js';
-export type { Reading };
-
-/** The true error of a reading against the leader's timeline, ms (positive = ahead), or null
- *  when the timeline does not have that track playing at that instant. */
-export function trueErrorMs(r: Reading, timeline: Timeline, tracks: readonly Track[]): number | null {
-  const p = playheadAt(timeline, tracks, r.localMs + r.latencyOffsetMs);
-  if (p.state !== 'playing' || p.trackIndex !== r.trackIndex) return null;
-  return (r.audioPtsSec - p.positionSec) * 1000;
-}
+export type { TelemetryLine as Reading } from '../../bench/telemetry.js';
+export { readTelemetry, trueErrorMs };
 
 /** Direct children of a process (e.g. a member's mpv). */
 export { childPids };
@@ -401,20 +394,6 @@ export function memberNamed(s: LeaderStatus, name: string): MemberView | undefin
 
 export function describeMember(m: MemberView): string {
   return `${m.name}: ${m.connected ? 'connected' : 'LOST'} player=${m.playerState} track=${m.trackIndex} files=${m.fileStatus}${m.fileProblems.length ? JSON.stringify(m.fileProblems) : ''} err=${m.errorMs?.toFixed(2) ?? '—'} ms speed=${m.speed ?? '—'} rtt=${m.rttMs?.toFixed(3) ?? '—'} hardSeeks=${m.hardSeeks} age=${m.statusAgeMs?.toFixed(0) ?? '—'} ms`;
-}
-
-export function readTelemetry(file: string): Reading[] {
-  if (!existsSync(file)) return [];
-  const out: Reading[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      out.push(JSON.parse(line) as Reading);
-    } catch {
-      /* a line being written right now */
-    }
-  }
-  return out;
 }
 
 export interface SyncReport {

@@ -10,12 +10,13 @@
  * telemetry reading's localMs is an instant on it, and so is this process's hrtime.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { childPids, cmdline as rawCmdline } from '../../bench/child-processes.js';
+import { readTelemetry } from '../../bench/telemetry.js';
 import type { LeaderStatus } from '../../src/leader/leader.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -34,14 +35,6 @@ function monoMs(): number {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
-
-interface Reading {
-  member: string;
-  localMs: number;
-  latencyOffsetMs: number;
-  trackIndex: number;
-  audioPtsSec: number;
-}
 
 class Proc {
   readonly lines: string[] = [];
@@ -105,22 +98,6 @@ class Proc {
   tail(n = 30): string {
     return `--- ${this.label} (pid ${this.child.pid}) ---\n${this.lines.slice(-n).join('\n')}`;
   }
-}
-
-
-
-function readings(file: string): Reading[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as Reading];
-      } catch {
-        return []; // a line being written
-      }
-    });
 }
 
 describe('scheduled start (--start-at)', () => {
@@ -192,7 +169,7 @@ describe('scheduled start (--start-at)', () => {
     await sleep(timeline.at + WINDOW_MS + 1000 + 400 - monoMs());
     for (const m of members) m.proc.noteMpv();
     const results = members.map((m) => {
-      const rs = readings(m.telemetry).filter((r) => r.localMs >= timeline.at && r.localMs <= timeline.at + WINDOW_MS + 1000);
+      const rs = readTelemetry(m.telemetry).filter((r) => r.localMs >= timeline.at && r.localMs <= timeline.at + WINDOW_MS + 1000);
       const errors = rs.map((r) => ({ ms: r.localMs - timeline.at, track: r.trackIndex, errorMs: (r.audioPtsSec - (r.localMs + r.latencyOffsetMs - timeline.at) / 1000) * 1000 }));
       const maxAbs = (xs: typeof errors): number => Math.max(...xs.map((e) => Math.abs(e.errorMs)));
       const worst = maxAbs(errors);

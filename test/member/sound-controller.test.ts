@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../bench/seeded-random.js';
+import { quantile } from '../../bench/stats.js';
 import { SoundController } from '../../src/member/sound-controller.js';
 
 const DT = 0.1;
@@ -30,7 +31,7 @@ function run(update: (measured: number, dt: number) => number | 'seek', o: { dri
   return { trueErr, changes };
 }
 
-const p95 = (v: number[]): number => [...v].map(Math.abs).sort((a, b) => a - b)[Math.floor(0.95 * (v.length - 1))]!;
+const p95 = (v: number[]): number => quantile(v.map(Math.abs), 0.95);
 const speedOf = (d: ReturnType<SoundController['update']>): number | 'seek' => (d.action === 'speed' ? d.speed : 'seek');
 
 /** The loop without what this controller adds: a plain PI on every reading (no plant model, median, deadband or step threshold). */

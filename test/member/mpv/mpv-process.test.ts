@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { percentile } from '../../../bench/stats.js';
 import {
   MPV_INSTALL_HINT,
   MpvCommandError,
@@ -27,11 +28,6 @@ function sweepWav(seconds: number, rate = 44100, f0 = 200, f1 = 2000): Buffer {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function percentile(sorted: number[], p: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
-}
 
 let dir: string;
 let wav: string;
@@ -100,8 +96,8 @@ describe('MpvProcess + MpvIpcClient with a real mpv', () => {
     const rtts: number[] = [];
     for (let i = 0; i < 200; i++) rtts.push((await mpv.timedGetProperty('audio-pts')).rttMs);
     rtts.sort((x, y) => x - y);
-    const p50 = percentile(rtts, 50);
-    const p95 = percentile(rtts, 95);
+    const p50 = percentile(rtts, 50)!;
+    const p95 = percentile(rtts, 95)!;
     console.log(
       `[mpv] timedGetProperty(audio-pts) rtt over 200 reads: p50 ${p50.toFixed(3)} ms, p95 ${p95.toFixed(3)} ms, max ${rtts[rtts.length - 1]!.toFixed(3)} ms`,
     );
