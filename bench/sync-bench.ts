@@ -37,6 +37,7 @@ import { fakeEnv, fakeToReal, findLibfaketime, FAKETIME_INSTALL_HINT, measureFak
 import { ImpairProxy, presets, type Impairment, type ImpairProxyStats } from './impair-proxy.js';
 import { PulseRoom } from './pulse-room.js';
 import { readTelemetry } from './telemetry.js';
+import { benchArgs, numberOption, type BenchOptions } from './args.js';
 import {
   convergence,
   cpuSeconds,
@@ -223,100 +224,40 @@ interface Options {
 
 const hasCommand = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
-function usage(): string {
-  return [
-    'usage: node dist/bench/sync-bench.js [options]',
-    '  --scenario <a,b,…>    scenarios to run, "telemetry" (' + TELEMETRY_SET.join(',') + ') or "all" (default: ' + DEFAULT_SET.join(',') + ')',
-    '  --duration <s>        seconds of playback per scenario, from the PLAY instant (default 68: the headline is 60 s from 8 s)',
-    '  --quick               CI smoke test: scenario "clean" only (unless --scenario), 24 s (≤ 60 s in all)',
-    '  --pulse / --no-pulse  run every scenario that can on the private PulseAudio, recorded (default: when pulseaudio and parec exist)',
-    '  --runs <n>            repeat each scenario n times, interleaved (default 5; --quick 1)',
-    '  --member-arg <arg>    pass <arg> to every member (repeatable; experiments)',
-    '  --save-audio          keep each run\'s recording (s16le, one channel per member) with its results',
-    '  --members <n>         members to start (default 3)',
-    '  --seek-to <s>         where the SEEK goes (default 5)',
-    '  --drift               same as --scenario drift (legacy)',
-    '  --keep-tmp            keep the temporary directory (sockets, logs, telemetry)',
-    '  --report-only         exit 0 when every scenario ran, met its targets or not (smoke test)',
-    '  --list                list the scenarios',
-  ].join('\n');
-}
+const OPTIONS = {
+  scenario: { type: 'string', value: 'a,b,…', help: 'scenarios to run, "telemetry" (' + TELEMETRY_SET.join(',') + ') or "all" (default: ' + DEFAULT_SET.join(',') + ')' },
+  duration: { type: 'string', value: 's', help: 'seconds of playback per scenario, from the PLAY instant (default 68: the headline is 60 s from 8 s)' },
+  quick: { type: 'boolean', help: 'CI smoke test: scenario "clean" only (unless --scenario), 24 s (≤ 60 s in all)' },
+  pulse: { type: 'boolean', help: 'run every scenario that can on the private PulseAudio, recorded (default: when pulseaudio and parec exist)' },
+  'no-pulse': { type: 'boolean', help: 'members on --ao=null, nothing recorded' },
+  runs: { type: 'string', value: 'n', help: 'repeat each scenario n times, interleaved (default 5; --quick 1)' },
+  'member-arg': { type: 'string', multiple: true, value: 'arg', help: 'pass <arg> to every member (repeatable; experiments)' },
+  'save-audio': { type: 'boolean', help: "keep each run's recording (s16le, one channel per member) with its results" },
+  members: { type: 'string', value: 'n', help: 'members to start (default 3)' },
+  'seek-to': { type: 'string', value: 's', help: 'where the SEEK goes (default 5)' },
+  drift: { type: 'boolean', help: 'same as --scenario drift (legacy)' },
+  'keep-tmp': { type: 'boolean', help: 'keep the temporary directory (sockets, logs, telemetry)' },
+  'report-only': { type: 'boolean', help: 'exit 0 when every scenario ran, met its targets or not (smoke test)' },
+  list: { type: 'boolean', help: 'list the scenarios' },
+} as const satisfies BenchOptions;
 
 function parseArgs(argv: string[]): Options {
-  let duration: number | null = null;
-  let scenario: string | null = null;
-  let quick = false;
-  let members = 3;
-  let seekToSec = 5;
-  let keepTmp = false;
-  let pulseAll: boolean | null = null;
-  let reportOnly = false;
-  let runs: number | null = null;
-  const memberArgs: string[] = [];
-  let saveAudio = false;
-  const num = (name: string, v: string | undefined): number => {
-    const n = Number(v);
-    if (v === undefined || !Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number, got ${v ?? 'nothing'}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = (): string | undefined => inline ?? argv[++i];
-    switch (flag) {
-      case '--duration':
-        duration = num('--duration', value());
-        break;
-      case '--scenario':
-        scenario = value() ?? '';
-        break;
-      case '--drift':
-        scenario = 'drift';
-        break;
-      case '--quick':
-        quick = true;
-        break;
-      case '--pulse':
-        pulseAll = true;
-        break;
-      case '--no-pulse':
-        pulseAll = false;
-        break;
-      case '--runs':
-        runs = Math.round(num('--runs', value()));
-        break;
-      case '--save-audio':
-        saveAudio = true;
-        break;
-      case '--member-arg':
-        memberArgs.push(value() ?? '');
-        break;
-      case '--members':
-        members = Math.round(num('--members', value()));
-        break;
-      case '--seek-to':
-        seekToSec = Number(value());
-        if (!Number.isFinite(seekToSec) || seekToSec < 0) throw new Error('--seek-to needs a number of seconds ≥ 0');
-        break;
-      case '--keep-tmp':
-        keepTmp = true;
-        break;
-      case '--report-only':
-        reportOnly = true;
-        break;
-      case '--list':
-        for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(12)} ${s.description}\n`);
-        process.exit(0);
-      // falls through
-      case '-h':
-      case '--help':
-        process.stdout.write(usage() + '\n');
-        process.exit(0);
-      // falls through (process.exit never returns)
-      default:
-        throw new Error(`unknown option ${arg}\n${usage()}`);
-    }
+  const { values: v } = benchArgs('node dist/bench/sync-bench.js [options]', OPTIONS, { argv });
+  if (v.list) {
+    for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(12)} ${s.description}\n`);
+    process.exit(0);
   }
+  const duration = v.duration === undefined ? null : numberOption('--duration', v.duration, 0);
+  const scenario = v.drift ? 'drift' : (v.scenario ?? null);
+  const quick = v.quick ?? false;
+  const members = Math.round(numberOption('--members', v.members, 3));
+  const seekToSec = numberOption('--seek-to', v['seek-to'], 5, 0);
+  const keepTmp = v['keep-tmp'] ?? false;
+  const pulseAll = v['no-pulse'] ? false : v.pulse ? true : null;
+  const reportOnly = v['report-only'] ?? false;
+  const runs = v.runs === undefined ? null : Math.round(numberOption('--runs', v.runs, 0));
+  const memberArgs = v['member-arg'] ?? [];
+  const saveAudio = v['save-audio'] ?? false;
   const names = scenario === 'all' ? SCENARIOS.map((s) => s.name) : scenario === 'telemetry' ? TELEMETRY_SET : scenario ? scenario.split(',').map((s) => s.trim()).filter(Boolean) : quick ? ['clean'] : DEFAULT_SET;
   const scenarios = names.map((n) => {
     const s = SCENARIOS.find((x) => x.name === n);
