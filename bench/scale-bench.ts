@@ -24,10 +24,12 @@
  * steady-state CPU time goes (self and inclusive, by function).
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sendControl } from '../src/cli/ctl-command.js';
+import { raiseThreads } from '../src/member/priority.js';
 import { assertAlive, children, killChildrenNow, shellQuote, sleep, spawnChild, stopChild, type Child } from './child-processes.js';
 import type { ControlRequest } from '../src/leader/control-server.js';
 import type { Timeline } from '../src/protocol/messages.js';
@@ -57,6 +59,10 @@ interface Options {
   cpuProf: boolean;
   keepTmp: boolean;
   commandGapMs: number;
+  /** no party secret: lines travel untagged (default: a secret, every line tagged, as users run it) */
+  open: boolean;
+  /** nice value for the leader's threads (null: as started) */
+  leaderNice: number | null;
 }
 
 const OPTIONS = {
@@ -69,7 +75,15 @@ const OPTIONS = {
   settle: { type: 'string', value: 's', help: 'wait after the last burst before measuring (default 3)' },
   'cpu-prof': { type: 'boolean', help: 'run the leader under node --cpu-prof and report where its time goes' },
   'keep-tmp': { type: 'boolean', help: 'keep the temporary directory (logs, profiles)' },
+  open: { type: 'boolean', help: 'no party secret (default: a secret; every line both ways tagged and verified)' },
+  'leader-nice': { type: 'string', value: 'n', help: "run the leader's threads at this nice value, e.g. --leader-nice=-10 (raising it needs the privilege)" },
 } as const satisfies BenchOptions;
+
+function niceValue(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < -20 || n > 19) throw new Error(`--leader-nice needs an integer -20…19, got ${value}`);
+  return n;
+}
 
 export function parseArgs(argv: string[]): Options {
   const { values: v } = benchArgs('node dist/bench/scale-bench.js [options]', OPTIONS, { argv });
@@ -86,6 +100,8 @@ export function parseArgs(argv: string[]): Options {
     cpuProf: v['cpu-prof'] ?? false,
     keepTmp: v['keep-tmp'] ?? false,
     commandGapMs: 1000,
+    open: v.open ?? false,
+    leaderNice: v['leader-nice'] === undefined ? null : niceValue(v['leader-nice']),
   };
 }
 
@@ -322,6 +338,10 @@ export interface StepResult {
   commands: { leader: string; sims: string[] };
   joinedAtStart: number;
   joinedAtEnd: number;
+  /** per-line tags (null: --open): lines the members verified, and lines that failed */
+  lineAuth: { verifiedLines: number; tagFailures: number } | null;
+  /** joins the leader answered "busy" (too many handshakes pending), retried by the members */
+  busyRetries: number;
   dropped: number;
   dropReasons: string[];
   errorsFromLeader: { code: string; message: string }[];
@@ -395,9 +415,13 @@ async function runStep(n: number, o: Options, resultsDir: string): Promise<StepR
     const sock = join(tmp, 'l.sock');
     const profDir = join(tmp, 'prof');
     const nodeFlags = o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
-    const leaderArgs = [...nodeFlags, join(root, 'bin', 'syncplay'), 'leader', '--music-dir', join(root, 'playlists'), '--host', '127.0.0.1', '--port', '0', '--no-ui', '--no-web', '--socket', sock, '--state-file', join(tmp, 's.json'), '--open', '--no-advertise', '--max-members', String(n + 16), '--max-connections', String(n + 64)];
+    const secretFile = join(tmp, 'party-secret');
+    if (!o.open) writeFileSync(secretFile, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+    const access = o.open ? ['--open'] : ['--secret-file', secretFile, '--state-dir', join(tmp, 'state')];
+    const leaderArgs = [...nodeFlags, join(root, 'bin', 'syncplay'), 'leader', '--music-dir', join(root, 'playlists'), '--host', '127.0.0.1', '--port', '0', '--no-ui', '--no-web', '--socket', sock, '--state-file', join(tmp, 's.json'), ...access, '--no-advertise', '--max-members', String(n + 16), '--max-connections', String(n + 64)];
     const leaderLog = join(tmp, 'leader.log');
     const leader = spawnNode('leader', leaderArgs, leaderLog);
+    if (o.leaderNice !== null && !raiseThreads(leader.pid, o.leaderNice)) throw new Error(`cannot set the leader's nice value to ${o.leaderNice} (not permitted)`);
     let port = 0;
     await waitFor('the leader to listen', 20_000, [leader], () => {
       const m = /leader listening on [^\s]+:(\d+)/.exec(existsSync(leaderLog) ? readFileSync(leaderLog, 'utf8') : '');
@@ -426,7 +450,7 @@ async function runStep(n: number, o: Options, resultsDir: string): Promise<StepR
     const perProc = Math.floor(n / procs);
     for (let p = 0; p < procs; p++) {
       const count = p === procs - 1 ? n - perProc * (procs - 1) : perProc;
-      const args = [simScript, '--host', '127.0.0.1', '--port', String(port), '--count', String(count), '--prefix', `sim${p}`, '--join-rate', String(o.joinRate / procs)];
+      const args = [simScript, '--host', '127.0.0.1', '--port', String(port), '--count', String(count), '--prefix', `sim${p}`, '--join-rate', String(o.joinRate / procs), ...(o.open ? [] : ['--secret-file', secretFile])];
       const child = spawnNode(`sim${p}`, args, join(tmp, `sim${p}.log`), true);
       const sim: Sim = { child, count, progress: null, collected: null, waiters: [] };
       child.proc.on('message', (raw: unknown) => {
@@ -575,6 +599,9 @@ async function runStep(n: number, o: Options, resultsDir: string): Promise<StepR
     if (lateTotal > 0) problems.push(`${lateTotal} arrivals after the instant`);
     if (leaderCpuPct !== null && leaderCpuPct > COPING.leaderCpuPct) problems.push(`leader CPU ${leaderCpuPct.toFixed(0)} % > ${COPING.leaderCpuPct} %`);
     if (closed.length > 0 || joinedAtStart < n) problems.push(`${Math.max(closed.length, n - joinedAtStart)} members dropped or never joined`);
+    const verifiedLines = replies.reduce((s, r) => s + r.verifiedLines, 0);
+    const tagFailures = replies.reduce((s, r) => s + r.tagFailures, 0);
+    if (tagFailures > 0) problems.push(`${tagFailures} lines failed their tag`);
     if (missingTotal > 0) problems.push(`${missingTotal} command deliveries missing`);
     if (failed.length > 0) problems.push(`${failed.length} commands failed (${failed[0]!.error})`);
     const copes = problems.length === 0;
@@ -599,6 +626,8 @@ async function runStep(n: number, o: Options, resultsDir: string): Promise<StepR
       commands: { leader: leader.command, sims: sims.map((s) => s.child.command) },
       joinedAtStart,
       joinedAtEnd,
+      lineAuth: o.open ? null : { verifiedLines, tagFailures },
+      busyRetries: replies.reduce((s, r) => s + r.busyRetries, 0),
       dropped: closed.length,
       dropReasons: [...new Set(closed.map((c) => c.reason))].slice(0, 5),
       errorsFromLeader: replies.flatMap((r) => r.errorsFromLeader).slice(0, 10),
@@ -664,7 +693,7 @@ function report(steps: StepResult[], o: Options, command: string): string {
   L.push('');
   L.push(`Command: \`${command}\``);
   L.push(`Machine: ${availableParallelism()} CPUs, load average ${steps[0]?.loadAvg.start.map((x) => x.toFixed(2)).join(' ')} at start, ${steps.at(-1)?.loadAvg.end.map((x) => x.toFixed(2)).join(' ')} at end. Node ${process.version}.`);
-  L.push(`Each step: a fresh leader; members join at ${o.joinRate}/s; ${o.settleSec} s settle; ${o.steadySec} s steady state; ${o.rounds} × (play track 1, seek 10, next).`);
+  L.push(`Each step: a fresh leader ${o.open ? 'of an open party (--open: lines untagged)' : 'with a party secret (every line both ways tagged; members verify each before acting on it)'}; members join at ${o.joinRate}/s; ${o.settleSec} s settle; ${o.steadySec} s steady state; ${o.rounds} × (play track 1, seek 10, next).`);
   L.push('');
   L.push('| members | sim procs | fan-out p95, median command ms | fan-out p50 / p95 / max ms, all | spread p95 / max ms | late | missing | ctl round trip p50 / max ms (idle leader p50) | time-exchange rtt p50 / p95 ms | heartbeat delivery p50 / p95 / max ms | leader CPU steady % | leader CPU commands % | sim CPU % | machine busy % | leader peak RSS MB | dropped | copes |');
   L.push('|---:|---:|---:|---|---|---:|---:|---|---|---|---:|---:|---|---:|---:|---:|---|');
@@ -675,12 +704,13 @@ function report(steps: StepResult[], o: Options, command: string): string {
     );
   }
   L.push('');
-  L.push('fan-out = arrival of the new timeline at each member − the instant just before sendControl (all members × all commands; "median command" = the median over commands of each command\'s p95, what the verdicts use: one command caught by a scheduling hiccup on a busy machine does not decide them); spread = arrival − the first member\'s arrival of the same command (the per-member cost of the broadcast and of reading it, without the machine\'s wake-up latency); late = arrivals after the timeline\'s instant; ctl round trip = sendControl until the reply (the leader broadcasts before it replies; "idle leader" = the same for \`status\` before any member joined, this machine\'s floor); heartbeat delivery = arrival − the heartbeat\'s leaderMs stamp.');
+  L.push('fan-out = arrival of the new timeline at each member (its line read and, with a secret, its tag verified) − the instant just before sendControl (so it includes the hop over the control socket) (all members × all commands; "median command" = the median over commands of each command\'s p95, what the verdicts use: one command caught by a scheduling hiccup on a busy machine does not decide them); spread = arrival − the first member\'s arrival of the same command (the per-member cost of the broadcast and of reading it, without the machine\'s wake-up latency); late = arrivals after the timeline\'s instant; ctl round trip = sendControl until the reply (the leader broadcasts before it replies; "idle leader" = the same for \`status\` before any member joined, this machine\'s floor); heartbeat delivery = arrival − the heartbeat\'s leaderMs stamp.');
   for (const s of steps) {
     L.push('');
     L.push(`## ${s.members} members`);
     L.push('');
-    L.push(`Joined ${s.joinedAtStart}/${s.members} in ${s.joinSec.toFixed(1)} s; ${s.joinedAtEnd} still joined at the end; time exchanges ${fmt(s.steady.exchangesPerSec, 0)}/s and status reports ${fmt(s.steady.statusPerSec, 0)}/s in steady state (${s.steady.exchangesUnanswered} exchanges unanswered in the window); largest heartbeat gap at a member ${fmt(s.steady.maxHeartbeatGapMs, 0)} ms. Leader CPU in steady state ${fmt(s.steady.leaderCpuPct)} % = ${fmt(s.steady.leaderUserPct)} % user + ${fmt(s.steady.leaderSystemPct)} % kernel. Leader RSS at the end ${fmt(s.leaderRssMb, 0)} MB, peak ${fmt(s.leaderPeakRssMb, 0)} MB. Command phase: rtt p50 / p95 ${fmt(s.commandPhase.rttMs.p50, 3)} / ${fmt(s.commandPhase.rttMs.p95, 3)} ms.`);
+    L.push(`Joined ${s.joinedAtStart}/${s.members} in ${s.joinSec.toFixed(1)} s (${s.busyRetries} joins retried after "busy"); ${s.joinedAtEnd} still joined at the end; time exchanges ${fmt(s.steady.exchangesPerSec, 0)}/s and status reports ${fmt(s.steady.statusPerSec, 0)}/s in steady state (${s.steady.exchangesUnanswered} exchanges unanswered in the window); largest heartbeat gap at a member ${fmt(s.steady.maxHeartbeatGapMs, 0)} ms. Leader CPU in steady state ${fmt(s.steady.leaderCpuPct)} % = ${fmt(s.steady.leaderUserPct)} % user + ${fmt(s.steady.leaderSystemPct)} % kernel. Leader RSS at the end ${fmt(s.leaderRssMb, 0)} MB, peak ${fmt(s.leaderPeakRssMb, 0)} MB. Command phase: rtt p50 / p95 ${fmt(s.commandPhase.rttMs.p50, 3)} / ${fmt(s.commandPhase.rttMs.p95, 3)} ms.`);
+    if (s.lineAuth) L.push(`Per-line tags: ${s.lineAuth.verifiedLines} lines from the leader verified by the members, ${s.lineAuth.tagFailures} failed.`);
     if (s.dropReasons.length) L.push(`Dropped: ${s.dropReasons.join('; ')}`);
     if (s.errorsFromLeader.length) L.push(`Errors from the leader: ${s.errorsFromLeader.map((e) => `${e.code}: ${e.message}`).join('; ')}`);
     L.push('');

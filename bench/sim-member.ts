@@ -7,11 +7,17 @@
  *     (as src/member/leader-link.ts);
  *   - a status report every second with plausible values (clock estimate from its own exchanges,
  *     a small sync error while playing, file status ok, the volume the leader set);
- *   - reading heartbeats, timelines, settings.
- * It does not reconnect: a member the leader drops stays dropped, and is counted.
+ *   - reading heartbeats, timelines, settings;
+ *   - with --secret-file, per-line authentication as a real member does it (line-auth.ts): every
+ *     line from the leader after the hello is verified (a wrong tag closes the connection, and is
+ *     counted), every line to it is tagged.
+ * A member told "busy" while joining (too many handshakes pending) tries again after 0.25–1 s, as a
+ * real member reconnects with backoff; once joined it does not reconnect: a member the leader
+ * drops stays dropped, and is counted.
  *
- * Every arrival is stamped with the process's monotonic clock (process.hrtime) as the first thing
- * in the socket's data handler. All processes on the machine share CLOCK_MONOTONIC, and the
+ * Every arrival is stamped with the process's monotonic clock (process.hrtime): time-exchange
+ * replies as the first thing in the socket's data handler, a new timeline once its line's tag has
+ * been verified (received and verified: what a member can act on). All processes on the machine share CLOCK_MONOTONIC, and the
  * leader's shared clock is its monotonic clock, so arrivals compare directly with the leader's
  * timeline instants and heartbeat stamps.
  *
@@ -27,6 +33,7 @@ import { pathToFileURL } from 'node:url';
 import { monotonicMs } from '../src/clock/monotonic.js';
 import { TIME_EXCHANGE } from '../src/member/time-exchange.js';
 import { memberProof } from '../src/protocol/auth.js';
+import { LineAuth, sessionKeys } from '../src/protocol/line-auth.js';
 import { PROTOCOL_VERSION } from '../src/protocol/messages.js';
 import { benchArgs } from './args.js';
 
@@ -49,7 +56,7 @@ export interface Arrival {
   member: number;
   seq: number;
   at: number;
-  /** monotonic ms when the data carrying it was read */
+  /** monotonic ms when the line carrying it was read and its tag verified */
   arrival: number;
   via: 'timeline' | 'heartbeat';
 }
@@ -89,6 +96,11 @@ export interface CollectReply {
   closed: { member: number; at: number; reason: string }[];
   errorsFromLeader: { code: string; message: string }[];
   arrivals: Arrival[];
+  /** lines from the leader whose tag verified, and lines whose tag did not (each closes its connection) */
+  verifiedLines: number;
+  tagFailures: number;
+  /** joins retried after the leader said "busy" */
+  busyRetries: number;
   windows: WindowSamples[];
 }
 
@@ -109,6 +121,9 @@ const exchangeLog: number[] = []; // send times
 const arrivals: Arrival[] = [];
 const closedLog: { member: number; at: number; reason: string }[] = [];
 const leaderErrors: { code: string; message: string }[] = [];
+let verifiedLines = 0;
+let busyRetries = 0;
+let tagFailures = 0;
 
 function gaussian(): number {
   const u = 1 - Math.random();
@@ -138,17 +153,25 @@ class SimMember {
   private muted = false;
   private readonly skewPpm = gaussian() * 0.5;
   private readonly seenSeq = new Set<number>();
+  /** per-line tags after the hello, when the party has a secret */
+  private auth: LineAuth | null = null;
 
   constructor(readonly index: number, readonly name: string, private readonly opts: SimOptions) {}
 
   start(): void {
+    this.buf = '';
+    this.auth = null;
     const socket = connect({ host: this.opts.host, port: this.opts.port });
     this.socket = socket;
     socket.setNoDelay(true);
     socket.on('connect', () => (this.connected = true));
     socket.on('data', (d: Buffer) => this.onData(d, nowMs()));
-    socket.on('error', (e) => this.close(`error: ${e.message}`));
-    socket.on('close', () => this.close('closed by the leader'));
+    socket.on('error', (e) => {
+      if (this.socket === socket) this.close(`error: ${e.message}`);
+    });
+    socket.on('close', () => {
+      if (this.socket === socket) this.close('closed by the leader');
+    });
   }
 
   stop(): void {
@@ -173,7 +196,9 @@ class SimMember {
 
   private send(m: Record<string, unknown>): void {
     const s = this.socket;
-    if (s && !s.destroyed && !this.closed) s.write(JSON.stringify(m) + '\n');
+    if (!s || s.destroyed || this.closed) return;
+    const json = JSON.stringify(m);
+    s.write((this.auth ? this.auth.seal(json) : json) + '\n');
   }
 
   private onData(d: Buffer, t: number): void {
@@ -185,7 +210,17 @@ class SimMember {
     }
   }
 
-  private onLine(line: string, t: number): void {
+  private onLine(raw: string, t: number): void {
+    let line = raw;
+    if (this.auth) {
+      const opened = this.auth.open(raw);
+      if (opened === null) {
+        tagFailures += 1;
+        return this.close('a line from the leader failed its tag');
+      }
+      verifiedLines += 1;
+      line = opened;
+    }
     let m: Record<string, unknown>;
     try {
       m = JSON.parse(line) as Record<string, unknown>;
@@ -197,6 +232,8 @@ class SimMember {
         const nonce = String(m.nonce);
         const proof = this.opts.secret !== null ? memberProof(this.opts.secret, nonce, this.name) : undefined;
         this.send({ type: 'hello', protocol: PROTOCOL_VERSION, name: this.name, clientNonce: this.clientNonce, version: 'sim', role: 'member', ...(proof ? { proof } : {}) });
+        // Every line after the hello, both ways, carries a tag.
+        if (this.opts.secret !== null) this.auth = new LineAuth(sessionKeys(this.opts.secret, nonce, this.clientNonce, 'member'));
         return;
       }
       case 'welcome':
@@ -214,7 +251,8 @@ class SimMember {
         const tl = m.timeline as Timeline;
         if (!this.seenSeq.has(tl.seq)) {
           this.seenSeq.add(tl.seq);
-          arrivals.push({ member: this.index, seq: tl.seq, at: tl.at, arrival: t, via: m.type });
+          // received and verified: stamped after the tag check (the data handler's stamp when open)
+          arrivals.push({ member: this.index, seq: tl.seq, at: tl.at, arrival: this.auth ? nowMs() : t, via: m.type });
         }
         if (m.type === 'heartbeat') heartbeatLog.push(t, t - (m.leaderMs as number), this.index);
         this.timeline = tl;
@@ -227,6 +265,16 @@ class SimMember {
         return;
       }
       case 'error':
+        if (m.code === 'busy' && !this.joined && !this.closed) {
+          busyRetries += 1;
+          const old = this.socket;
+          this.socket = null;
+          old?.destroy();
+          setTimeout(() => {
+            if (!this.closed) this.start();
+          }, 250 + Math.random() * 750);
+          return;
+        }
         leaderErrors.push({ code: String(m.code), message: String(m.message) });
         return;
       default:
@@ -388,6 +436,9 @@ function run(opts: SimOptions): void {
         closed: closedLog,
         errorsFromLeader: leaderErrors.slice(0, 50),
         arrivals,
+        verifiedLines,
+        tagFailures,
+        busyRetries,
         windows: req.windows.map((w) => windowSamples(w.name, w.from, w.to)),
       });
     } else if (msg.type === 'stop') {
