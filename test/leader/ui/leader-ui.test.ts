@@ -171,13 +171,23 @@ describe('<LeaderApp> frames', () => {
     const paused = mount({ status: status('paused'), onAction: () => ({}), onQuit: () => {} });
     expect(plain(paused.lastFrame())).toContain('PAUSED');
     expect(plain(paused.lastFrame())).toContain('no members yet');
-    const nextStart = new Date(Date.now() + 3_600_000);
-    const stopped = mount({ status: status('stopped', [], { schedule: { nextStart: nextStart.toISOString(), nextStop: null } }), onAction: () => ({}), onQuit: () => {} });
-    const f = plain(stopped.lastFrame());
-    expect(f).toContain('STOPPED');
-    const hm = `${String(nextStart.getHours()).padStart(2, '0')}:${String(nextStart.getMinutes()).padStart(2, '0')}`;
-    // Within an hour of midnight the start is tomorrow and carries its day ("Mon 30 Nov 00:16").
-    expect(f).toMatch(new RegExp(`start (\\S+ \\d+ \\S+ )?${hm}`));
+    // The wall clock is faked (Date only: Ink's timers stay real), so the date is known.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const scheduled = (nowLocal: Date, inMs: number): string => {
+        vi.setSystemTime(nowLocal);
+        const nextStart = new Date(nowLocal.getTime() + inMs).toISOString();
+        const f = plain(mount({ status: status('stopped', [], { schedule: { nextStart, nextStop: null } }), onAction: () => ({}), onQuit: () => {} }).lastFrame());
+        expect(f).toContain('STOPPED');
+        return f;
+      };
+      // Later today: the time alone.
+      expect(scheduled(new Date(2026, 5, 13, 12, 0, 0), 3_600_000)).toMatch(/schedule start 13:00(\s|$)/m);
+      // Past midnight: tomorrow, with its day.
+      expect(scheduled(new Date(2026, 5, 13, 23, 30, 0), 3_600_000)).toContain('schedule start Sun 14 Jun 00:30');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('scrolls a long playlist around the current track', () => {
