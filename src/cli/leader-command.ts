@@ -250,6 +250,12 @@ export async function runLeader(o: LeaderCommandOptions): Promise<void> {
   // Ink draws only a final frame under CI (CI / CONTINUOUS_INTEGRATION set): run headless there.
   const inCi = ['CI', 'CONTINUOUS_INTEGRATION'].some((k) => k in process.env && process.env[k] !== '0' && process.env[k] !== 'false');
   const withUi = o.ui !== false && process.stdout.isTTY === true && process.stdin.isTTY === true && !inCi;
+  // React's development build (chosen when NODE_ENV is unset) checks every render and costs the
+  // UI several times the CPU: the production build unless asked otherwise. Ink and React then
+  // load while the leader starts, so the first frame does not wait for them.
+  if (withUi) process.env.NODE_ENV ??= 'production';
+  const uiModule = withUi ? import('../leader/ui/run-leader-ui.js') : null;
+  uiModule?.catch(() => {});
   const logs = withUi ? new (await import('../leader/ui/log-buffer.js')).LogBuffer() : null;
   const log = createLogger(o.verbose ? 'debug' : 'info', '', logs ? logs.write : undefined);
   let running: RunningLeader;
@@ -274,8 +280,8 @@ export async function runLeader(o: LeaderCommandOptions): Promise<void> {
       scanError = e;
     },
   );
-  if (logs) {
-    const { runLeaderUi } = await import('../leader/ui/run-leader-ui.js');
+  if (logs && uiModule) {
+    const { runLeaderUi } = await uiModule;
     const { leader, control } = running;
     await runLeaderUi({
       source: { status: () => leader.status(), handle: (req) => (control ? control.handle(req) : { ok: false, error: 'no control socket' }) },

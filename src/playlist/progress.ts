@@ -79,7 +79,8 @@ export function describeProgress(p: ProgressView, noun = 'files'): string {
   return `${head} (${parts.join(', ')})`;
 }
 
-function formatSeconds(sec: number): string {
+/** "40 s", "3 min 20 s", "2 h 5 min": a time left, as a person reads it. */
+export function formatSeconds(sec: number): string {
   if (sec < 90) return `${Math.ceil(sec)} s`;
   const m = Math.floor(sec / 60);
   return m < 90 ? `${m} min ${Math.round(sec - m * 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;

@@ -1,12 +1,17 @@
 /**
  * The leader's terminal UI. <LeaderApp> is pure: it draws a LeaderStatus and the last log lines,
  * and turns key presses into ControlRequests passed to `onAction` (ControlServer.handle in the
- * real program, so the UI and `syncplay ctl` share one code path). <LiveLeaderApp> polls a
- * source (the leader) about 4 times a second and feeds <LeaderApp>.
+ * real program, so the UI and `syncplay ctl` share one code path). <LiveLeaderApp> reads a
+ * source (the leader) when what it shows can have changed (refresh.ts) and feeds <LeaderApp>.
+ *
+ * Drawing costs CPU on a Pi that also plays, so a frame is kept cheap: the playlist pane draws
+ * only the rows around the current track (whatever the playlist's length), the frame is kept
+ * one row shorter than the terminal (so Ink rewrites only the lines that changed instead of
+ * clearing the screen), and the parts that rarely change (playlist, key hints) are memoised.
  */
 import { escapeText } from '../../log/escape.js';
 import { Box, Text, useInput, useStdout, type Key } from 'ink';
-import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { qrLines } from '../../web/qr.js';
 import { nextTrackIndex } from '../../protocol/index.js';
 import type { ControlRequest } from '../control-server.js';
@@ -14,6 +19,9 @@ import type { LeaderStatus, MemberView } from '../leader.js';
 import { clock, fileIsBad, fit, HEALTH_COLOR, hostOf, memberHealth, ms, progressBar, speedIsOff, speedText, wallClock, windowAround } from './format.js';
 import { ALL_MEMBERS, isPlaying, KEY_HELP, keyIntent } from './keys.js';
 import { fetchCell, fetchText } from '../../member/fetch/progress-text.js';
+import { formatSeconds, type ProgressView } from '../../playlist/progress.js';
+import type { Track } from '../../protocol/index.js';
+import { nextRefreshMs } from './refresh.js';
 
 export interface LeaderAppProps {
   status: LeaderStatus;
@@ -136,14 +144,19 @@ export function LeaderApp(props: LeaderAppProps): ReactNode {
     else press(input, key);
   });
 
-  // Rows: header 2, now playing 7, members 3 + k + 1, log 2 + L, message 1, keys 2; one spare.
-  const fixed = 19;
-  const memberRows = Math.max(1, Math.min(members.length, height - fixed - 4));
-  const logRows = Math.max(2, Math.min(8, height - fixed - Math.max(1, Math.min(members.length, memberRows))));
+  // Rows: header 1, now playing 7, scan 3 (while it runs), members 5 + k, log 2 + L, message 1,
+  // key hints h; one row spare, so that the frame never fills the terminal (Ink then clears the
+  // whole screen on every frame instead of rewriting the lines that changed).
+  const scanning = status.scan !== null && status.scan !== undefined && status.scan.phase !== 'done';
+  const hints = useMemo(() => hintLines(width), [width]);
+  const fixed = 1 + 7 + (scanning ? 3 : 0) + 5 + 2 + 1 + hints.length + 1;
+  const memberRows = Math.max(1, Math.min(members.length, height - fixed - 2));
+  const logRows = Math.max(2, Math.min(8, height - fixed - memberRows));
 
   return (
     <Box flexDirection="column" width={width}>
       <Header status={status} width={width} />
+      {scanning && status.scan ? <ScanPanel scan={status.scan} width={width} /> : null}
       {help ? (
         <HelpPanel width={width} />
       ) : remote && status.web ? (
@@ -153,14 +166,14 @@ export function LeaderApp(props: LeaderAppProps): ReactNode {
           <Box marginTop={1}>
             <NowPlaying status={status} width={width - playlistWidth(width) - 2} />
             <Box width={2} />
-            <Playlist status={status} width={playlistWidth(width)} />
+            <Playlist tracks={status.tracks} current={status.playhead.state === 'ended' ? status.tracks.length - 1 : status.playhead.trackIndex} ended={status.playhead.state === 'ended'} scanning={scanning} width={playlistWidth(width)} />
           </Box>
           <Members status={status} selected={selected} width={width} maxRows={memberRows} />
           <LogPane lines={logs} rows={logRows} width={width} />
         </>
       )}
       <MessageLine flash={flash} confirmQuit={confirmQuit} width={width} />
-      <KeyHints width={width} />
+      <KeyHints lines={hints} />
     </Box>
   );
 }
@@ -275,15 +288,58 @@ function NowPlaying({ status, width }: { status: LeaderStatus; width: number }):
   );
 }
 
-function Playlist({ status, width }: { status: LeaderStatus; width: number }): ReactNode {
-  const count = status.tracks.length;
-  const current = status.playhead.state === 'ended' ? count - 1 : status.playhead.trackIndex;
+/** The music dir scan while it runs: files done of the total, the rate, what the cache served, the time left. */
+function ScanPanel({ scan, width }: { scan: ProgressView; width: number }): ReactNode {
+  const n = (v: number): string => Math.round(v).toLocaleString('en');
+  const elapsed = `${Math.floor(scan.elapsedSec)} s`;
+  if (scan.phase === 'listing') {
+    return (
+      <Box flexDirection="column" marginTop={1} width={width}>
+        <Rule title="Scan" width={width} right={elapsed} />
+        <Text wrap="truncate-end">
+          <Text color="yellow">listing </Text>
+          <Text>{`the music dir: ${n(scan.total)} files found so far`}</Text>
+        </Text>
+      </Box>
+    );
+  }
+  const counts = `${n(scan.done)}/${n(scan.total)} files `;
+  const tail = [`${n(scan.ratePerSec)}/s`, ...(scan.cached > 0 ? [`${n(scan.cached)} cached`] : []), scan.etaSec === null ? 'time left unknown' : `about ${formatSeconds(scan.etaSec)} left`].join(' · ');
+  const head = `${scan.phase} `;
+  const bar = progressBar(scan.total > 0 ? scan.done / scan.total : 0, Math.max(10, width - head.length - counts.length - tail.length - 2));
+  return (
+    <Box flexDirection="column" marginTop={1} width={width}>
+      <Rule title="Scan" width={width} right={elapsed} />
+      <Text wrap="truncate-end">
+        <Text color="yellow">{head}</Text>
+        <Text bold>{counts}</Text>
+        <Text color="yellow">{bar.done}</Text>
+        <Text dimColor>{bar.rest}</Text>
+        <Text>{'  ' + tail}</Text>
+      </Text>
+    </Box>
+  );
+}
+
+interface PlaylistProps {
+  tracks: readonly Track[];
+  /** the index marked as playing (the last one at the end) */
+  current: number;
+  ended: boolean;
+  /** the music dir is still being scanned (an empty playlist is not final) */
+  scanning: boolean;
+  width: number;
+}
+
+/** A window of PLAYLIST_ROWS rows around the current track: the cost does not grow with the playlist. */
+const Playlist = memo(function Playlist({ tracks, current, ended, scanning, width }: PlaylistProps): ReactNode {
+  const count = tracks.length;
   const { start, end } = windowAround(current, count, PLAYLIST_ROWS);
   const digits = String(count).length;
   const lines: ReactNode[] = [];
   for (let i = start; i < end; i++) {
-    const t = status.tracks[i]!;
-    const here = i === current && status.playhead.state !== 'ended';
+    const t = tracks[i]!;
+    const here = i === current && !ended;
     const dur = clock(t.durationSec);
     const label = t.title || t.path;
     const titleWidth = width - 2 - digits - 1 - dur.length - 1;
@@ -296,7 +352,7 @@ function Playlist({ status, width }: { status: LeaderStatus; width: number }): R
       </Text>,
     );
   }
-  if (count === 0) lines.push(<Text key="empty" dimColor>the playlist is empty</Text>);
+  if (count === 0) lines.push(<Text key="empty" dimColor>{scanning ? 'the music dir is being scanned…' : 'the playlist is empty'}</Text>);
   while (lines.length < PLAYLIST_ROWS) lines.push(<Text key={`pad${lines.length}`}> </Text>);
   const more = [start > 0 ? `↑${start}` : '', end < count ? `↓${count - end}` : ''].filter(Boolean).join(' ');
   return (
@@ -305,7 +361,7 @@ function Playlist({ status, width }: { status: LeaderStatus; width: number }): R
       {lines}
     </Box>
   );
-}
+});
 
 /**
  * Column widths of the member table; the name takes what is left. Wide terminals show the whole
@@ -410,7 +466,7 @@ function MemberRow({ m, selected, c }: { m: MemberView; selected: boolean; c: Re
   );
 }
 
-function LogPane({ lines, rows, width }: { lines: readonly string[]; rows: number; width: number }): ReactNode {
+const LogPane = memo(function LogPane({ lines, rows, width }: { lines: readonly string[]; rows: number; width: number }): ReactNode {
   const shown = lines.slice(-rows);
   const pad = rows - shown.length;
   return (
@@ -426,7 +482,7 @@ function LogPane({ lines, rows, width }: { lines: readonly string[]; rows: numbe
       ))}
     </Box>
   );
-}
+});
 
 function MessageLine({ flash, confirmQuit, width }: { flash: Flash | null; confirmQuit: boolean; width: number }): ReactNode {
   if (confirmQuit) {
@@ -460,20 +516,41 @@ const HINTS: [string, string][] = [
   ['q', 'quit'],
 ];
 
-function KeyHints({ width }: { width: number }): ReactNode {
-  return (
-    <Box flexWrap="wrap" width={width}>
-      {HINTS.map(([k, what]) => (
-        <Box key={k} marginRight={2}>
-          <Text>
-            <Text bold>{k}</Text>
-            <Text dimColor> {what}</Text>
-          </Text>
-        </Box>
-      ))}
-    </Box>
-  );
+/** The key hints laid out in lines of at most `width` columns (two spaces between hints). */
+export function hintLines(width: number): [string, string][][] {
+  const lines: [string, string][][] = [[]];
+  let used = 0;
+  for (const hint of HINTS) {
+    const w = [...hint[0]].length + 1 + [...hint[1]].length;
+    const line = lines[lines.length - 1]!;
+    if (line.length > 0 && used + 2 + w > width) {
+      lines.push([hint]);
+      used = w;
+    } else {
+      used += (line.length > 0 ? 2 : 0) + w;
+      line.push(hint);
+    }
+  }
+  return lines;
 }
+
+const KeyHints = memo(function KeyHints({ lines }: { lines: [string, string][][] }): ReactNode {
+  return (
+    <>
+      {lines.map((line, i) => (
+        <Text key={i} wrap="truncate-end">
+          {line.map(([k, what], j) => (
+            <Text key={k}>
+              {j > 0 ? '  ' : ''}
+              <Text bold>{k}</Text>
+              <Text dimColor> {what}</Text>
+            </Text>
+          ))}
+        </Text>
+      ))}
+    </>
+  );
+});
 
 /** The web remote's link and its QR code, dark on light so a phone's camera reads it. */
 function RemotePanel({ url, width }: { url: string; width: number }): ReactNode {
@@ -539,25 +616,29 @@ export interface UiSource {
 
 export interface LiveLeaderAppProps {
   source: UiSource;
-  /** the log lines to show; polled with the status */
+  /** the log lines to show; read with the status */
   logs?: { lines(): readonly string[] };
   onQuit: () => void;
+  /** read the status at this fixed interval (default: when it can have changed, see refresh.ts) */
   refreshMs?: number;
   width?: number;
   height?: number;
 }
 
-export function LiveLeaderApp({ source, logs, onQuit, refreshMs = 250, width, height }: LiveLeaderAppProps): ReactNode {
-  const [status, setStatus] = useState(() => source.status());
-  const [lines, setLines] = useState<readonly string[]>(() => logs?.lines() ?? []);
+export function LiveLeaderApp({ source, logs, onQuit, refreshMs, width, height }: LiveLeaderAppProps): ReactNode {
+  // One state for both, so that a refresh is one render.
+  const [view, setView] = useState(() => ({ status: source.status(), lines: logs?.lines() ?? ([] as readonly string[]) }));
   const { stdout } = useStdout();
   const [size, setSize] = useState(() => ({ columns: stdout.columns, rows: stdout.rows }));
   useEffect(() => {
-    const t = setInterval(() => {
-      setStatus(source.status());
-      if (logs) setLines(logs.lines());
-    }, refreshMs);
-    return () => clearInterval(t);
+    let timer: NodeJS.Timeout;
+    const read = (): void => {
+      const next = source.status();
+      setView({ status: next, lines: logs?.lines() ?? [] });
+      timer = setTimeout(read, refreshMs ?? nextRefreshMs(next));
+    };
+    timer = setTimeout(read, refreshMs ?? nextRefreshMs(source.status()));
+    return () => clearTimeout(timer);
   }, [source, logs, refreshMs]);
   useEffect(() => {
     const resized = (): void => setSize({ columns: stdout.columns, rows: stdout.rows });
@@ -569,10 +650,10 @@ export function LiveLeaderApp({ source, logs, onQuit, refreshMs = 250, width, he
   const onAction = useCallback(
     (request: ControlRequest) => {
       const reply = source.handle(request);
-      setStatus(source.status());
+      setView({ status: source.status(), lines: logs?.lines() ?? [] });
       return reply;
     },
-    [source],
+    [source, logs],
   );
-  return <LeaderApp status={status} logs={lines} onAction={onAction} onQuit={onQuit} width={width ?? size.columns} height={height ?? size.rows} />;
+  return <LeaderApp status={view.status} logs={view.lines} onAction={onAction} onQuit={onQuit} width={width ?? size.columns} height={height ?? size.rows} />;
 }

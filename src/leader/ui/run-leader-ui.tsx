@@ -44,6 +44,8 @@ export async function runLeaderUi(opts: RunLeaderUiOptions): Promise<'quit' | 's
     exitOnCtrlC: false,
     patchConsole: true,
     maxFps: 20,
+    // Rewrite only the lines that changed (the frame is kept shorter than the terminal for this).
+    incrementalRendering: true,
   });
   try {
     return await ended;

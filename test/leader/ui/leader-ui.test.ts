@@ -13,7 +13,8 @@ import { ControlServer, type ControlRequest } from '../../../src/leader/control-
 import { Leader, type LeaderStatus, type MemberView } from '../../../src/leader/leader.js';
 import { clock, memberHealth, ms, progressBar, windowAround } from '../../../src/leader/ui/format.js';
 import { keyIntent, playPauseRequest } from '../../../src/leader/ui/keys.js';
-import { LeaderApp, LiveLeaderApp } from '../../../src/leader/ui/leader-app.js';
+import { hintLines, LeaderApp, LiveLeaderApp } from '../../../src/leader/ui/leader-app.js';
+import type { ProgressView } from '../../../src/playlist/progress.js';
 import { LogBuffer } from '../../../src/leader/ui/log-buffer.js';
 import { qrLines } from '../../../src/web/qr.js';
 import { silentLogger } from '../../../src/log/logger.js';
@@ -397,5 +398,58 @@ describe('party in the header', () => {
     const header = plain(mount({ status: open, onAction: () => ({}), onQuit: () => {} }).lastFrame()).split('\n')[0];
     expect(header).toContain('OPEN party');
     expect(header).not.toContain('join code');
+  });
+});
+
+describe('big playlists and the scan', () => {
+  const scan = (over: Partial<ProgressView> = {}): ProgressView => ({ phase: 'reading', done: 3200, total: 10_000, cached: 2900, ratePerSec: 1050, etaSec: 6.5, elapsedSec: 4.2, ...over });
+
+  it('shows the scan in a widget of its own: files done of the total, a bar, the rate, the cache, the time left', () => {
+    const f = plain(mount({ status: status('stopped', [], { tracks: [], track: null, scan: scan() }), onAction: () => ({}), onQuit: () => {} }).lastFrame());
+    const lines = f.split('\n');
+    const rule = lines.findIndex((l) => l.startsWith('── Scan '));
+    expect(rule).toBeGreaterThan(0);
+    expect(lines[rule]).toMatch(/4 s ──$/);
+    expect(lines[rule + 1]).toMatch(/^reading 3,200\/10,000 files ━+─+ {2}1,050\/s · 2,900 cached · about 7 s left$/);
+    // The bar is drawn to scale: 32 % of it is done.
+    const done = (lines[rule + 1]!.match(/━/g) ?? []).length;
+    const all = done + (lines[rule + 1]!.match(/─/g) ?? []).length;
+    expect(done / all).toBeCloseTo(0.32, 1);
+    expect(f).toContain('the music dir is being scanned…');
+    for (const line of lines) expect([...line].length).toBeLessThanOrEqual(100);
+  });
+
+  it('shows the listing phase, and no widget once the scan is done', () => {
+    const listing = plain(mount({ status: status('stopped', [], { tracks: [], track: null, scan: scan({ phase: 'listing', done: 0, total: 4210, etaSec: null }) }), onAction: () => ({}), onQuit: () => {} }).lastFrame());
+    expect(listing).toContain('listing the music dir: 4,210 files found so far');
+    const done = plain(mount({ status: status('playing', [], { scan: scan({ phase: 'done', done: 10_000, etaSec: 0 }) }), onAction: () => ({}), onQuit: () => {} }).lastFrame());
+    expect(done).not.toContain('── Scan');
+    expect(done).not.toContain('being scanned');
+  });
+
+  it('draws a 100,000-track playlist as a window of 5 rows around the current track, in a frame shorter than the terminal', () => {
+    const many = Array.from({ length: 100_000 }, (_, i) => track(i + 1, 100, `Track number ${i + 1}`));
+    const timeline: Timeline = { seq: 1, state: 'playing', trackIndex: 54_321, positionSec: 3, at: 0, repeat: 'off' };
+    const s: LeaderStatus = { ...status('playing', [member('alpha')]), timeline, playhead: playheadAt(timeline, many, 10), tracks: many, track: many[54_321]!, repeat: 'off' };
+    for (const height of [24, 40, 60]) {
+      const f = plain(mount({ status: s, onAction: () => ({}), onQuit: () => {}, height }).lastFrame());
+      // Playlist rows read "<number> <title>" (the now-playing pane's "next 54323. …" has a dot).
+      const rows = [...f.matchAll(/ (\d{5,6}) Track number \1\b/g)].map((m) => Number(m[1]));
+      expect(rows).toEqual([54_320, 54_321, 54_322, 54_323, 54_324]);
+      expect(f).toMatch(/▶ +54322 Track number 54322/);
+      expect(f).toContain('↑54319 ↓45676');
+      // Ink rewrites only the changed lines as long as the frame is shorter than the terminal.
+      expect(f.split('\n').length).toBeLessThan(height);
+    }
+  });
+
+  it('lays the key hints out in lines that fit the width', () => {
+    for (const width of [60, 80, 100, 160]) {
+      const lines = hintLines(width);
+      expect(lines.flat().map(([k]) => k)).toContain('q');
+      for (const line of lines) expect(line.map(([k, what]) => `${k} ${what}`).join('  ').length).toBeLessThanOrEqual(width);
+    }
+    expect(hintLines(160)).toHaveLength(1);
+    expect(hintLines(60).length).toBeGreaterThan(1);
   });
 });
