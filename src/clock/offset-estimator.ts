@@ -130,11 +130,6 @@ interface Stored {
   end: number;
 }
 
-interface Point {
-  x: number;
-  y: number;
-}
-
 export class OffsetEstimator {
   private readonly opts: Required<OffsetEstimatorOptions>;
   private samples: Stored[] = [];
@@ -146,6 +141,7 @@ export class OffsetEstimator {
   private skew = 0;
   private alpha = 0;
   private beta = 0;
+  private readonly scratch = new FitScratch();
 
   constructor(options: OffsetEstimatorOptions = {}) {
     const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
@@ -276,8 +272,14 @@ export class OffsetEstimator {
 
   /** Median minus minimum round trip: how much queueing noise rides on the exchanges. */
   private rttJitterMs(): number {
-    const rtts = this.samples.map((s) => s.rtt).sort((p, q) => p - q);
-    return rtts[Math.floor((rtts.length - 1) / 2)]! - rtts[0]!;
+    const n = this.samples.length;
+    const rtts = this.scratch.rtts(n);
+    let min = Infinity;
+    for (let i = 0; i < n; i++) {
+      rtts[i] = this.samples[i]!.rtt;
+      min = Math.min(min, rtts[i]!);
+    }
+    return select(rtts, n, Math.floor((n - 1) / 2)) - min;
   }
 
   private refit(): void {
@@ -288,56 +290,160 @@ export class OffsetEstimator {
       xMin = Math.min(xMin, s.xa, s.xb);
     }
     this.xRef = xRef;
-    const upper = lowerHull(this.samples.map((s) => ({ x: s.xa - xRef, y: s.a })));
-    const lower = lowerHull(this.samples.map((s) => ({ x: s.xb - xRef, y: s.b })));
+    const n = this.samples.length;
+    const { upper, lower } = this.scratch;
+    upper.clear(n);
+    lower.clear(n);
+    for (const s of this.samples) {
+      upper.add(s.xa - xRef, s.a);
+      lower.add(s.xb - xRef, s.b);
+    }
+    upper.close();
+    lower.close();
     const kMax = this.opts.maxSkewPpm * 1e-6;
     const span = xRef - xMin;
     const fitSkew =
       span >= this.opts.minSkewSpanMs ||
       this.rttJitterMs() <= span * this.opts.earlySkewMaxJitterPpm * 1e-6;
-    const k = fitSkew ? bestSkew(upper, lower, kMax) : smallestFeasibleSkew(upper, lower, kMax);
+    const k = fitSkew ? bestSkew(upper, lower, kMax, this.scratch) : smallestFeasibleSkew(upper, lower, kMax, this.scratch);
     this.skew = k;
-    this.alpha = minOf(upper, -k);
-    this.beta = minOf(lower, k);
+    this.alpha = upper.minOf(-k);
+    this.beta = lower.minOf(k);
   }
 }
 
-/** min over points of y + k·x (attained on the lower hull). */
-function minOf(points: Point[], k: number): number {
-  let min = Infinity;
-  for (const p of points) min = Math.min(min, p.y + k * p.x);
-  return min;
-}
+/**
+ * A lower convex hull (monotone chain) built in place, sorted by x: the fit runs on every exchange
+ * (several a second, over up to maxSamples points), so it allocates nothing once its buffers have
+ * grown to the window's size. Points are added in x order (a window is appended to in time order);
+ * a point out of order makes close() sort them all and build again.
+ */
+class Hull {
+  private px = new Float64Array(0);
+  private py = new Float64Array(0);
+  private n = 0;
+  private sorted = true;
+  /** the hull's vertices, in x order */
+  hx = new Float64Array(0);
+  hy = new Float64Array(0);
+  size = 0;
 
-/** Lower convex hull (monotone chain), sorted by x. */
-function lowerHull(points: Point[]): Point[] {
-  const sorted = [...points].sort((p, q) => p.x - q.x || p.y - q.y);
-  const hull: Point[] = [];
-  for (const p of sorted) {
-    while (hull.length >= 2) {
-      const o = hull[hull.length - 2]!;
-      const q = hull[hull.length - 1]!;
-      // Pop q unless o → q → p turns left (q strictly below the segment o–p).
-      if ((q.x - o.x) * (p.y - o.y) - (q.y - o.y) * (p.x - o.x) <= 0) hull.pop();
-      else break;
+  clear(capacity: number): void {
+    if (this.px.length < capacity) {
+      this.px = new Float64Array(capacity);
+      this.py = new Float64Array(capacity);
+      this.hx = new Float64Array(capacity);
+      this.hy = new Float64Array(capacity);
     }
-    if (hull.length === 0 || hull[hull.length - 1]!.x !== p.x) hull.push(p);
+    this.n = 0;
+    this.size = 0;
+    this.sorted = true;
   }
-  return hull;
+
+  add(x: number, y: number): void {
+    const i = this.n++;
+    this.px[i] = x;
+    this.py[i] = y;
+    if (i > 0 && (this.px[i - 1]! > x || (this.px[i - 1] === x && this.py[i - 1]! > y))) this.sorted = false;
+  }
+
+  close(): void {
+    if (!this.sorted) {
+      const order = Array.from({ length: this.n }, (_, i) => i).sort((p, q) => this.px[p]! - this.px[q]! || this.py[p]! - this.py[q]!);
+      const xs = order.map((i) => this.px[i]!);
+      const ys = order.map((i) => this.py[i]!);
+      this.px.set(xs);
+      this.py.set(ys);
+    }
+    const { hx, hy } = this;
+    let h = 0;
+    for (let i = 0; i < this.n; i++) {
+      const x = this.px[i]!;
+      const y = this.py[i]!;
+      while (h >= 2) {
+        // Pop q unless o → q → p turns left (q strictly below the segment o–p).
+        const ox = hx[h - 2]!;
+        const oy = hy[h - 2]!;
+        if ((hx[h - 1]! - ox) * (y - oy) - (hy[h - 1]! - oy) * (x - ox) <= 0) h--;
+        else break;
+      }
+      if (h === 0 || hx[h - 1] !== x) {
+        hx[h] = x;
+        hy[h] = y;
+        h++;
+      }
+    }
+    this.size = h;
+  }
+
+  /** min over the points of y + k·x (attained on the hull). */
+  minOf(k: number): number {
+    let min = Infinity;
+    for (let i = 0; i < this.size; i++) min = Math.min(min, this.hy[i]! + k * this.hx[i]!);
+    return min;
+  }
+}
+
+/** Buffers the fit reuses from one exchange to the next. */
+class FitScratch {
+  readonly upper = new Hull();
+  readonly lower = new Hull();
+  private rttBuf = new Float64Array(0);
+  private candidateBuf = new Float64Array(0);
+  private valueBuf = new Float64Array(0);
+
+  rtts(n: number): Float64Array {
+    if (this.rttBuf.length < n) this.rttBuf = new Float64Array(n);
+    return this.rttBuf;
+  }
+
+  candidates(n: number): { k: Float64Array; f: Float64Array } {
+    if (this.candidateBuf.length < n) {
+      this.candidateBuf = new Float64Array(n);
+      this.valueBuf = new Float64Array(n);
+    }
+    return { k: this.candidateBuf, f: this.valueBuf };
+  }
+}
+
+/** The k-th smallest of a[0..n) (0-based), reordering a in place (quickselect). */
+function select(a: Float64Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return a[k]!;
 }
 
 /** f(k) = min(a − k·x) + min(b + k·x): twice the error bound; ≥ 0 iff some θ0 fits every sample. */
-function envelopeGap(aHull: Point[], bHull: Point[], k: number): number {
-  return minOf(aHull, -k) + minOf(bHull, k);
+function envelopeGap(aHull: Hull, bHull: Hull, k: number): number {
+  return aHull.minOf(-k) + bHull.minOf(k);
 }
 
 /**
  * The k nearest 0 that leaves every sample consistent (f(k) ≥ 0): skew is assumed 0 until the
  * samples prove otherwise, and then only as far as they prove. Used while the window is short.
  */
-function smallestFeasibleSkew(aHull: Point[], bHull: Point[], kMax: number): number {
+function smallestFeasibleSkew(aHull: Hull, bHull: Hull, kMax: number, scratch: FitScratch): number {
   if (envelopeGap(aHull, bHull, 0) >= 0) return 0;
-  const kBest = bestSkew(aHull, bHull, kMax);
+  const kBest = bestSkew(aHull, bHull, kMax, scratch);
   if (envelopeGap(aHull, bHull, kBest) < 0) return kBest;
   // f is concave, so it rises monotonically from 0 to kBest: bisect for f = 0.
   let inside = kBest;
@@ -355,27 +461,31 @@ function smallestFeasibleSkew(aHull: Point[], bHull: Point[], kMax: number): num
  * piecewise-linear function lies on a breakpoint: an edge slope s of the a-hull (k = s) or of
  * the b-hull (k = −s). Ties (a flat top) resolve to the middle of the flat part.
  */
-function bestSkew(aHull: Point[], bHull: Point[], kMax: number): number {
-  const candidates = [-kMax, kMax];
-  const addSlopes = (hull: Point[], sign: number): void => {
-    for (let i = 1; i < hull.length; i++) {
-      const p = hull[i - 1]!;
-      const q = hull[i]!;
-      const k = (sign * (q.y - p.y)) / (q.x - p.x);
-      if (Math.abs(k) < kMax) candidates.push(k);
+function bestSkew(aHull: Hull, bHull: Hull, kMax: number, scratch: FitScratch): number {
+  const { k: candidates, f: values } = scratch.candidates(aHull.size + bHull.size + 2);
+  let count = 0;
+  candidates[count++] = -kMax;
+  candidates[count++] = kMax;
+  const addSlopes = (hull: Hull, sign: number): void => {
+    for (let i = 1; i < hull.size; i++) {
+      const k = (sign * (hull.hy[i]! - hull.hy[i - 1]!)) / (hull.hx[i]! - hull.hx[i - 1]!);
+      if (Math.abs(k) < kMax) candidates[count++] = k;
     }
   };
   addSlopes(aHull, 1);
   addSlopes(bHull, -1);
-  const values = candidates.map((k) => envelopeGap(aHull, bHull, k));
-  const best = Math.max(...values);
+  let best = -Infinity;
+  for (let i = 0; i < count; i++) {
+    values[i] = envelopeGap(aHull, bHull, candidates[i]!);
+    best = Math.max(best, values[i]!);
+  }
   let lo = Infinity;
   let hi = -Infinity;
-  values.forEach((v, i) => {
-    if (v >= best - 1e-9) {
+  for (let i = 0; i < count; i++) {
+    if (values[i]! >= best - 1e-9) {
       lo = Math.min(lo, candidates[i]!);
       hi = Math.max(hi, candidates[i]!);
     }
-  });
+  }
   return (lo + hi) / 2;
 }
