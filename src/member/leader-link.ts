@@ -4,6 +4,7 @@
  * following the last timeline on its current clock estimate.
  */
 import { TIME_EXCHANGE } from './time-exchange.js';
+import { ReconnectBackoff, type ReconnectTunables } from './reconnect-backoff.js';
 import { sharedMs, type SharedMs } from '../clock/time.js';
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
@@ -50,6 +51,8 @@ export interface LeaderLinkOptions {
   deviceId?: string;
   /** this device's NTP clock (--ntp): used as the shared clock when the leader's is UTC too */
   ntp?: ClockMapping | null;
+  /** when to try again after a connection ends (reconnect-backoff.ts) */
+  reconnect?: Partial<ReconnectTunables>;
 }
 
 export interface LeaderLinkEvents {
@@ -65,8 +68,6 @@ export interface LeaderLinkEvents {
 
 const { burstCount: BURST_COUNT, burstIntervalMs: BURST_INTERVAL_MS, chainLength: CHAIN_LENGTH } = TIME_EXCHANGE;
 const LEADER_SILENCE_MS = 5000;
-const BACKOFF_MIN_MS = 500;
-const BACKOFF_MAX_MS = 10_000;
 /** A playing timeline's instant this far from now (either way) is not a party we are in: refused. */
 const MAX_INSTANT_DISTANCE_MS = 7 * 24 * 3600 * 1000;
 /** A time reply the leader held longer than this, or a round trip longer, is no clock sample. */
@@ -80,7 +81,7 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
   private socket: Socket | null = null;
   private joined = false;
   private stopped = false;
-  private backoffMs = BACKOFF_MIN_MS;
+  private readonly backoff: ReconnectBackoff;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private exchangeTimer: NodeJS.Timeout | null = null;
   private statusTimer: NodeJS.Timeout | null = null;
@@ -103,6 +104,7 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
 
   constructor(private readonly opts: LeaderLinkOptions) {
     super();
+    this.backoff = new ReconnectBackoff(opts.reconnect);
   }
 
   get isJoined(): boolean {
@@ -208,6 +210,7 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
     if (wasJoined && this.stopped) {
       this.emit('disconnected', reason);
     } else if (wasJoined) {
+      this.backoff.lost(monotonicMs());
       this.opts.log.warn(`lost the leader (${reason}); playing on from the last timeline`);
       this.emit('disconnected', reason);
     } else if (!this.stopped) {
@@ -217,8 +220,7 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
 
   private scheduleReconnect(): void {
     if (this.stopped) return;
-    const delay = this.backoffMs * (0.8 + 0.4 * Math.random());
-    this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2);
+    const delay = this.backoff.nextDelayMs(monotonicMs());
     this.opts.log.info(`reconnecting in ${(delay / 1000).toFixed(1)} s`);
     this.reconnectTimer = setTimeout(() => this.connectNow(), delay);
   }
@@ -261,7 +263,7 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
         this.joined = true;
         this.filesPort = m.files?.port ?? null;
         this.lastError = null;
-        this.backoffMs = BACKOFF_MIN_MS;
+        this.backoff.joined();
         this.opts.log.info(`joined leader ${this.opts.host}:${this.opts.port} as "${this.opts.name}" (playlist version ${m.playlist.version}: ${m.playlist.count} tracks)`);
         this.startExchanges();
         if ((this.opts.role ?? 'member') === 'member') this.statusTimer = setInterval(() => this.sendStatus(), TIME_EXCHANGE.statusIntervalMs);
