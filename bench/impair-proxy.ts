@@ -288,6 +288,7 @@ class Direction {
     private readonly from: Socket,
     private readonly to: Socket,
     startMs: number,
+    private readonly partitionEndMs: () => number,
   ) {
     // Backpressure: when the receiving side cannot keep up, stop reading the sending side.
     to.on('drain', () => from.resume());
@@ -311,6 +312,9 @@ class Direction {
   /** The delivery instant of something arriving now, after order holding and stall windows. */
   private plan(arrival: number): number {
     let t = Math.max(this.lastDelivery, arrival + this.sampleDelay());
+    // A partition holds everything that arrives during it until it ends (TCP retransmits it then).
+    const partitionEnd = this.partitionEndMs();
+    if (arrival < partitionEnd) t = Math.max(t, partitionEnd);
     // Skip stall windows that ended before t; a window that contains t holds it to its end.
     // (A window with nothing in flight changes nothing, as a loss without traffic cannot happen.)
     while (this.nextStallStart <= t) {
@@ -366,6 +370,9 @@ export class ImpairProxy {
   private readonly down = new DirectionCounters();
   private connections = 0;
   private open = 0;
+  /** until this instant (nowMs) nothing crosses the proxy: a partition */
+  private partitionEndMs = -Infinity;
+  private readonly heldAccepts = new Set<NodeJS.Timeout>();
   port = 0;
 
   constructor(private readonly opts: ImpairProxyOptions) {
@@ -388,10 +395,22 @@ export class ImpairProxy {
     return this.port;
   }
 
+  /**
+   * A partition (a blackhole both ways) for `durationMs` from now, as a Wi-Fi link that drops out:
+   * nothing crosses in either direction. Bytes, FINs and resets that arrive meanwhile are held and
+   * delivered when it ends, as TCP would retransmit them; a connection opened meanwhile reaches the
+   * target only then (its SYN is retried). Either end may give up on its own in the meantime.
+   */
+  partition(durationMs: number): void {
+    this.partitionEndMs = Math.max(this.partitionEndMs, nowMs() + durationMs);
+  }
+
   /** Stops listening and tears down every forwarded connection at once. */
   async stop(): Promise<void> {
     const server = this.server;
     this.server = null;
+    for (const t of this.heldAccepts) clearTimeout(t);
+    this.heldAccepts.clear();
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
     this.scheduler.clear();
@@ -412,6 +431,21 @@ export class ImpairProxy {
   }
 
   private accept(client: Socket): void {
+    const heldMs = this.partitionEndMs - nowMs();
+    if (heldMs > 0) {
+      // Not forwarded during a partition: the client's connection attempt goes on until it ends.
+      this.sockets.add(client);
+      client.on('error', () => {});
+      const timer = setTimeout(() => {
+        this.heldAccepts.delete(timer);
+        this.sockets.delete(client);
+        if (client.destroyed) return;
+        client.removeAllListeners('error');
+        this.accept(client);
+      }, heldMs);
+      this.heldAccepts.add(timer);
+      return;
+    }
     const index = this.connections++;
     this.open += 1;
     const server = connect({ host: this.opts.targetHost, port: this.opts.targetPort, allowHalfOpen: true, noDelay: true });
@@ -420,8 +454,9 @@ export class ImpairProxy {
     this.sockets.add(server);
     const seed = (Math.imul(this.opts.seed ?? 1, 0x9e3779b1) + Math.imul(index + 1, 0x85ebca6b)) >>> 0;
     const start = nowMs();
-    const upDir = new Direction(this.opts.up, seededRandom(seed), this.scheduler, this.up, client, server, start);
-    const downDir = new Direction(this.opts.down, seededRandom(seed ^ 0x5bd1e995), this.scheduler, this.down, server, client, start);
+    const partitionEnd = (): number => this.partitionEndMs;
+    const upDir = new Direction(this.opts.up, seededRandom(seed), this.scheduler, this.up, client, server, start, partitionEnd);
+    const downDir = new Direction(this.opts.down, seededRandom(seed ^ 0x5bd1e995), this.scheduler, this.down, server, client, start, partitionEnd);
     let finished = false;
     const teardown = (): void => {
       if (finished) return;
@@ -446,8 +481,14 @@ export class ImpairProxy {
     };
     client.on('close', onClose);
     server.on('close', onClose);
-    client.on('error', teardown);
-    server.on('error', teardown);
+    // A reset crosses a partition only when it ends.
+    const teardownWhenReachable = (): void => {
+      const heldMs = this.partitionEndMs - nowMs();
+      if (heldMs > 0) setTimeout(teardown, heldMs);
+      else teardown();
+    };
+    client.on('error', teardownWhenReachable);
+    server.on('error', teardownWhenReachable);
   }
 }
 

@@ -237,6 +237,34 @@ describe('ImpairProxy', () => {
     await echo.close();
   });
 
+  it('a partition passes nothing either way until it ends, then delivers what was held, and connections opened meanwhile reach the target only then', async () => {
+    const echo = await echoServer();
+    const proxy = new ImpairProxy({ targetHost: '127.0.0.1', targetPort: echo.port, up: { delayMs: 0 }, down: { delayMs: 0 } });
+    proxies.push(proxy);
+    const port = await proxy.start();
+    const c = await client(port);
+    c.socket.write('1 before\n');
+    for (let i = 0; i < 200 && !c.arrivals.has(1); i++) await sleep(5);
+    expect(c.arrivals.has(1)).toBe(true);
+    const t0 = nowMs();
+    proxy.partition(400);
+    c.socket.write('2 during\n');
+    const late = await client(port);
+    late.socket.write('3 late\n');
+    await sleep(250);
+    // Nothing crossed: not the line, not the new connection's.
+    expect(echo.serverArrival.has(2)).toBe(false);
+    expect(echo.serverArrival.has(3)).toBe(false);
+    for (let i = 0; i < 400 && !(c.arrivals.has(2) && late.arrivals.has(3)); i++) await sleep(5);
+    expect(echo.serverArrival.get(2)! - t0).toBeGreaterThanOrEqual(399);
+    expect(echo.serverArrival.get(3)! - t0).toBeGreaterThanOrEqual(399);
+    expect(c.received()).toBe('1 before\n2 during\n');
+    expect(late.received()).toBe('3 late\n');
+    c.socket.destroy();
+    late.socket.destroy();
+    await echo.close();
+  });
+
   it('closes the client when the target is not listening', async () => {
     const probe = net.createServer();
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
