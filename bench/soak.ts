@@ -1,20 +1,27 @@
 /**
  * Soak: a leader and N members (real mpv, --ao=null) playing the bundled playlist on repeat for a
- * long time, the resident memory (RSS) of every process sampled at a fixed interval.
+ * long time, the resident memory (RSS and its anonymous part) of every process sampled at a fixed
+ * interval.
  *
- *   node dist/bench/soak.js [--minutes 60] [--members 3] [--interval-s 10] [--out DIR] [--root DIR]
+ *   node dist/bench/soak.js [--minutes 60] [--warmup-min 10] [--members 3] [--interval-s 10] [--heap] [--out DIR] [--root DIR]
  *
+ * The run is a warm-up (`--warmup-min`, excluded from every figure: code is compiled, caches and
+ * the collector's heap sizes settle) followed by the measured `--minutes`. Growth is the
+ * least-squares slope of memory over the measured window in MB per hour, also over its first and
+ * second halves: a leak is a steady slope in both; a heap growing into its headroom flattens.
+ * Each process is reported on its own (leader, every member, every member's mpv), RSS and
+ * anonymous RSS (heap and buffers, where a leak shows; the rest is mapped code).
+ * `--heap` preloads heap-sampler.js into the leader and members: their V8 heap (committed, used,
+ * and what is left after each full collection) every 10 s, to tell retained memory from headroom.
  * Writes DIR/rss.jsonl (one sample line per interval), DIR/status.jsonl (the leader's member
- * table every minute: sync error, hard seeks) and DIR/summary.json. The growth figure is the
- * least-squares slope of RSS over time after a warm-up (the first 10 % of the run, at least
- * 2 minutes), in MB per hour: a leak shows as a steady slope, a one-off allocation does not.
+ * table every minute: sync error, hard seeks), DIR/heap-*.jsonl with --heap, and DIR/summary.json.
  * `--root` runs another build (a copied dist/), so rebuilding the worktree cannot touch a soak
  * in progress.
  */
 import { existsSync, mkdirSync, mkdtempSync, appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sendControl } from '../src/cli/ctl-command.js';
 import { assertAlive, descendants, killChildrenNow, sleep, spawnChild, stopChild, type Child } from './child-processes.js';
 import { benchArgs, numberOption } from './args.js';
@@ -23,7 +30,9 @@ const here = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 interface Args {
   minutes: number;
+  warmupMin: number;
   members: number;
+  heap: boolean;
   intervalS: number;
   out: string;
   root: string;
@@ -31,7 +40,9 @@ interface Args {
 
 function parseArgs(argv: string[]): Args {
   const { values: v } = benchArgs('node dist/bench/soak.js [options]', {
-    minutes: { type: 'string', value: 'min', help: 'how long to run (default 60)' },
+    minutes: { type: 'string', value: 'min', help: 'how long to measure after the warm-up (default 60)' },
+    'warmup-min': { type: 'string', value: 'min', help: 'warm-up before the measured window, excluded from the figures (default 10)' },
+    heap: { type: 'boolean', help: "the leader and members report their V8 heap (heap-sampler.js) into the results" },
     members: { type: 'string', value: 'n', help: 'members to start (default 3)' },
     'interval-s': { type: 'string', value: 's', help: 'seconds between samples (default 10)' },
     out: { type: 'string', value: 'dir', help: 'results directory (default bench/results/soak-<time>)' },
@@ -40,7 +51,9 @@ function parseArgs(argv: string[]): Args {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   return {
     minutes: numberOption('--minutes', v.minutes, 60),
+    warmupMin: numberOption('--warmup-min', v['warmup-min'], 10),
     members: numberOption('--members', v.members, 3),
+    heap: v.heap ?? false,
     intervalS: numberOption('--interval-s', v['interval-s'], 10),
     out: resolve(v.out ?? join(here, 'bench', 'results', `soak-${stamp}`)),
     root: resolve(v.root ?? here),
@@ -88,30 +101,30 @@ export interface RssSeries {
 
 export interface GrowthRow {
   name: string;
+  /** MB at the end of the warm-up, at the end, and the peak over the measured window */
   startMb: number;
   endMb: number;
   maxMb: number;
-  /** least-squares growth after the warm-up, MB per hour */
+  /** least-squares growth over the measured window, MB per hour */
   mbPerHour: number;
+  /** the same over its first and second halves */
+  firstHalfMbPerHour: number;
+  secondHalfMbPerHour: number;
 }
 
-/** Growth per process after `warmupS`: slope in MB/h, plus start, end and peak. */
-export function growth(series: RssSeries, warmupS: number): GrowthRow {
-  const xs: number[] = [];
-  const ys: number[] = [];
-  series.t.forEach((t, i) => {
-    if (t >= warmupS) {
-      xs.push(t / 3600);
-      ys.push(series.rss[i]! / 1024);
-    }
-  });
-  const mb = series.rss.map((k) => k / 1024);
+/** Growth of one process over the measured window [fromS, toS]: slopes in MB/h, start, end and peak. */
+export function growth(series: RssSeries, fromS: number, toS = Infinity): GrowthRow {
+  const pts = series.t.map((t, i) => ({ h: t / 3600, mb: series.rss[i]! / 1024, t })).filter((p) => p.t >= fromS && p.t <= toS);
+  const fit = (ps: typeof pts): number => slope(ps.map((p) => p.h), ps.map((p) => p.mb));
+  const mid = pts.length ? (pts[0]!.t + pts[pts.length - 1]!.t) / 2 : 0;
   return {
     name: series.name,
-    startMb: ys[0] ?? mb[0] ?? 0,
-    endMb: mb[mb.length - 1] ?? 0,
-    maxMb: mb.length ? Math.max(...mb) : 0,
-    mbPerHour: slope(xs, ys),
+    startMb: pts[0]?.mb ?? 0,
+    endMb: pts[pts.length - 1]?.mb ?? 0,
+    maxMb: pts.length ? Math.max(...pts.map((p) => p.mb)) : 0,
+    mbPerHour: fit(pts),
+    firstHalfMbPerHour: fit(pts.filter((p) => p.t <= mid)),
+    secondHalfMbPerHour: fit(pts.filter((p) => p.t >= mid)),
   };
 }
 
@@ -129,11 +142,16 @@ async function main(): Promise<void> {
   writeFileSync(statusFile, '');
   process.on('exit', killChildrenNow);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
+  // --heap: the leader and members report their own V8 heap (heap-sampler.ts) into the out dir.
+  const sampler = join(a.root, 'dist', 'bench', 'heap-sampler.js');
+  const heapEnv: NodeJS.ProcessEnv = a.heap ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(sampler).href}`.trim(), SYNCPLAY_HEAP_LOG: a.out } : {};
 
   // The default party: a secret created in the leader's state dir, which the members are given,
   // so every line both ways is authenticated for the whole run.
   const stateDir = join(work, 'leader-state');
-  const leader = spawnChild('leader', [bin, 'leader', '--music-dir', music, '--host', '127.0.0.1', '--port', '0', '--repeat', 'all', '--autoplay', '--no-ui', '--no-advertise', '--socket', socket, '--state-dir', stateDir], join(a.out, 'leader.log'), { cwd: work, env: { ...process.env, XDG_STATE_HOME: join(work, 'xdg') } });
+  const spawnedAt = new Map<Child, number>();
+  const leader = spawnChild('leader', [bin, 'leader', '--music-dir', music, '--host', '127.0.0.1', '--port', '0', '--repeat', 'all', '--autoplay', '--no-ui', '--no-advertise', '--socket', socket, '--state-dir', stateDir], join(a.out, 'leader.log'), { cwd: work, env: { ...process.env, ...heapEnv, XDG_STATE_HOME: join(work, 'xdg') } });
+  spawnedAt.set(leader, Date.now());
   let port = 0;
   for (let i = 0; i < 100 && !port; i++) {
     await sleep(100);
@@ -146,7 +164,9 @@ async function main(): Promise<void> {
   for (let i = 1; i <= a.members; i++) {
     const dir = join(work, `member-${i}`);
     mkdirSync(dir, { recursive: true });
-    members.push(spawnChild(`member-${i}`, [bin, 'member', '--ip', '127.0.0.1', '--port', String(port), '--music-dir', music, '--name', `soak-${i}`, '--mpv-arg=--ao=null', '--secret-file', join(stateDir, 'party-secret')], join(a.out, `member-${i}.log`), { cwd: dir, env: { ...process.env, XDG_STATE_HOME: join(dir, 'state') } }));
+    const member = spawnChild(`member-${i}`, [bin, 'member', '--ip', '127.0.0.1', '--port', String(port), '--music-dir', music, '--name', `soak-${i}`, '--mpv-arg=--ao=null', '--secret-file', join(stateDir, 'party-secret')], join(a.out, `member-${i}.log`), { cwd: dir, env: { ...process.env, ...heapEnv, XDG_STATE_HOME: join(dir, 'state') } });
+    spawnedAt.set(member, Date.now());
+    members.push(member);
   }
   const all = [leader, ...members];
   const series = new Map<string, RssSeries>();
@@ -158,10 +178,11 @@ async function main(): Promise<void> {
     s.rss.push(kb);
   };
   const started = Date.now();
-  const endAt = started + a.minutes * 60_000;
-  const meta = { command: `node dist/bench/soak.js --minutes ${a.minutes} --members ${a.members} --interval-s ${a.intervalS}`, root: a.root, startedAt: new Date(started).toISOString(), leaderCommand: leader.command, memberCommand: members[0]?.command };
+  const warmupS = a.warmupMin * 60;
+  const endAt = started + (warmupS + a.minutes * 60) * 1000;
+  const meta = { command: `node dist/bench/soak.js --minutes ${a.minutes} --warmup-min ${a.warmupMin} --members ${a.members} --interval-s ${a.intervalS}${a.heap ? ' --heap' : ''}`, root: a.root, startedAt: new Date(started).toISOString(), leaderCommand: leader.command, memberCommand: members[0]?.command };
   writeFileSync(join(a.out, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
-  process.stdout.write(`soak: ${a.members} members for ${a.minutes} min, sampling every ${a.intervalS} s into ${a.out}\n`);
+  process.stdout.write(`soak: ${a.members} members, ${a.warmupMin} min warm-up then ${a.minutes} min measured, sampling every ${a.intervalS} s into ${a.out}\n`);
   let lastStatus = 0;
   let lastProgress = started;
   for (let next = started; Date.now() < endAt; ) {
@@ -181,9 +202,11 @@ async function main(): Promise<void> {
       push(`member-${i + 1}-anon`, t, mm?.anon ?? null);
       const mpv = descendants(m.pid).find((pid) => /mpv/.test(readFileSync(`/proc/${pid}/comm`, 'utf8')));
       if (mpv !== undefined) {
-        const kb = rssKb(mpv);
-        sample[`mpv-${i + 1}`] = kb;
-        push(`mpv-${i + 1}`, t, kb);
+        const pm = memoryKb(mpv);
+        sample[`mpv-${i + 1}`] = pm?.rss ?? null;
+        sample[`mpv-${i + 1}-anon`] = pm?.anon ?? null;
+        push(`mpv-${i + 1}`, t, pm?.rss ?? null);
+        push(`mpv-${i + 1}-anon`, t, pm?.anon ?? null);
       }
     });
     appendFileSync(rssFile, JSON.stringify(sample) + '\n');
@@ -200,19 +223,32 @@ async function main(): Promise<void> {
     if (Date.now() - lastProgress >= 5 * 60_000) {
       lastProgress = Date.now();
       const cells = [...series.values()].map((s) => `${s.name} ${((s.rss[s.rss.length - 1] ?? 0) / 1024).toFixed(1)}`);
-      process.stdout.write(`soak: ${(t / 60).toFixed(0)}/${a.minutes} min — RSS MB: ${cells.join(', ')}\n`);
+      process.stdout.write(`soak: ${(t / 60).toFixed(0)}/${a.warmupMin + a.minutes} min${t < warmupS ? ' (warm-up)' : ''} — RSS MB: ${cells.join(', ')}\n`);
     }
     next += a.intervalS * 1000;
     await sleep(next - Date.now());
   }
   const durationS = (Date.now() - started) / 1000;
-  const warmupS = Math.max(120, durationS * 0.1);
+  if (a.heap) {
+    // The processes' own heap figures, on the soak's time axis (each sampler counts from its start).
+    all.forEach((c) => {
+      const file = join(a.out, `heap-${c === leader ? 'leader' : 'member'}-${c.pid}.jsonl`);
+      if (!existsSync(file)) return;
+      const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { t: number; heapTotalKb: number; heapAfterFullGcKb: number | null });
+      const offsetS = ((spawnedAt.get(c) ?? started) - started) / 1000;
+      for (const l of lines) {
+        push(`${c.name}-heap-total`, l.t + offsetS, l.heapTotalKb);
+        if (l.heapAfterFullGcKb !== null) push(`${c.name}-heap-after-gc`, l.t + offsetS, l.heapAfterFullGcKb);
+      }
+    });
+  }
   const rows = [...series.values()].map((s) => growth(s, warmupS));
   const crashed = all.filter((c) => c.exited).map((c) => c.name);
   const summary = { ...meta, durationS, warmupS, intervalS: a.intervalS, crashed, rows };
   writeFileSync(join(a.out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-  process.stdout.write(`\nprocess      start MB  end MB  max MB  growth MB/h (after ${(warmupS / 60).toFixed(0)} min warm-up)\n`);
-  for (const r of rows) process.stdout.write(`${r.name.padEnd(12)} ${r.startMb.toFixed(1).padStart(8)} ${r.endMb.toFixed(1).padStart(7)} ${r.maxMb.toFixed(1).padStart(7)} ${r.mbPerHour.toFixed(2).padStart(8)}\n`);
+  process.stdout.write(`\ngrowth over the ${((durationS - warmupS) / 60).toFixed(0)} min after a ${a.warmupMin} min warm-up (MB/h: whole, first half, second half)\n`);
+  process.stdout.write(`process        start MB  end MB  max MB   whole  1st half  2nd half\n`);
+  for (const r of rows) process.stdout.write(`${r.name.padEnd(14)} ${r.startMb.toFixed(1).padStart(8)} ${r.endMb.toFixed(1).padStart(7)} ${r.maxMb.toFixed(1).padStart(7)} ${r.mbPerHour.toFixed(2).padStart(7)} ${r.firstHalfMbPerHour.toFixed(2).padStart(9)} ${r.secondHalfMbPerHour.toFixed(2).padStart(9)}\n`);
   for (const c of [...members].reverse()) await stopChild(c);
   await stopChild(leader);
 }
