@@ -4,13 +4,14 @@
  * every scenario it checks that the leader still runs, that the member still plays without a
  * hard seek, and records the leader's peak RSS during the scenario.
  *
- *   node dist/bench/abuse.js [--lines 100000] [--restarts 3] [--out DIR]
+ *   node dist/bench/abuse.js [--lines 100000] [--restarts 3] [--partition-s 30] [--out DIR]
  *
  * Scenarios: fuzz before joining and after joining (lines tagged with the session key, so they
  * reach the parser), idle and dripping connection floods from another address (with a newcomer
  * joining meanwhile), joined clients that flood time requests and never read, absurd values,
  * untagged lines injected into an authenticated connection, kill -9 and restart of the leader,
- * SIGSTOP of the leader and of the member, kill -9 of mpv. Writes DIR/abuse.json and prints the
+ * SIGSTOP of the leader and of the member, a partition between the leader and a second member
+ * (through impair-proxy.ts, nothing crossing either way), kill -9 of mpv. Writes DIR/abuse.json and prints the
  * table (scenario → figure → held).
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,9 @@ import { fileURLToPath } from 'node:url';
 import { sendControl } from '../src/cli/ctl-command.js';
 import type { LeaderStatus } from '../src/leader/leader.js';
 import { LineAuth, PROTOCOL_VERSION, leaderProof, memberProof, sessionKeys } from '../src/protocol/index.js';
+import { ImpairProxy } from './impair-proxy.js';
+import { formatStats, stats } from './stats.js';
+import { readTelemetry, trueErrorMs } from './telemetry.js';
 import { descendants, killChildrenNow, sleep, spawnChild, stopChild, type Child } from './child-processes.js';
 import { seededRandom } from './seeded-random.js';
 import { benchArgs, numberOption } from './args.js';
@@ -164,10 +168,12 @@ async function main(): Promise<void> {
   const { values: v } = benchArgs('node dist/bench/abuse.js [options]', {
     lines: { type: 'string', value: 'n', help: 'hostile lines to send (default 100000)' },
     restarts: { type: 'string', value: 'n', help: 'leader restarts (default 3)' },
+    'partition-s': { type: 'string', value: 's', help: 'how long a second member is cut off from the leader (default 30)' },
     out: { type: 'string', value: 'dir', help: 'results directory (default bench/results/abuse-<time>)' },
   });
   const totalLines = numberOption('--lines', v.lines, 100_000);
   const restarts = numberOption('--restarts', v.restarts, 3, 0);
+  const partitionS = numberOption('--partition-s', v['partition-s'], 30);
   const out = resolve(v.out ?? join(root, 'bench', 'results', `abuse-${new Date().toISOString().replace(/[:.]/g, '-')}`));
   mkdirSync(out, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), 'syncplay-abuse-'));
@@ -399,11 +405,7 @@ async function main(): Promise<void> {
     return { figure: `${dropped} of 50 connections dropped at the injected line, ${obeyed} obeyed`, held: dropped === 50 && obeyed === 0, detail: { dropped, obeyed } };
   });
 
-  const readings = (): { localMs: number; audioPtsSec: number }[] =>
-    readFileSync(telemetry, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as { localMs: number; audioPtsSec: number });
+  const readings = (file = telemetry) => readTelemetry(file);
   const maxGapSince = (fromMs: number): number => {
     const rs = readings().filter((r) => r.localMs >= fromMs);
     let gap = 0;
@@ -411,8 +413,8 @@ async function main(): Promise<void> {
     return gap;
   };
   /** The audio's largest stall or jump: audio-pts against the local clock between readings (track changes skipped). */
-  const audioJumpSince = (fromMs: number): number => {
-    const rs = readings().filter((r) => r.localMs >= fromMs);
+  const audioJumpSince = (fromMs: number, file = telemetry): number => {
+    const rs = readings(file).filter((r) => r.localMs >= fromMs);
     let worst = 0;
     for (let i = 1; i < rs.length; i++) {
       const dPts = (rs[i]!.audioPtsSec - rs[i - 1]!.audioPtsSec) * 1000;
@@ -463,6 +465,48 @@ async function main(): Promise<void> {
     return { figure: `marked lost after ${(lostMs / 1000).toFixed(1)} s, playing again ${(backMs / 1000).toFixed(1)} s after SIGCONT`, held: lostMs < 6000 };
   });
 
+  await scenario(`partition: a second member cut off from the leader for ${partitionS} s both ways`, async () => {
+    // A member behind a proxy that can drop the link (impair-proxy.ts): nothing crosses in either
+    // direction for the partition, as when a Pi loses Wi-Fi; what was sent meanwhile arrives after.
+    const proxy = new ImpairProxy({ targetHost: '127.0.0.1', targetPort: port, up: { delayMs: 0 }, down: { delayMs: 0 } });
+    const proxyPort = await proxy.start();
+    const farTelemetry = join(work, 'far.telemetry.jsonl');
+    writeFileSync(farTelemetry, '');
+    const far = spawnChild('far', [bin, 'member', '--ip', '127.0.0.1', '--port', String(proxyPort), '--music-dir', music, '--name', 'far', '--mpv-arg=--ao=null', '--secret-file', join(stateDir, 'party-secret'), '--telemetry', farTelemetry], join(out, 'far.log'), { cwd: work, env: { ...process.env, XDG_STATE_HOME: join(work, 'far-state') } });
+    const farView = async () => (await status())?.members.find((m) => m.name === 'far') ?? null;
+    try {
+      await waitFor('the far member to play', async () => (await farView())?.playerState === 'playing', 60_000);
+      await sleep(10_000);
+      const st = (await sendControl({ cmd: 'status', tracks: true }, socketPath)).status as LeaderStatus;
+      const seeksBefore = (await farView())?.hardSeeks ?? 0;
+      const cut = nowLocal();
+      proxy.partition(partitionS * 1000);
+      const lostMs = await waitFor('the leader to mark the far member lost', async () => (await farView())?.connected === false, partitionS * 1000);
+      await sleep(cut + partitionS * 1000 - nowLocal());
+      const healed = nowLocal();
+      const rejoinMs = await waitFor('the far member to rejoin', async () => {
+        const v = await farView();
+        return v?.connected === true && v.rttMs != null;
+      }, 60_000);
+      await sleep(10_000);
+      const seeks = ((await farView())?.hardSeeks ?? 0) - seeksBefore;
+      const rs = readings(farTelemetry);
+      const during = rs.filter((r) => r.localMs >= cut && r.localMs < healed);
+      const errors = (from: number, to: number): number[] => rs.filter((r) => r.localMs >= from && r.localMs < to).map((r) => trueErrorMs(r, st.timeline, st.tracks ?? [])).filter((e): e is number => e !== null).map(Math.abs);
+      const duringErr = errors(cut, healed);
+      const afterErr = errors(healed + rejoinMs, nowLocal());
+      const jump = audioJumpSince(cut, farTelemetry);
+      const playedOn = during.length >= partitionS * 5 && jump < 50;
+      const duringStats = stats(duringErr);
+      const afterStats = stats(afterErr);
+      const figure = `kept playing through the partition (${during.length} readings, audio never stalled or jumped more than ${jump.toFixed(1)} ms, |error| p50/p95/max ${formatStats(duringStats, 2)} ms), marked lost after ${(lostMs / 1000).toFixed(1)} s, rejoined ${(rejoinMs / 1000).toFixed(1)} s after the link came back, |error| in the 10 s after rejoining p50/p95/max ${formatStats(afterStats, 2)} ms, ${seeks} hard seeks`;
+      return { figure, held: playedOn && seeks === 0 && afterStats.max !== null && afterStats.max < 20, detail: { readingsDuring: during.length, audioJumpMs: jump, lostMs, rejoinMs, duringErr: duringStats, afterErr: afterStats, hardSeeks: seeks } };
+    } finally {
+      await stopChild(far);
+      await proxy.stop();
+    }
+  });
+
   await scenario('mpv kill -9', async () => {
     const mpv = descendants(member.pid).find((p) => {
       try {
@@ -482,7 +526,7 @@ async function main(): Promise<void> {
   clearInterval(sampler);
   const bound = 200;
   const peak = Math.max(...rows.map((r) => r.leaderPeakMb));
-  writeFileSync(join(out, 'abuse.json'), JSON.stringify({ load1AtEnd: loadavg()[0], command: `node dist/bench/abuse.js --lines ${totalLines} --restarts ${restarts}`, crashes, leaderRssBoundMb: bound, leaderPeakMb: peak, rows }, null, 2) + '\n');
+  writeFileSync(join(out, 'abuse.json'), JSON.stringify({ load1AtEnd: loadavg()[0], command: `node dist/bench/abuse.js --lines ${totalLines} --restarts ${restarts} --partition-s ${partitionS}`, crashes, leaderRssBoundMb: bound, leaderPeakMb: peak, rows }, null, 2) + '\n');
   process.stdout.write(`\n| scenario | figure | leader peak RSS | held |\n|---|---|---|---|\n`);
   for (const r of rows) process.stdout.write(`| ${r.scenario} | ${r.figure} | ${r.leaderPeakMb.toFixed(0)} MB | ${r.held ? 'yes' : 'no'} |\n`);
   process.stdout.write(`\nleader crashes: ${crashes}; leader peak RSS ${peak.toFixed(0)} MB (bound ${bound} MB: ${peak < bound ? 'held' : 'MISSED'})\n`);
