@@ -51,7 +51,7 @@ function parseArgs(argv: string[]): Args {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   return {
     minutes: numberOption('--minutes', v.minutes, 60),
-    warmupMin: numberOption('--warmup-min', v['warmup-min'], 10),
+    warmupMin: numberOption('--warmup-min', v['warmup-min'], 10, 0),
     members: numberOption('--members', v.members, 3),
     heap: v.heap ?? false,
     intervalS: numberOption('--interval-s', v['interval-s'], 10),
