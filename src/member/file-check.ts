@@ -17,7 +17,7 @@ import { openInside } from './open-inside.js';
 import type { Logger } from '../log/logger.js';
 import { fileInfo } from '../playlist/file-info.js';
 import { Progress, type ProgressView } from '../playlist/progress.js';
-import { resolveInside } from '../playlist/safe-path.js';
+import { RealPathCache, resolveInside } from '../playlist/safe-path.js';
 import type { ScanCache } from '../playlist/scan-cache.js';
 import type { FileStatus, Track } from '../protocol/index.js';
 
@@ -61,6 +61,8 @@ export class FileCheck {
   private loggedProblems = 0;
   private savedAt = Date.now();
   private progress = new Progress('checking');
+  /** folders' real paths, for this playlist's pass */
+  private realPaths = new RealPathCache();
   /** called when a track's verdict is in (the player may be waiting for it) */
   onVerdict: ((index: number, file: TrackFile) => void) | null = null;
 
@@ -88,6 +90,7 @@ export class FileCheck {
     this.loggedProblems = 0;
     this.progress = new Progress('checking');
     this.progress.total = tracks.length;
+    this.realPaths = new RealPathCache();
     this.arrived.push({ next: 0, end: tracks.length });
     this.pump();
   }
@@ -281,7 +284,7 @@ export class FileCheck {
   }
 
   private async checkOne(track: Track): Promise<TrackFile & { fromCache?: boolean }> {
-    const resolved = resolveInside(this.musicDir, track.path);
+    const resolved = resolveInside(this.musicDir, track.path, this.realPaths);
     if (!resolved.ok) return { status: 'refused', absPath: null, detail: resolved.reason };
     let info;
     try {

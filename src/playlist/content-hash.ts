@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 const MAX_ENTRIES = 10_000;
@@ -35,7 +34,8 @@ export async function hashFile(absPath: string): Promise<string> {
     return cached;
   }
   stats.misses++;
-  const pending = st.size <= WHOLE_FILE_HASH_LIMIT ? streamSha256(p) : sampledSha256(p, st.size);
+  // A small file in one read (no stream and its 1 MiB buffers); a bigger one sampled.
+  const pending = st.size <= WHOLE_FILE_HASH_LIMIT ? readFile(p).then(hashContent) : sampledSha256(p, st.size);
   cache.set(key, pending);
   while (cache.size > MAX_ENTRIES) {
     const oldest = cache.keys().next().value;
@@ -54,14 +54,14 @@ export async function hashFile(absPath: string): Promise<string> {
   }
 }
 
-function streamSha256(absPath: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    const s = createReadStream(absPath, { highWaterMark: 1 << 20 });
-    s.on('data', (chunk) => h.update(chunk));
-    s.on('error', reject);
-    s.on('end', () => resolve(h.digest('hex')));
-  });
+/**
+ * The content identity of a whole file already in memory: for a file of at most
+ * WHOLE_FILE_HASH_LIMIT bytes, the same as hashFile() gives (a scan that reads a small file once
+ * for its tags hashes the same bytes instead of reading it again).
+ */
+export function hashContent(content: Uint8Array): string {
+  if (content.length > WHOLE_FILE_HASH_LIMIT) throw new Error(`hashContent is for files up to ${WHOLE_FILE_HASH_LIMIT} bytes (larger ones are sampled: use hashFile)`);
+  return createHash('sha256').update(content).digest('hex');
 }
 
 async function sampledSha256(absPath: string, size: number): Promise<string> {

@@ -3,9 +3,10 @@
  * its duration and tags — served from the scan cache when the file is unchanged, else read
  * (and remembered). The leader's scan and a member's check both come through here.
  */
-import { stat } from 'node:fs/promises';
-import { parseFile } from 'music-metadata';
-import { hashFile } from './content-hash.js';
+import type { Stats } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import type { IAudioMetadata } from 'music-metadata';
+import { hashContent, hashFile, WHOLE_FILE_HASH_LIMIT } from './content-hash.js';
 import type { ScanCache, ScanRecord } from './scan-cache.js';
 
 export interface FileInfo {
@@ -20,8 +21,8 @@ export interface FileInfo {
  * plain message when it cannot be read, is not a regular file, or (with `meta`) is not audio
  * whose duration can be determined.
  */
-export async function fileInfo(absPath: string, opts: { cache: ScanCache | null; meta: boolean }): Promise<FileInfo> {
-  const st = await stat(absPath);
+export async function fileInfo(absPath: string, opts: { cache: ScanCache | null; meta: boolean; stat?: Stats }): Promise<FileInfo> {
+  const st = opts.stat ?? (await stat(absPath));
   if (!st.isFile()) throw new Error('not a regular file');
   const stamp = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
   const cached = opts.cache ? await opts.cache.get(absPath, stamp) : undefined;
@@ -29,18 +30,12 @@ export async function fileInfo(absPath: string, opts: { cache: ScanCache | null;
     return { hash: cached.hash, ...(cached.meta ? { meta: cached.meta } : {}), fromCache: true };
   }
   let meta = cached?.meta;
-  if (opts.meta && !meta) {
-    let parsed;
-    try {
-      parsed = await parseFile(absPath, { duration: true, skipCovers: true });
-    } catch (err) {
-      throw new Error(`cannot read it as audio (${(err as Error).message})`);
-    }
-    const durationSec = parsed.format.duration;
-    if (durationSec === undefined || !Number.isFinite(durationSec) || durationSec <= 0) throw new Error('its duration could not be determined');
-    meta = { durationSec, title: nonEmpty(parsed.common.title), artist: nonEmpty(parsed.common.artist) };
-  }
   let hash = cached?.hash;
+  // For the leader's scan a small file is read once, for its tags and its hash both (most of a
+  // library's files on a cold scan: one open and one read instead of two).
+  const content = opts.meta && !meta && st.size <= WHOLE_FILE_HASH_LIMIT ? await readWhole(absPath) : null;
+  if (opts.meta && !meta) meta = await readMeta(absPath, content);
+  if (!hash && content && content.length <= WHOLE_FILE_HASH_LIMIT) hash = hashContent(content);
   if (!hash) {
     try {
       hash = await hashFile(absPath);
@@ -54,6 +49,33 @@ export async function fileInfo(absPath: string, opts: { cache: ScanCache | null;
     await opts.cache.set(absPath, { ...stamp, hash, ...(meta ? { meta } : {}) });
   }
   return { hash, ...(meta ? { meta } : {}), fromCache: false };
+}
+
+async function readWhole(absPath: string): Promise<Buffer> {
+  try {
+    return await readFile(absPath);
+  } catch (err) {
+    throw new Error(`cannot read it (${(err as Error).message})`);
+  }
+}
+
+/** music-metadata, loaded on the first file that is not in the scan cache (a warm start never needs it). */
+let musicMetadata: Promise<typeof import('music-metadata')> | null = null;
+
+/** Duration and tags, from the bytes in memory when there are (`content`), else from the file. */
+async function readMeta(absPath: string, content: Buffer | null): Promise<NonNullable<ScanRecord['meta']>> {
+  let parsed: IAudioMetadata;
+  try {
+    const mm = await (musicMetadata ??= import('music-metadata'));
+    const options = { duration: true, skipCovers: true };
+    // The path picks the parser by extension, as parseFile does; the size lets a CBR MP3's duration come from it.
+    parsed = content ? await mm.parseBuffer(content, { path: absPath, size: content.length }, options) : await mm.parseFile(absPath, options);
+  } catch (err) {
+    throw new Error(`cannot read it as audio (${(err as Error).message})`);
+  }
+  const durationSec = parsed.format.duration;
+  if (durationSec === undefined || !Number.isFinite(durationSec) || durationSec <= 0) throw new Error('its duration could not be determined');
+  return { durationSec, title: nonEmpty(parsed.common.title), artist: nonEmpty(parsed.common.artist) };
 }
 
 function nonEmpty(s: string | undefined): string | null {

@@ -4,7 +4,7 @@ import { fileInfo } from './file-info.js';
 import { parseM3u } from './m3u.js';
 import type { Progress } from './progress.js';
 import type { ScanCache } from './scan-cache.js';
-import { resolveInside, toRelativeInside } from './safe-path.js';
+import { RealPathCache, resolveInside, toRelativeInside } from './safe-path.js';
 import { AUDIO_EXTENSIONS, naturalCompare, scanMusicDir } from './scan.js';
 import type { Track } from './track.js';
 
@@ -96,8 +96,9 @@ export async function loadPlaylist(opts: LoadPlaylistOptions): Promise<LoadedPla
     progress.phase = 'reading';
   }
   let savedAt = Date.now();
+  const realPaths = new RealPathCache();
   const loaded = await mapLimit(candidates, SCAN.CONCURRENCY, async (c) => {
-    const t = await loadTrack(musicDir, c, cache);
+    const t = await loadTrack(musicDir, c, cache, realPaths);
     progress?.step(typeof t !== 'string' && t.fromCache);
     if (cache && Date.now() - savedAt > SCAN.SAVE_EVERY_MS) {
       savedAt = Date.now();
@@ -168,9 +169,9 @@ async function findPlaylistFile(musicDir: string): Promise<string | undefined> {
 }
 
 /** The track, or a warning explaining why the entry is skipped. */
-async function loadTrack(musicDir: string, c: Candidate, cache: ScanCache | null): Promise<{ track: Track; fromCache: boolean } | string> {
+async function loadTrack(musicDir: string, c: Candidate, cache: ScanCache | null, realPaths: RealPathCache): Promise<{ track: Track; fromCache: boolean } | string> {
   const skip = (why: string): string => `Skipping ${c.label}: ${why}.`;
-  const r = resolveInside(musicDir, c.relPath);
+  const r = resolveInside(musicDir, c.relPath, realPaths);
   if (!r.ok) return skip(r.reason);
   const st = await fs.stat(r.absPath).catch((err: NodeJS.ErrnoException) => err);
   if (st instanceof Error) {
@@ -180,7 +181,7 @@ async function loadTrack(musicDir: string, c: Candidate, cache: ScanCache | null
 
   let info;
   try {
-    info = await fileInfo(r.absPath, { cache, meta: true });
+    info = await fileInfo(r.absPath, { cache, meta: true, stat: st });
   } catch (err) {
     return skip((err as Error).message);
   }

@@ -9,6 +9,7 @@ import {
   hashFile,
   loadPlaylist,
   parseM3u,
+  RealPathCache,
   resolveInside,
   scanMusicDir,
   shortHash,
@@ -117,22 +118,29 @@ describe('safe-path', () => {
   fs.symlinkSync(path.join(music, 'a', 'song.mp3'), path.join(music, 'good-link.mp3'));
   fs.symlinkSync(path.join(root, 'nowhere.mp3'), path.join(music, 'dangling.mp3'));
 
-  it('accepts files inside, including symlinks that stay inside and non-existent files', () => {
-    expect(resolveInside(music, 'a/song.mp3')).toEqual({ ok: true, absPath: path.join(music, 'a', 'song.mp3') });
-    expect(resolveInside(music, './a/song.mp3')).toEqual({ ok: true, absPath: path.join(music, 'a', 'song.mp3') });
-    expect(resolveInside(music, 'good-link.mp3').ok).toBe(true);
-    expect(resolveInside(music, 'not/there.mp3')).toEqual({ ok: true, absPath: path.join(music, 'not', 'there.mp3') });
-  });
+  // Without a cache of folders' real paths, and with one shared by every call (as a scan does).
+  const cached = new RealPathCache();
+  for (const [how, realPaths] of [['each path walked', null], ['folders remembered', cached]] as const) {
+    it(`accepts files inside, including symlinks that stay inside and non-existent files (${how})`, () => {
+      expect(resolveInside(music, 'a/song.mp3', realPaths)).toEqual({ ok: true, absPath: path.join(music, 'a', 'song.mp3') });
+      expect(resolveInside(music, './a/song.mp3', realPaths)).toEqual({ ok: true, absPath: path.join(music, 'a', 'song.mp3') });
+      expect(resolveInside(music, 'good-link.mp3', realPaths).ok).toBe(true);
+      expect(resolveInside(music, 'not/there.mp3', realPaths)).toEqual({ ok: true, absPath: path.join(music, 'not', 'there.mp3') });
+    });
 
-  it('refuses escapes, absolute paths, NUL bytes and symlinks out of the dir', () => {
-    for (const bad of ['../outside/secret.mp3', 'a/../../outside/secret.mp3', '..', '/etc/passwd', path.join(outside, 'secret.mp3'), 'a/\0.mp3', '', '.', 'evil.mp3', 'evil-dir/secret.mp3', 'evil-dir/nope.mp3', 'dangling.mp3']) {
-      const r = resolveInside(music, bad);
-      expect(r.ok, `should refuse ${JSON.stringify(bad)}`).toBe(false);
-      if (!r.ok) expect(r.reason.length).toBeGreaterThan(0);
-    }
-    const r = resolveInside(music, 'evil.mp3');
-    expect(!r.ok && r.reason).toMatch(/symlink/);
-  });
+    it(`refuses escapes, absolute paths, NUL bytes and symlinks out of the dir (${how})`, () => {
+      for (const bad of ['../outside/secret.mp3', 'a/../../outside/secret.mp3', '..', '/etc/passwd', path.join(outside, 'secret.mp3'), 'a/\0.mp3', '', '.', 'evil.mp3', 'evil-dir/secret.mp3', 'evil-dir/nope.mp3', 'dangling.mp3']) {
+        const r = resolveInside(music, bad, realPaths);
+        expect(r.ok, `should refuse ${JSON.stringify(bad)}`).toBe(false);
+        if (!r.ok) expect(r.reason.length).toBeGreaterThan(0);
+      }
+      const r = resolveInside(music, 'evil.mp3', realPaths);
+      expect(!r.ok && r.reason).toMatch(/symlink/);
+      // A regular file in a folder that is a symlink out of the music dir: refused through its folder's real path.
+      const viaDir = resolveInside(music, 'evil-dir/secret.mp3', realPaths);
+      expect(!viaDir.ok && viaDir.reason).toMatch(/outside/);
+    });
+  }
 
   it('toRelativeInside gives POSIX paths or null', () => {
     expect(toRelativeInside(music, path.join(music, 'a', 'song.mp3'))).toBe('a/song.mp3');

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileInfo } from '../../src/playlist/file-info.js';
-import { hashFile } from '../../src/playlist/content-hash.js';
+import { parseFile } from 'music-metadata';
+import { hashContent, hashFile, WHOLE_FILE_HASH_LIMIT } from '../../src/playlist/content-hash.js';
+import { makeLibrary } from '../../bench/make-library.js';
 import { SCAN_CACHE_FORMAT, ScanCache, defaultCacheDir } from '../../src/playlist/scan-cache.js';
 import { BUNDLED_DIR, BUNDLED_FILES } from '../integration/harness.js';
 
@@ -120,5 +122,27 @@ describe('fileInfo', () => {
     expect(leader.fromCache).toBe(false);
     expect(leader.meta?.durationSec).toBeGreaterThan(10);
     expect((await fileInfo(file, { cache, meta: true })).fromCache).toBe(true);
+  });
+
+  it('reads a small file once for tags and hash: the same duration, tags and hash as reading it twice', async () => {
+    const dir = temp();
+    // 33 MP3s (ID3v2 + CBR frames, no Xing header) and one sparse WAV over 3 MiB, as the benchmark's library.
+    const lib = makeLibrary(join(dir, 'music'), { count: 34, seed: 3, bigEvery: 34 });
+    const files = [...lib.paths.map((p) => join(dir, 'music', p)), ...BUNDLED_FILES.map((f) => join(BUNDLED_DIR, f))];
+    let small = 0;
+    for (const file of files) {
+      const info = await fileInfo(file, { cache: null, meta: true });
+      const reference = await parseFile(file, { duration: true, skipCovers: true });
+      expect(info.meta?.durationSec, file).toBe(reference.format.duration);
+      expect(info.meta?.title ?? undefined, file).toBe(reference.common.title);
+      expect(info.meta?.artist ?? undefined, file).toBe(reference.common.artist);
+      expect(info.hash, file).toBe(await hashFile(file));
+      if (statSync(file).size <= WHOLE_FILE_HASH_LIMIT) {
+        small++;
+        expect(hashContent(readFileSync(file))).toBe(info.hash);
+      }
+    }
+    expect(small).toBeGreaterThanOrEqual(33);
+    expect(files.length - small).toBeGreaterThanOrEqual(1);
   });
 });
