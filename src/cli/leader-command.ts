@@ -5,7 +5,7 @@ import { ControlServer } from '../leader/control-server.js';
 import { Leader } from '../leader/leader.js';
 import { startLeaderSchedule, validateScheduleOptions, type PartyScheduler } from '../leader/schedule/index.js';
 import { createLogger, type Logger } from '../log/logger.js';
-import { Member } from '../member/member.js';
+import type { Member } from '../member/member.js';
 import { loadOrCreatePartySecret, loadPartySecretFile, type PartySecret } from '../party/party-secret.js';
 import { defaultStateDir } from '../party/state-dir.js';
 import { advertise, type Advertiser } from '../discovery/advertise.js';
@@ -151,6 +151,8 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
 
   let localMember: Member | null = null;
   if (o.play) {
+    // Loaded only here: a leader that does not play never loads the member's code.
+    const { Member } = await import('../member/member.js');
     localMember = new Member({
       host: o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host,
       port: leader.port,

@@ -2,13 +2,6 @@
 import { escapeText } from '../log/escape.js';
 import { Command, Option } from 'commander';
 import type { ControlRequest } from '../leader/control-server.js';
-import { runCtl } from './ctl-command.js';
-import { runDemo } from './demo-command.js';
-import { runDiscover } from './discover-command.js';
-import { runPair } from './pair-command.js';
-import { runCalibrate } from '../calibrate/calibrate-command.js';
-import { runLeader } from './leader-command.js';
-import { runMember } from './member-command.js';
 import { TRANSFER } from '../protocol/file-transfer.js';
 import { DEFAULT_CACHE_BYTES } from '../member/fetch/file-cache.js';
 import { DEFAULT_PORT, collect, parseByteSize, parseCount, parseMs, parsePort, parsePositiveMs } from './options.js';
@@ -19,6 +12,16 @@ function fail(e: unknown): never {
   process.stderr.write(`syncplay: ${escapeText((e as Error).message ?? String(e))}\n`);
   process.exit(1);
 }
+
+// Each command's code is loaded when that command runs: a leader does not start by loading the
+// member, the calibrator and the demo (on a Pi, every module is tens of milliseconds).
+const runCtl: typeof import('./ctl-command.js').runCtl = async (...a) => (await import('./ctl-command.js')).runCtl(...a);
+const runDemo: typeof import('./demo-command.js').runDemo = async (...a) => (await import('./demo-command.js')).runDemo(...a);
+const runDiscover: typeof import('./discover-command.js').runDiscover = async (...a) => (await import('./discover-command.js')).runDiscover(...a);
+const runPair: typeof import('./pair-command.js').runPair = async (...a) => (await import('./pair-command.js')).runPair(...a);
+const runCalibrate: typeof import('../calibrate/calibrate-command.js').runCalibrate = async (...a) => (await import('../calibrate/calibrate-command.js')).runCalibrate(...a);
+const runLeader: typeof import('./leader-command.js').runLeader = async (...a) => (await import('./leader-command.js')).runLeader(...a);
+const runMember: typeof import('./member-command.js').runMember = async (...a) => (await import('./member-command.js')).runMember(...a);
 
 export function buildProgram(): Command {
   const program = new Command('syncplay')
