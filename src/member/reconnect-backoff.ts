@@ -20,8 +20,10 @@ export interface ReconnectTunables {
   minMs: number;
   /** …doubles with every failed try, up to this, ms: an absent leader costs a connection attempt per 10 s. */
   maxMs: number;
-  /** Each wait is drawn from ±this fraction around its nominal value, so returning members do not arrive together. */
-  jitter: number;
+  /** A fast try's wait is drawn from ±this fraction around its nominal value, so members returning to a restarted leader do not arrive together. */
+  fastJitter: number;
+  /** The backoff's waits vary by ±this fraction (a ceiling of 10 s stays about 10 s). */
+  backoffJitter: number;
 }
 
 export const DEFAULT_RECONNECT: Readonly<ReconnectTunables> = Object.freeze({
@@ -30,7 +32,8 @@ export const DEFAULT_RECONNECT: Readonly<ReconnectTunables> = Object.freeze({
   fastWindowMs: 30_000,
   minMs: 500,
   maxMs: 10_000,
-  jitter: 0.5,
+  fastJitter: 0.5,
+  backoffJitter: 0.2,
 });
 
 export class ReconnectBackoff {
@@ -65,15 +68,15 @@ export class ReconnectBackoff {
     if (this.lostAtMs !== null && nowMs - this.lostAtMs < this.t.fastWindowMs) {
       const nominal = this.triesSinceLoss === 0 ? this.t.firstRetryMs : this.t.fastRetryMs;
       this.triesSinceLoss += 1;
-      return this.jittered(nominal);
+      return this.jittered(nominal, this.t.fastJitter);
     }
     this.lostAtMs = null;
     const nominal = this.backoffMs;
     this.backoffMs = Math.min(this.t.maxMs, this.backoffMs * 2);
-    return this.jittered(nominal);
+    return this.jittered(nominal, this.t.backoffJitter);
   }
 
-  private jittered(ms: number): number {
-    return ms * (1 - this.t.jitter + 2 * this.t.jitter * this.random());
+  private jittered(ms: number, fraction: number): number {
+    return ms * (1 - fraction + 2 * fraction * this.random());
   }
 }

@@ -21,7 +21,7 @@ describe('ReconnectBackoff', () => {
     expect(b.nextDelayMs(100_000 + DEFAULT_RECONNECT.fastWindowMs + 500)).toBe(DEFAULT_RECONNECT.minMs * 2);
   });
 
-  it('waits are jittered within ±50 %, so returning members spread out', () => {
+  it('fast tries are jittered within ±50 %, so returning members spread out; the backoff within ±20 %', () => {
     const lo = new ReconnectBackoff({}, () => 0);
     const hi = new ReconnectBackoff({}, () => 0.999999);
     for (const b of [lo, hi]) b.lost(0);
@@ -29,6 +29,10 @@ describe('ReconnectBackoff', () => {
     expect(hi.nextDelayMs(0)).toBeCloseTo(DEFAULT_RECONNECT.firstRetryMs * 1.5, 3);
     expect(lo.nextDelayMs(10)).toBeCloseTo(500);
     expect(hi.nextDelayMs(10)).toBeCloseTo(1500, 2);
+    const never = new ReconnectBackoff({}, () => 0.999999);
+    const waits = Array.from({ length: 10 }, () => never.nextDelayMs(0));
+    expect(Math.max(...waits)).toBeLessThanOrEqual(DEFAULT_RECONNECT.maxMs * 1.2);
+    expect(waits[0]).toBeCloseTo(DEFAULT_RECONNECT.minMs * 1.2, 2);
   });
 
   it('joining again resets the backoff', () => {
