@@ -186,7 +186,7 @@ async function main(): Promise<void> {
   let port = 0;
   let leader: Child;
   const startLeader = async (): Promise<Child> => {
-    const c = spawnChild('leader', [bin, 'leader', '--music-dir', music, '--host', '127.0.0.1', '--port', String(port), '--repeat', 'all', '--no-ui', '--no-advertise', '--socket', socketPath, '--state-dir', stateDir], join(out, 'leader.log'), { cwd: work, env: { ...process.env, XDG_STATE_HOME: join(work, 'xdg') } });
+    const c = spawnChild('leader', [bin, 'leader', '--music-dir', music, '--host', '127.0.0.1', '--port', String(port), '--repeat', 'all', '--no-ui', '--no-advertise', '--no-web', '--socket', socketPath, '--state-dir', stateDir], join(out, 'leader.log'), { cwd: work, env: { ...process.env, XDG_STATE_HOME: join(work, 'xdg') } });
     for (let i = 0; i < 200; i++) {
       await sleep(100);
       const m = [...readFileSync(c.logPath, 'utf8').matchAll(/listening on 127\.0\.0\.1:(\d+)/g)].pop();

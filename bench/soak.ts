@@ -150,7 +150,7 @@ async function main(): Promise<void> {
   // so every line both ways is authenticated for the whole run.
   const stateDir = join(work, 'leader-state');
   const spawnedAt = new Map<Child, number>();
-  const leader = spawnChild('leader', [bin, 'leader', '--music-dir', music, '--host', '127.0.0.1', '--port', '0', '--repeat', 'all', '--autoplay', '--no-ui', '--no-advertise', '--socket', socket, '--state-dir', stateDir], join(a.out, 'leader.log'), { cwd: work, env: { ...process.env, ...heapEnv, XDG_STATE_HOME: join(work, 'xdg') } });
+  const leader = spawnChild('leader', [bin, 'leader', '--music-dir', music, '--host', '127.0.0.1', '--port', '0', '--repeat', 'all', '--autoplay', '--no-ui', '--no-advertise', '--no-web', '--socket', socket, '--state-dir', stateDir], join(a.out, 'leader.log'), { cwd: work, env: { ...process.env, ...heapEnv, XDG_STATE_HOME: join(work, 'xdg') } });
   spawnedAt.set(leader, Date.now());
   let port = 0;
   for (let i = 0; i < 100 && !port; i++) {
