@@ -499,7 +499,7 @@ async function main(): Promise<void> {
       const playedOn = during.length >= partitionS * 5 && jump < 50;
       const duringStats = stats(duringErr);
       const afterStats = stats(afterErr);
-      const figure = `kept playing through the partition (${during.length} readings, audio never stalled or jumped more than ${jump.toFixed(1)} ms, |error| p50/p95/max ${formatStats(duringStats, 2)} ms), marked lost after ${(lostMs / 1000).toFixed(1)} s, rejoined ${(rejoinMs / 1000).toFixed(1)} s after the link came back, |error| in the 10 s after rejoining p50/p95/max ${formatStats(afterStats, 2)} ms, ${seeks} hard seeks`;
+      const figure = `kept playing through the partition (${during.length} readings, audio never stalled or jumped more than ${jump.toFixed(1)} ms, absolute error p50/p95/max ${formatStats(duringStats, 2)} ms), marked lost after ${(lostMs / 1000).toFixed(1)} s, rejoined ${(rejoinMs / 1000).toFixed(1)} s after the link came back, |error| in the 10 s after rejoining p50/p95/max ${formatStats(afterStats, 2)} ms, ${seeks} hard seeks`;
       return { figure, held: playedOn && seeks === 0 && afterStats.max !== null && afterStats.max < 20, detail: { readingsDuring: during.length, audioJumpMs: jump, lostMs, rejoinMs, duringErr: duringStats, afterErr: afterStats, hardSeeks: seeks } };
     } finally {
       await stopChild(far);
