@@ -15,7 +15,7 @@ import { PlaylistCopy } from './playlist-copy.js';
 import { LeaderLink } from './leader-link.js';
 import { MpvPlayerHost } from './mpv/mpv-player.js';
 import { SupervisedMpv } from './mpv/supervised-mpv.js';
-import { signalFile } from './signal-file.js';
+import { signalFile, silenceFile } from './signal-file.js';
 import { PlayerSync, type SyncReading } from './sync/player-sync.js';
 import type { SoundControllerOptions } from './sound-controller.js';
 
@@ -101,6 +101,7 @@ export class Member {
       files: this.files,
       log,
       latencyOffsetMs: opts.latencyOffsetMs,
+      startProbe: silenceFile(),
       ...(opts.controller ? { controller: opts.controller } : {}),
       ...(opts.onReading ? { onReading: opts.onReading } : {}),
     });

@@ -58,3 +58,13 @@ export function signalFile(spec: SweepSpec, leadInSec = 0): { path: string; dura
   }
   return { path, durationSec: lead / spec.sampleRate + spec.durationSec, leadInSec: lead / spec.sampleRate };
 }
+
+/**
+ * A WAV of `seconds` of silence (for measuring the output's start latency: sync/start-probe.ts),
+ * kept in the same folder for the life of the process.
+ */
+export function silenceFile(seconds = 1, sampleRate = 44_100): { path: string; durationSec: number } {
+  const path = join(ensureFolder(), `silence-${sampleRate}-${seconds}.wav`);
+  if (!existsSync(path)) writeFileSync(path, encodeWav(new Float32Array(Math.round(seconds * sampleRate)), sampleRate, 2));
+  return { path, durationSec: seconds };
+}

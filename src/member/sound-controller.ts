@@ -27,12 +27,22 @@
  *   error of drift × (1/Kp + L), so "small" is not the test; "still" is). Integrating a start's
  *   error winds it up and overshoots.
  *   It keeps what it learned across seeks and track changes: drift belongs to the device.
+ * - A start transient (after every re-arm) is removed at full speed: the loop uses `kpStart`
+ *   until the predicted error first falls within `startBandSec`, then `kp`. With the predictor
+ *   this is a bang-bang move at ±maxCorrection that stops when the correction already in the pipe
+ *   covers the error (no overshoot), instead of an exponential tail with time constant 1/kp: a
+ *   5 ms start error is gone in ~1.3 s instead of ~3.5 s. Once in the band the slower kp keeps
+ *   reading noise from moving the speed.
  * - Errors beyond `hardSeekSec` are not chased by speed: the caller re-arms with an exact seek.
  */
 
 export interface SoundControllerOptions {
-  /** proportional gain on the predicted error, 1/s: a start offset decays with time constant 1/kp */
+  /** proportional gain on the predicted error, 1/s: a residual offset decays with time constant 1/kp */
   kp: number;
+  /** proportional gain during a start transient, 1/s (until the predicted error first enters startBandSec) */
+  kpStart: number;
+  /** the start transient ends when the predicted error is first within this, s */
+  startBandSec: number;
   /** integral gain, 1/s² (drift): small enough not to ring with kp */
   ki: number;
   /** dead time between a speed change and its effect on audio-pts and the sound, s */
@@ -56,7 +66,9 @@ export interface SoundControllerOptions {
 
 /** Why each value: see the module comment; measured on this project's bench (PulseAudio, mpv 0.35). */
 export const DEFAULT_SOUND_CONTROLLER: SoundControllerOptions = {
-  kp: 1.0, // settles a start offset in ~3 s, slow enough that reading noise moves little
+  kp: 1.0, // slow enough that reading noise moves little once the start transient is over
+  kpStart: 10, // a start error is removed at the ±0.5 % limit until the last 0.5 ms, then in ~0.1 s
+  startBandSec: 150e-6, // about the noise of a median of three readings: closer is kp's job
   ki: 0.1, // learns 200 ppm of drift within ~10 s without ringing against kp
   plantDelaySec: 0.3, // measured dead time (speed step → sound and audio-pts), mpv's 0.2 s buffer + output
   medianOf: 3, // one outlier in three readings (a slow IPC round trip) is ignored
@@ -80,6 +92,8 @@ export class SoundController {
   private readonly recent: number[] = [];
   private integral = 0; // ∫e dt, s²
   private integrating = false;
+  /** in a start transient: kpStart applies */
+  private transient = true;
   /** where the error was when the current still period began */
   private settle: { t: number; e: number } | null = null;
   private lastSpeed = 1;
@@ -107,6 +121,7 @@ export class SoundController {
     this.speeds = [[this.t, speed]];
     this.lastSpeed = speed;
     this.settle = null;
+    this.transient = true;
   }
 
   /** Forget the learned drift too (a different device or a restarted player). */
@@ -160,8 +175,9 @@ export class SoundController {
       const limit = this.o.maxIntegralCorrection / this.o.ki;
       this.integral = Math.min(limit, Math.max(-limit, this.integral + predicted * dt));
     }
+    if (this.transient && Math.abs(predicted) < this.o.startBandSec) this.transient = false;
     const excess = Math.sign(predicted) * Math.max(0, Math.abs(predicted) - this.o.deadbandSec);
-    const correction = this.o.kp * excess + this.o.ki * this.integral;
+    const correction = (this.transient ? this.o.kpStart : this.o.kp) * excess + this.o.ki * this.integral;
     const clamped = Math.min(this.o.maxCorrection, Math.max(-this.o.maxCorrection, correction));
     const speed = 1 - clamped;
     if (Math.abs(speed - this.lastSpeed) >= this.o.minSpeedStep) {

@@ -46,6 +46,20 @@ describe('SoundController', () => {
     expect(Math.abs(trueErr.at(-1)!)).toBeLessThan(0.00003);
   });
 
+  it('removes a start error at the speed limit, then stops without overshoot (start transient)', () => {
+    const firstWithin = (e: number[], band: number): number => e.findIndex((_, i) => e.slice(i, i + 10).every((v) => Math.abs(v) < band)) * DT;
+    for (const start of [0.005, -0.012]) {
+      const c = new SoundController();
+      const s = new SoundController({ kpStart: 1 }); // the loop without the start transient
+      const fast = run((m, dt) => speedOf(c.update(m, dt)), { drift: 0, start, noiseSec: 30e-6, seconds: 8 });
+      const slow = run((m, dt) => speedOf(s.update(m, dt)), { drift: 0, start, noiseSec: 30e-6, seconds: 8 });
+      // |start| / 0.5 % plus the dead time and a few readings
+      expect(firstWithin(fast.trueErr, 0.00025)).toBeLessThan(Math.abs(start) / 0.005 + 0.8);
+      expect(firstWithin(fast.trueErr, 0.00025)).toBeLessThan(firstWithin(slow.trueErr, 0.00025) - 1);
+      expect(Math.min(...fast.trueErr.map((v) => v * Math.sign(start)))).toBeGreaterThan(-0.0001);
+    }
+  });
+
   it('the plain PI loop on the same plant overshoots (why the predictor is there)', () => {
     const c = plainPi(2.5);
     const { trueErr } = run((m, dt) => speedOf(c.update(m, dt)), { drift: 0, start: 0.005, noiseSec: 0, seconds: 10 });

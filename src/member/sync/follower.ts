@@ -86,12 +86,18 @@ export class Follower {
    * too large to chase by speed (the caller re-arms with an exact seek).
    */
   async correct(c: FollowContext): Promise<'rearm' | undefined> {
-    let reading;
-    try {
-      reading = await c.player.readPosition();
-    } catch {
-      return; // no audio position yet (just started, or between files)
+    // A reading is stamped at the midpoint of its round trip, so it is uncertain by up to half of
+    // it; of a few taken back to back, the one with the shortest round trip is the best.
+    let reading: Awaited<ReturnType<Player['readPosition']>> | undefined;
+    for (let i = 0; i < this.t.readingsPerTick; i++) {
+      try {
+        const r = await c.player.readPosition();
+        if (!reading || r.rttMs < reading.rttMs) reading = r;
+      } catch {
+        break; // no audio position yet (just started, or between files)
+      }
     }
+    if (!reading) return;
     if (!this.gate.accepts(reading.rttMs)) return;
     const sharedAt = c.clock.toShared(reading.localMs);
     const expected = playheadAt(c.timeline, c.tracks, sharedAt + c.latencyOffsetMs);

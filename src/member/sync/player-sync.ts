@@ -28,6 +28,7 @@ import { Follower, nearBoundary, type SyncReading } from './follower.js';
 import { PlayerQueue } from './player-queue.js';
 import { SignalPlayback, type SignalRequest } from './signal-playback.js';
 import { StartArming } from './start-arming.js';
+import { StartProbe, type ProbeFile } from './start-probe.js';
 import { REAL_TIME, type SyncTime } from './sync-time.js';
 import { DEFAULT_SYNC_TUNABLES, type SyncTunables } from './tunables.js';
 
@@ -49,6 +50,8 @@ export interface PlayerSyncOptions {
   onReading?: (r: SyncReading) => void;
   /** the local clock (default: the real one) */
   time?: SyncTime;
+  /** a file of silence: with it, the output's start latency is measured before the first start (start-probe.ts) */
+  startProbe?: ProbeFile;
   tunables?: Partial<SyncTunables>;
 }
 
@@ -81,6 +84,9 @@ export class PlayerSync {
   private readonly follower: Follower;
   private readonly arming: StartArming;
   private readonly signalPlayback: SignalPlayback;
+  private readonly probe: StartProbe;
+  /** the start latency has not been measured on this player yet */
+  private probePending = false;
 
   constructor(private readonly opts: PlayerSyncOptions) {
     this.t = { ...DEFAULT_SYNC_TUNABLES, ...opts.tunables };
@@ -98,12 +104,14 @@ export class PlayerSync {
     });
     this.arming = new StartArming(this.t, this.time, opts.log, opts.prepareMs ?? this.t.prepareMs);
     this.signalPlayback = new SignalPlayback(this.t, this.time, opts.log);
+    this.probe = new StartProbe(this.t, this.time, opts.log);
     opts.player.onReady((player) => {
       this.player = player;
       this.phase = 'idle';
       this.queue.clear();
       this.follower.speed = 1;
       this.pausedAt = null;
+      this.probePending = opts.startProbe !== undefined;
       void this.applyOutput();
       this.poke();
     });
@@ -253,6 +261,12 @@ export class PlayerSync {
     this.history.prune(t);
     const upcoming = this.history.upcoming(t);
     const current = this.history.effective(t);
+    if (this.probePending) {
+      // Only while nothing is to be heard for a while; a start that comes first teaches the lead itself.
+      const startsSoon = (upcoming && upcoming.at - t < this.t.probeBudgetMs) || (current && current.state !== 'stopped');
+      this.probePending = false;
+      if (!startsSoon && this.opts.startProbe) return this.runProbe(player, this.opts.startProbe);
+    }
 
     if (upcoming) {
       const leadMs = upcoming.at - t;
@@ -328,6 +342,18 @@ export class PlayerSync {
       );
     } finally {
       await player.stop().catch(() => {});
+      this.queue.clear();
+      this.phase = 'idle';
+    }
+  }
+
+  private async runProbe(player: Player, file: ProbeFile): Promise<void> {
+    const abort = new AbortController();
+    this.abort = abort;
+    this.queue.clear();
+    try {
+      await this.probe.run(player, this.follower.lead, file, abort.signal);
+    } finally {
       this.queue.clear();
       this.phase = 'idle';
     }

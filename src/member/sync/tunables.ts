@@ -17,6 +17,9 @@ export interface SyncTunables {
   /** A paused player within this of the paused position is left alone, s. */
   pausedPositionSec: number;
 
+  /** Readings taken back to back per tick; the one with the shortest round trip is used (its timestamp is the least uncertain). */
+  readingsPerTick: number;
+
   // ---- the reading gate (readings with slow round trips have uncertain timestamps)
   /** Round trips remembered for the gate's median. */
   gateWindow: number;
@@ -48,6 +51,20 @@ export interface SyncTunables {
   leadMaxMs: number;
   /** Later starts move the lead by this fraction of their error (the first sets it outright), so one noisy start does not throw it off. */
   leadGain: number;
+
+  // ---- probing the start latency before the first start (start-probe.ts)
+  /** Rounds of unpause-and-measure on silence (the first sets the lead, later ones refine it). */
+  probeRounds: number;
+  /** Position in the silent file each round starts from, s (past any decoder start-up). */
+  probePositionSec: number;
+  /** First reading this long after the unpause, ms (the output reports a position once it runs). */
+  probeReadAfterMs: number;
+  /** Pause between readings, ms. */
+  probeReadingGapMs: number;
+  /** Readings tried per round for three good ones. */
+  probeReadingsPerRound: number;
+  /** No probe when a start is due within this, ms (the probe takes ~3 × 150 ms plus loading). */
+  probeBudgetMs: number;
 
   // ---- the calibration signal (timing aligned during its silent lead-in)
   /** Audio already buffered at the old speed plays out in this long before a reading shows the change, ms. */
@@ -84,6 +101,8 @@ export const DEFAULT_SYNC_TUNABLES: Readonly<SyncTunables> = Object.freeze({
   samePositionSec: 0.0005,
   pausedPositionSec: 0.001,
 
+  readingsPerTick: 3,
+
   gateWindow: 50,
   gateMedianFactor: 2.5,
   gateMinMs: 1,
@@ -99,6 +118,13 @@ export const DEFAULT_SYNC_TUNABLES: Readonly<SyncTunables> = Object.freeze({
   leadMaxErrorMs: 30,
   leadMaxMs: 50,
   leadGain: 0.5,
+
+  probeRounds: 3,
+  probePositionSec: 0.1,
+  probeReadAfterMs: 40,
+  probeReadingGapMs: 5,
+  probeReadingsPerRound: 12,
+  probeBudgetMs: 2000,
 
   signalSettleMs: 450,
   signalMinSlewMs: 300,

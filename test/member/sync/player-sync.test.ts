@@ -37,9 +37,11 @@ const TRACK_SEC = 4;
 const tracks: Track[] = [0, 1, 2].map((i) => ({ path: `${i}.ogg`, hash: String(i).repeat(64), durationSec: TRACK_SEC, title: `t${i}` }));
 const pathOf = (i: number) => `/music/${i}.ogg`;
 
-function setup(player: Partial<FakePlayerOptions> = {}, missing: number[] = []) {
+const SILENCE = { path: '/tmp/silence.wav', durationSec: 1 };
+
+function setup(player: Partial<FakePlayerOptions> = {}, missing: number[] = [], probe = false) {
   missing = [...missing];
-  const durations = new Map(tracks.map((t, i) => [pathOf(i), t.durationSec]));
+  const durations = new Map([...tracks.map((t, i) => [pathOf(i), t.durationSec] as const), [SILENCE.path, SILENCE.durationSec]]);
   const host = new FakePlayerHost(() => new FakePlayer({ durations, startLatencyMs: 12, armMs: 30, ...player }));
   const readings: SyncReading[] = [];
   const sync = new PlayerSync({
@@ -50,6 +52,7 @@ function setup(player: Partial<FakePlayerOptions> = {}, missing: number[] = []) 
     latencyOffsetMs: 0,
     time: fakeTime,
     onReading: (r) => readings.push(r),
+    ...(probe ? { startProbe: SILENCE } : {}),
   });
   sync.setTracks(tracks);
   host.start();
@@ -129,6 +132,34 @@ describe('PlayerSync with a fake player', () => {
     const firstAfter = readings.slice(before).find((r) => r.trackIndex === 1)!;
     expect(firstAfter).toBeDefined();
     expect(Math.abs(firstAfter.errorMs)).toBeLessThan(2);
+    sync.stop();
+  });
+
+  it('measures the start latency on silence before the first start, so that even the first start is on time', async () => {
+    const { host, sync, readings } = setup({}, [], true);
+    await vi.advanceTimersByTimeAsync(100);
+    const t = timeline('playing', 0, 0, sharedNow() + 3000);
+    await vi.advanceTimersByTimeAsync(900);
+    const p = host.current!;
+    expect(p.calls.filter((c) => c.call === 'load' && c.args[0] === SILENCE.path)).toHaveLength(1);
+    expect(p.calls.filter((c) => c.call === 'seek' && c.args[0] === 0.1)).toHaveLength(2);
+    expect(p.calls.at(-1)!.call).toBe('stop');
+    sync.setTimeline(t);
+    await vi.advanceTimersByTimeAsync(3300);
+    const unpauses = p.calls.filter((c) => c.call === 'setPaused' && c.args[0] === false);
+    const leadMs = t.at - (unpauses.at(-1)!.atMs + OFFSET_MS);
+    expect(leadMs).toBeGreaterThan(10);
+    expect(leadMs).toBeLessThan(14);
+    expect(Math.abs(readings[0]!.errorMs)).toBeLessThan(2);
+    sync.stop();
+  });
+
+  it('does not probe when a start is due at once (the start teaches the lead itself)', async () => {
+    const { host, sync } = setup({}, [], true);
+    sync.setTimeline(timeline('playing', 0, 0, sharedNow() + 600));
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(host.current!.calls.some((c) => c.args[0] === SILENCE.path)).toBe(false);
+    expect(sync.status().playerState).toBe('playing');
     sync.stop();
   });
 

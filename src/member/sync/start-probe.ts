@@ -1,0 +1,75 @@
+/**
+ * Measures how late an unpause takes effect on this output before the first start, on a file of
+ * silence, so that a fresh member's first start is on time too (start-lead.ts then keeps learning
+ * from every real start). Without it the first start is late by the whole restart latency of the
+ * player and the output — ~12 ms on PulseAudio — and every member of a party that just joined
+ * starts that late together.
+ *
+ * Each round: paused at `probePositionSec`, unpaused at a chosen local instant X (minus the lead
+ * learned so far), then the error of the best readings (shortest round trips) against
+ * position(t) = probePositionSec + (t − X) feeds the StartLead, which takes the first round
+ * outright and later ones by a fraction. The player is stopped afterwards.
+ */
+import { localMs } from '../../clock/time.js';
+import type { Logger } from '../../log/logger.js';
+import type { Player } from '../player.js';
+import type { StartLead } from './start-lead.js';
+import type { SyncTime } from './sync-time.js';
+import type { SyncTunables } from './tunables.js';
+
+/** A file of silence the probe may play (long enough for one round: probePositionSec + ~0.3 s). */
+export interface ProbeFile {
+  path: string;
+  durationSec: number;
+}
+
+type ProbeTunables = Pick<SyncTunables, 'probeRounds' | 'probePositionSec' | 'probeReadAfterMs' | 'probeReadingGapMs' | 'probeReadingsPerRound' | 'signalGoodRttMs' | 'signalMaxRttMs'>;
+
+export class StartProbe {
+  constructor(
+    private readonly t: ProbeTunables,
+    private readonly time: SyncTime,
+    private readonly log: Logger,
+  ) {}
+
+  /** Runs the rounds (stops early on abort); returns the errors measured, ms (positive: early). */
+  async run(player: Player, lead: StartLead, file: ProbeFile, signal: AbortSignal): Promise<number[]> {
+    const t = this.t;
+    const errors: number[] = [];
+    try {
+      for (let round = 0; round < t.probeRounds && !signal.aborted; round++) {
+        await player.setPaused(true);
+        if (round === 0) await player.load(file.path, t.probePositionSec);
+        else await player.seek(t.probePositionSec);
+        if (signal.aborted) break;
+        // X is a little ahead so that the unpause (X − lead) is still in the future.
+        const x = this.time.now() + 20;
+        await this.time.waitUntil(localMs(x - lead.ms), signal).catch(() => {});
+        if (signal.aborted) break;
+        await player.setPaused(false);
+        lead.started();
+        await this.time.sleep(t.probeReadAfterMs);
+        const readings: { errMs: number; rttMs: number }[] = [];
+        for (let i = 0; i < t.probeReadingsPerRound && readings.filter((r) => r.rttMs <= t.signalGoodRttMs).length < 3 && !signal.aborted; i++) {
+          try {
+            const r = await player.readPosition();
+            readings.push({ errMs: (r.positionSec - t.probePositionSec) * 1000 - (r.localMs - x), rttMs: r.rttMs });
+          } catch {
+            /* no position yet */
+          }
+          await this.time.sleep(t.probeReadingGapMs);
+        }
+        readings.sort((a, b) => a.rttMs - b.rttMs);
+        const best = readings.slice(0, 3);
+        if (best.length < 3 || best[2]!.rttMs > t.signalMaxRttMs) continue;
+        const err = best.map((r) => r.errMs).sort((a, b) => a - b)[1]!;
+        errors.push(err);
+        lead.observe(err);
+      }
+    } finally {
+      await player.stop().catch(() => {});
+    }
+    if (errors.length) this.log.info(`output start latency: unpause ${lead.ms.toFixed(1)} ms early (probe errors ${errors.map((e) => e.toFixed(1)).join(', ')} ms)`);
+    return errors;
+  }
+}
