@@ -63,6 +63,8 @@ interface Options {
   open: boolean;
   /** nice value for the leader's threads (null: as started) */
   leaderNice: number | null;
+  /** nice value for the simulated members' threads (null: as started) */
+  simNice: number | null;
 }
 
 const OPTIONS = {
@@ -77,11 +79,12 @@ const OPTIONS = {
   'keep-tmp': { type: 'boolean', help: 'keep the temporary directory (logs, profiles)' },
   open: { type: 'boolean', help: 'no party secret (default: a secret; every line both ways tagged and verified)' },
   'leader-nice': { type: 'string', value: 'n', help: "run the leader's threads at this nice value, e.g. --leader-nice=-10 (raising it needs the privilege)" },
+  'sim-nice': { type: 'string', value: 'n', help: "the same for the simulated members and this process, which issues and stamps the commands (the meter: on a shared machine, others' load must not starve it)" },
 } as const satisfies BenchOptions;
 
-function niceValue(value: string): number {
+function niceValue(flag: string, value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < -20 || n > 19) throw new Error(`--leader-nice needs an integer -20…19, got ${value}`);
+  if (!Number.isInteger(n) || n < -20 || n > 19) throw new Error(`${flag} needs an integer -20…19, got ${value}`);
   return n;
 }
 
@@ -101,7 +104,8 @@ export function parseArgs(argv: string[]): Options {
     keepTmp: v['keep-tmp'] ?? false,
     commandGapMs: 1000,
     open: v.open ?? false,
-    leaderNice: v['leader-nice'] === undefined ? null : niceValue(v['leader-nice']),
+    leaderNice: v['leader-nice'] === undefined ? null : niceValue('--leader-nice', v['leader-nice']),
+    simNice: v['sim-nice'] === undefined ? null : niceValue('--sim-nice', v['sim-nice']),
   };
 }
 
@@ -324,6 +328,10 @@ interface CommandResult {
   /** ms the last member had left before the instant (negative = late) */
   minSlackMs: number | null;
   viaHeartbeat: number;
+  /** the leader's own time to tag and write the timeline to every member (its log: "sent to N in X ms"), when it reports it */
+  leaderSendMs: number | null;
+  /** the CPU time the leader spent in that loop (what it costs, whatever else runs on the machine) */
+  leaderSendCpuMs: number | null;
 }
 
 interface ProcCpu {
@@ -452,6 +460,7 @@ async function runStep(n: number, o: Options, resultsDir: string): Promise<StepR
       const count = p === procs - 1 ? n - perProc * (procs - 1) : perProc;
       const args = [simScript, '--host', '127.0.0.1', '--port', String(port), '--count', String(count), '--prefix', `sim${p}`, '--join-rate', String(o.joinRate / procs), ...(o.open ? [] : ['--secret-file', secretFile])];
       const child = spawnNode(`sim${p}`, args, join(tmp, `sim${p}.log`), true);
+      if (o.simNice !== null && !raiseThreads(child.pid, o.simNice)) throw new Error(`cannot set the simulated members' nice value to ${o.simNice} (not permitted)`);
       const sim: Sim = { child, count, progress: null, collected: null, waiters: [] };
       child.proc.on('message', (raw: unknown) => {
         const m = raw as SimProgress | CollectReply;
@@ -464,7 +473,7 @@ async function runStep(n: number, o: Options, resultsDir: string): Promise<StepR
     const joinStart = nowMs();
     const settledCount = (): number => sims.reduce((s, x) => s + (x.progress?.settled ?? 0), 0);
     const closedCount = (): number => sims.reduce((s, x) => s + (x.progress?.closed ?? 0), 0);
-    await waitFor(`${n} members to join`, 30_000 + (n / o.joinRate) * 1000 * 3, all, () => {
+    await waitFor(`${n} members to join`, 60_000 + (n / o.joinRate) * 1000 * 4, all, () => {
       if (closedCount() > 0 && settledCount() + closedCount() >= n) return true;
       return settledCount() >= n;
     });
@@ -560,6 +569,9 @@ async function runStep(n: number, o: Options, resultsDir: string): Promise<StepR
     const closed = replies.flatMap((r) => r.closed);
     const allFanout: number[] = [];
     const allSpread: number[] = [];
+    // The leader logs each command's send loop; in order, one per command that succeeded.
+    const sendLoops = [...(existsSync(leaderLog) ? readFileSync(leaderLog, 'utf8') : '').matchAll(/\(sent to \d+ in ([\d.]+) ms, ([\d.]+) ms of CPU\)/g)].map((m) => ({ ms: Number(m[1]), cpuMs: Number(m[2]) }));
+    let sendLoop = 0;
     const commandResults: CommandResult[] = records.map((rec) => {
       const seq = rec.timeline?.seq ?? null;
       const got = seq === null ? [] : (arrivalsBySeq.get(seq) ?? []);
@@ -584,6 +596,7 @@ async function runStep(n: number, o: Options, resultsDir: string): Promise<StepR
         spreadMs: stats(spread),
         minSlackMs: slack.length ? Math.min(...slack) : null,
         viaHeartbeat: got.filter((g) => g.via === 'heartbeat').length,
+        ...((l) => ({ leaderSendMs: l?.ms ?? null, leaderSendCpuMs: l?.cpuMs ?? null }))(rec.ok ? sendLoops[sendLoop++] : undefined),
       };
     });
     const merge = (name: string, pick: (w: WindowSamples) => number[]): number[] => replies.flatMap((r) => r.windows.filter((w) => w.name === name).flatMap(pick));
@@ -695,16 +708,16 @@ function report(steps: StepResult[], o: Options, command: string): string {
   L.push(`Machine: ${availableParallelism()} CPUs, load average ${steps[0]?.loadAvg.start.map((x) => x.toFixed(2)).join(' ')} at start, ${steps.at(-1)?.loadAvg.end.map((x) => x.toFixed(2)).join(' ')} at end. Node ${process.version}.`);
   L.push(`Each step: a fresh leader ${o.open ? 'of an open party (--open: lines untagged)' : 'with a party secret (every line both ways tagged; members verify each before acting on it)'}; members join at ${o.joinRate}/s; ${o.settleSec} s settle; ${o.steadySec} s steady state; ${o.rounds} × (play track 1, seek 10, next).`);
   L.push('');
-  L.push('| members | sim procs | fan-out p95, median command ms | fan-out p50 / p95 / max ms, all | spread p95 / max ms | late | missing | ctl round trip p50 / max ms (idle leader p50) | time-exchange rtt p50 / p95 ms | heartbeat delivery p50 / p95 / max ms | leader CPU steady % | leader CPU commands % | sim CPU % | machine busy % | leader peak RSS MB | dropped | copes |');
-  L.push('|---:|---:|---:|---|---|---:|---:|---|---|---|---:|---:|---|---:|---:|---:|---|');
+  L.push('| members | sim procs | fan-out p95, median command ms | fan-out p50 / p95 / max ms, all | leader send loop p50 / max ms (CPU p50) | spread p95 / max ms | late | missing | ctl round trip p50 / max ms (idle leader p50) | time-exchange rtt p50 / p95 ms | heartbeat delivery p50 / p95 / max ms | leader CPU steady % | leader CPU commands % | sim CPU % | machine busy % | leader peak RSS MB | dropped | copes |');
+  L.push('|---:|---:|---:|---|---|---|---:|---:|---|---|---|---:|---:|---|---:|---:|---:|---|');
   for (const s of steps) {
     const ctl = stats(s.commandResults.map((c) => c.controlRoundTripMs));
     L.push(
-      `| ${s.members} | ${s.procs} | ${fmt(s.fanoutMedianCommandP95Ms, 2)} | ${fmt(s.fanoutMs.p50, 2)} / ${fmt(s.fanoutMs.p95, 2)} / ${fmt(s.fanoutMs.max, 2)} | ${fmt(s.spreadMs.p95, 2)} / ${fmt(s.spreadMs.max, 2)} | ${s.lateTotal} | ${s.missingTotal} | ${fmt(ctl.p50, 2)} / ${fmt(ctl.max, 2)} (${fmt(s.idleCtlRoundTripMs.p50, 2)}) | ${fmt(s.steady.rttMs.p50, 3)} / ${fmt(s.steady.rttMs.p95, 3)} | ${fmt(s.steady.heartbeatLatencyMs.p50, 2)} / ${fmt(s.steady.heartbeatLatencyMs.p95, 2)} / ${fmt(s.steady.heartbeatLatencyMs.max, 2)} | ${fmt(s.steady.leaderCpuPct)} | ${fmt(s.commandPhase.leaderCpuPct)} | ${s.steady.simCpu.map((c) => fmt(c.cpuPct, 0)).join(' + ')} | ${fmt(s.steady.machineBusyPct, 0)} | ${fmt(s.leaderPeakRssMb, 0)} | ${s.dropped} | ${s.copes ? 'yes' : `**no**: ${s.copingProblems.join('; ')}`} |`,
+      `| ${s.members} | ${s.procs} | ${fmt(s.fanoutMedianCommandP95Ms, 2)} | ${fmt(s.fanoutMs.p50, 2)} / ${fmt(s.fanoutMs.p95, 2)} / ${fmt(s.fanoutMs.max, 2)} | ${((l, c) => `${fmt(l.p50, 2)} / ${fmt(l.max, 2)} (${fmt(c.p50, 2)})`)(stats(s.commandResults.flatMap((c) => (c.leaderSendMs === null ? [] : [c.leaderSendMs]))), stats(s.commandResults.flatMap((c) => (c.leaderSendCpuMs === null ? [] : [c.leaderSendCpuMs]))))} | ${fmt(s.spreadMs.p95, 2)} / ${fmt(s.spreadMs.max, 2)} | ${s.lateTotal} | ${s.missingTotal} | ${fmt(ctl.p50, 2)} / ${fmt(ctl.max, 2)} (${fmt(s.idleCtlRoundTripMs.p50, 2)}) | ${fmt(s.steady.rttMs.p50, 3)} / ${fmt(s.steady.rttMs.p95, 3)} | ${fmt(s.steady.heartbeatLatencyMs.p50, 2)} / ${fmt(s.steady.heartbeatLatencyMs.p95, 2)} / ${fmt(s.steady.heartbeatLatencyMs.max, 2)} | ${fmt(s.steady.leaderCpuPct)} | ${fmt(s.commandPhase.leaderCpuPct)} | ${s.steady.simCpu.map((c) => fmt(c.cpuPct, 0)).join(' + ')} | ${fmt(s.steady.machineBusyPct, 0)} | ${fmt(s.leaderPeakRssMb, 0)} | ${s.dropped} | ${s.copes ? 'yes' : `**no**: ${s.copingProblems.join('; ')}`} |`,
     );
   }
   L.push('');
-  L.push('fan-out = arrival of the new timeline at each member (its line read and, with a secret, its tag verified) − the instant just before sendControl (so it includes the hop over the control socket) (all members × all commands; "median command" = the median over commands of each command\'s p95, what the verdicts use: one command caught by a scheduling hiccup on a busy machine does not decide them); spread = arrival − the first member\'s arrival of the same command (the per-member cost of the broadcast and of reading it, without the machine\'s wake-up latency); late = arrivals after the timeline\'s instant; ctl round trip = sendControl until the reply (the leader broadcasts before it replies; "idle leader" = the same for \`status\` before any member joined, this machine\'s floor); heartbeat delivery = arrival − the heartbeat\'s leaderMs stamp.');
+  L.push('fan-out = arrival of the new timeline at each member (its line read and, with a secret, its tag verified) − the instant just before sendControl (so it includes the hop over the control socket) (all members × all commands; "median command" = the median over commands of each command\'s p95, what the verdicts use: one command caught by a scheduling hiccup on a busy machine does not decide them); leader send loop = the leader\'s own time to tag and write the new timeline to every member, and the CPU time it used for it (from its log; on a loaded machine the wall time includes waiting for a core); spread = arrival − the first member\'s arrival of the same command (the per-member cost of the broadcast and of reading it, without the machine\'s wake-up latency); late = arrivals after the timeline\'s instant; ctl round trip = sendControl until the reply (the leader broadcasts before it replies; "idle leader" = the same for \`status\` before any member joined, this machine\'s floor); heartbeat delivery = arrival − the heartbeat\'s leaderMs stamp.');
   for (const s of steps) {
     L.push('');
     L.push(`## ${s.members} members`);
@@ -714,10 +727,10 @@ function report(steps: StepResult[], o: Options, command: string): string {
     if (s.dropReasons.length) L.push(`Dropped: ${s.dropReasons.join('; ')}`);
     if (s.errorsFromLeader.length) L.push(`Errors from the leader: ${s.errorsFromLeader.map((e) => `${e.code}: ${e.message}`).join('; ')}`);
     L.push('');
-    L.push('| command | seq | instant after issue ms | ctl round trip ms | received | fan-out p50 / p95 / max ms | spread p95 / max ms | least slack ms | late | missing |');
-    L.push('|---|---:|---:|---:|---:|---|---|---:|---:|---:|');
+    L.push('| command | seq | instant after issue ms | ctl round trip ms | leader send loop ms (CPU ms) | received | fan-out p50 / p95 / max ms | spread p95 / max ms | least slack ms | late | missing |');
+    L.push('|---|---:|---:|---:|---:|---:|---|---|---:|---:|---:|');
     for (const c of s.commandResults) {
-      L.push(`| ${c.kind} | ${c.seq ?? '—'} | ${fmt(c.leadMs, 0)} | ${fmt(c.controlRoundTripMs, 2)} | ${c.received}${c.viaHeartbeat ? ` (${c.viaHeartbeat} by heartbeat)` : ''} | ${fmt(c.fanoutMs.p50, 2)} / ${fmt(c.fanoutMs.p95, 2)} / ${fmt(c.fanoutMs.max, 2)} | ${fmt(c.spreadMs.p95, 2)} / ${fmt(c.spreadMs.max, 2)} | ${fmt(c.minSlackMs, 0)} | ${c.late} | ${c.missing} |`);
+      L.push(`| ${c.kind} | ${c.seq ?? '—'} | ${fmt(c.leadMs, 0)} | ${fmt(c.controlRoundTripMs, 2)} | ${fmt(c.leaderSendMs, 2)} (${fmt(c.leaderSendCpuMs, 2)}) | ${c.received}${c.viaHeartbeat ? ` (${c.viaHeartbeat} by heartbeat)` : ''} | ${fmt(c.fanoutMs.p50, 2)} / ${fmt(c.fanoutMs.p95, 2)} / ${fmt(c.fanoutMs.max, 2)} | ${fmt(c.spreadMs.p95, 2)} / ${fmt(c.spreadMs.max, 2)} | ${fmt(c.minSlackMs, 0)} | ${c.late} | ${c.missing} |`);
     }
     if (s.meetsTarget !== null) {
       L.push('');
@@ -757,6 +770,8 @@ function report(steps: StepResult[], o: Options, command: string): string {
 async function main(): Promise<number> {
   const o = parseArgs(process.argv.slice(2));
   if (!existsSync(simScript)) throw new Error(`${simScript} is missing: build first (npx tsc -p .)`);
+  // This process issues the commands and stamps them: it is part of the meter, as the members are.
+  if (o.simNice !== null && !raiseThreads(process.pid, o.simNice)) throw new Error(`cannot set this process's nice value to ${o.simNice} (not permitted)`);
   const resultsDir = join(root, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
   const command = ['node', 'dist/bench/scale-bench.js', ...process.argv.slice(2)].map(shellQuote).join(' ');

@@ -8,12 +8,13 @@ import { createServer, type Server } from 'node:net';
 import { monotonicMs } from '../clock/monotonic.js';
 import { sharedMs, type LocalMs, type SharedMs } from '../clock/time.js';
 import type { Logger } from '../log/logger.js';
-import { playheadAt, PlaylistPages, type FetchProgressMessage, type MemberSettings, type RepeatMode, type Timeline, type Track } from '../protocol/index.js';
+import { playheadAt, PlaylistPages, type FetchProgressMessage, type LeaderMessage, type MemberSettings, type RepeatMode, type Timeline, type Track } from '../protocol/index.js';
 import type { ProgressView } from '../playlist/progress.js';
 import { FileServer, type FileServerStats } from './file-server.js';
 import { PartyAccess, type PairingStatus } from '../party/party-access.js';
 import { partyIdOf } from '../party/party-secret.js';
 import { MemberSession, type CalibratorRequest } from './member-session.js';
+import { HeartbeatPacer } from './heartbeat-pacer.js';
 import { MemberSettingsStore } from './member-settings-store.js';
 import { DEFAULT_LIMITS, type LeaderLimits } from './limits.js';
 import { currentBootId, playlistDigest, resumeFrom, type PartyState, type PartyStateStore } from './party-state.js';
@@ -115,6 +116,8 @@ export class Leader {
   private readonly sessions = new Set<MemberSession>();
   private readonly lost = new Map<string, { view: MemberView; lostAt: LocalMs }>();
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  /** each member's heartbeat (leaderMs and the timeline), spread over the interval */
+  private readonly heartbeats: HeartbeatPacer<MemberSession>;
   private nextId = 1;
   private readonly settings: MemberSettingsStore;
   private scheduleInfo: ScheduleInfo = () => ({ nextStart: null, nextStop: null });
@@ -143,6 +146,7 @@ export class Leader {
     this.digest = playlistDigest(opts.tracks);
     this.shuffleSeed = opts.party?.shuffleSeed ?? null;
     if (opts.tracks.length > 0) this.resumeParty();
+    this.heartbeats = new HeartbeatPacer(opts.heartbeatMs ?? 1000, () => this.sessions, () => JSON.stringify({ type: 'heartbeat', leaderMs: this.now(), timeline: this.timeline } satisfies LeaderMessage) + '\n');
   }
 
   /**
@@ -178,6 +182,11 @@ export class Leader {
   /** Every change of the timeline goes through here, so the saved party is never behind. */
   private setTimeline(t: Timeline, stopped = false): void {
     this.timeline = t;
+    this.saveParty(stopped);
+  }
+
+  private saveParty(stopped = false): void {
+    const t = this.timeline;
     // No playlist yet (still scanning): nothing worth saving over the party saved before.
     if (this.tracks.length === 0) return;
     this.opts.party?.store.save({
@@ -252,12 +261,14 @@ export class Leader {
       this.opts.log.info(`serving playlist files to members that lack them on port ${files.port} (at most ${(files.rateBytesPerSec / 1048576).toFixed(1)} MiB/s)`);
     }
     this.setTimeline(this.restored ? this.timeline : { ...this.timeline, at: this.now() });
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.opts.heartbeatMs ?? 1000);
+    this.heartbeatTimer = setInterval(() => this.housekeeping(), this.opts.heartbeatMs ?? 1000);
+    this.heartbeats.start();
     this.opts.log.info(`leader listening on ${this.opts.host}:${this.port} with ${this.tracks.length} tracks${this.opts.secret ? ' (secret required)' : ''}`);
   }
 
   async stop(): Promise<void> {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeats.stop();
     for (const s of this.sessions) s.close('leader shutting down');
     await this.fileServer?.stop();
     this.fileServer = null;
@@ -294,10 +305,12 @@ export class Leader {
     const result = applyCommand(this.timeline, this.tracks, command, at);
     if (!result.ok) return result;
     this.adoptable = false;
-    this.setTimeline(result.timeline);
-    this.broadcast({ type: 'timeline', timeline: this.timeline });
+    // The members first: the command is due in --lead-ms, the party file can wait a moment.
+    this.timeline = result.timeline;
+    const sent = this.broadcast({ type: 'timeline', timeline: this.timeline });
+    this.saveParty();
     const inMs = (at - this.now()).toFixed(0);
-    this.opts.log.info(`${command.kind}${'seconds' in command ? ` ${command.seconds}` : ''} → ${this.describeTimeline()} in ${inMs} ms`);
+    this.opts.log.info(`${command.kind}${'seconds' in command ? ` ${command.seconds}` : ''} → ${this.describeTimeline()} in ${inMs} ms (sent to ${sent.count} in ${sent.ms.toFixed(1)} ms, ${sent.cpuMs.toFixed(1)} ms of CPU)`);
     return result;
   }
 
@@ -565,7 +578,8 @@ export class Leader {
     }
   }
 
-  private heartbeat(): void {
+  /** Every heartbeat interval: closes silent members and carries the timeline on past track ends. */
+  private housekeeping(): void {
     this.closeSilent();
     const now = this.now();
     const normalized = normalizeTimeline(this.timeline, this.tracks, now);
@@ -575,12 +589,21 @@ export class Leader {
       if (normalized.state === 'stopped') this.opts.log.info('playlist finished');
       else if (normalized.trackIndex !== wasTrack) this.opts.log.info(`next track: ${this.describeTimeline()}`);
     }
-    this.broadcast({ type: 'heartbeat', leaderMs: now, timeline: this.timeline });
+    // The heartbeats themselves go out in slices over the interval (heartbeat-pacer.ts).
   }
 
-  private broadcast(message: Parameters<MemberSession['send']>[0]): void {
+  /**
+   * One message to every joined peer: serialised once, tagged per member by its connection, all
+   * written in this turn of the event loop (so no line written after it can overtake it).
+   */
+  private broadcast(message: LeaderMessage): { count: number; ms: number; cpuMs: number } {
+    const started = performance.now();
+    const cpu = process.cpuUsage();
     const line = JSON.stringify(message) + '\n';
-    for (const s of this.sessions) s.sendLine(line);
+    let count = 0;
+    for (const s of this.sessions) if (s.sendLine(line)) count++;
+    const used = process.cpuUsage(cpu);
+    return { count, ms: performance.now() - started, cpuMs: (used.user + used.system) / 1000 };
   }
 }
 

@@ -147,9 +147,11 @@ export class MemberSession {
     if (this.joined) this.conn.send(message);
   }
 
-  /** Sends a line serialised once for many members (see Leader.broadcast). */
-  sendLine(line: string): void {
-    if (this.joined) this.conn.sendLine(line);
+  /** Sends a line serialised once for many members (see Leader.broadcast); false if not joined or closed. */
+  sendLine(line: string): boolean {
+    if (!this.joined || !this.conn.isOpen) return false;
+    this.conn.sendLine(line);
+    return true;
   }
 
   /**
