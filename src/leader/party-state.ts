@@ -12,10 +12,10 @@
  * RESUME_AFTER_STOP_MS (a service restart); later, the party starts stopped.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Logger } from '../log/logger.js';
+import { JsonStateFile } from '../state/json-state-file.js';
 export { seededShuffle } from '../playlist/shuffle.js';
 import { playheadAt, timelineSchema, type Timeline, type Track } from '../protocol/index.js';
 
@@ -74,51 +74,22 @@ export function resumeFrom(saved: PartyState | null, now: { digest: string; cloc
 
 export class PartyStateStore {
   private lastWritten = '';
+  private readonly state: JsonStateFile<PartyState> | null;
 
-  constructor(readonly file: string | null, private readonly log: Logger) {}
+  constructor(readonly file: string | null, log: Logger) {
+    this.state = file ? new JsonStateFile(file, stateSchema, { what: 'party state', without: 'starting afresh' }, log) : null;
+  }
 
   load(): PartyState | null {
-    if (!this.file) return null;
-    let text: string;
-    try {
-      text = readFileSync(this.file, 'utf8');
-    } catch {
-      return null;
-    }
-    let raw: unknown = null;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      /* reported below */
-    }
-    const parsed = stateSchema.safeParse(raw);
-    if (!parsed.success) {
-      const aside = `${this.file}.unreadable-${Date.now()}`;
-      this.log.warn(`party state ${this.file} is not valid; moved it to ${aside} and starting afresh`);
-      try {
-        renameSync(this.file, aside);
-      } catch {
-        /* leave it */
-      }
-      return null;
-    }
-    return parsed.data;
+    return this.state?.load() ?? null;
   }
 
   /** Writes the state atomically; an unchanged state is not written again. */
   save(state: PartyState): void {
-    if (!this.file) return;
+    if (!this.state) return;
     const { savedAtWallMs: _w, savedAtSharedMs: _s, ...identity } = state;
     const key = JSON.stringify(identity);
     if (key === this.lastWritten) return;
-    try {
-      mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-      const tmp = `${this.file}.tmp-${process.pid}`;
-      writeFileSync(tmp, JSON.stringify(state) + '\n', { mode: 0o600 });
-      renameSync(tmp, this.file);
-      this.lastWritten = key;
-    } catch (e) {
-      this.log.warn(`cannot save the party state to ${this.file}: ${(e as Error).message}`);
-    }
+    if (this.state.save(state)) this.lastWritten = key;
   }
 }

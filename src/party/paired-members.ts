@@ -5,11 +5,10 @@
  * paired-members.json, written atomically; an unreadable file is set aside, not fatal.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../log/logger.js';
-import { writePrivateFile } from './state-dir.js';
+import { JsonStateFile } from '../state/json-state-file.js';
 
 const entrySchema = z.object({ key: z.string().regex(/^[0-9a-f]{64}$/), pairedAt: z.string().max(64) });
 const fileSchema = z.object({ version: z.literal(1), members: z.record(z.string().min(1).max(64), entrySchema) });
@@ -20,9 +19,12 @@ export function pairedMembersPath(stateDir: string): string {
 
 export class PairedMembers {
   private members = new Map<string, z.infer<typeof entrySchema>>();
+  private readonly state: JsonStateFile<z.infer<typeof fileSchema>> | null;
 
-  constructor(private readonly file: string | null, private readonly log: Logger) {
-    if (file) this.load(file);
+  constructor(file: string | null, log: Logger) {
+    this.state = file ? new JsonStateFile(file, fileSchema, { what: 'paired members', without: 'members pair again', pretty: true }, log) : null;
+    const saved = this.state?.load();
+    if (saved) this.members = new Map(Object.entries(saved.members));
   }
 
   keyFor(name: string): string | null {
@@ -47,39 +49,7 @@ export class PairedMembers {
     return had;
   }
 
-  private load(file: string): void {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      return; // none paired yet
-    }
-    let raw: unknown = null;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      /* reported below */
-    }
-    const parsed = fileSchema.safeParse(raw);
-    if (!parsed.success) {
-      const aside = `${file}.unreadable-${Date.now()}`;
-      this.log.warn(`paired members file ${file} is not valid; moved it to ${aside}: members pair again`);
-      try {
-        renameSync(file, aside);
-      } catch {
-        /* leave it */
-      }
-      return;
-    }
-    this.members = new Map(Object.entries(parsed.data.members));
-  }
-
   private save(): void {
-    if (!this.file) return;
-    try {
-      writePrivateFile(this.file, JSON.stringify({ version: 1, members: Object.fromEntries(this.members) }, null, 2) + '\n');
-    } catch (e) {
-      this.log.warn(`cannot save paired members to ${this.file}: ${(e as Error).message}`);
-    }
+    this.state?.save({ version: 1, members: Object.fromEntries(this.members) });
   }
 }

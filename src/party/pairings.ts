@@ -3,10 +3,9 @@
  * paired as and the key the leader issued it. Kept 0600 in its state dir as pairings.json,
  * written atomically, so the code is never needed again.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writePrivateFile } from './state-dir.js';
+import { JsonStateFile } from '../state/json-state-file.js';
 
 const pairingSchema = z.object({
   partyName: z.string().min(1).max(64),
@@ -22,30 +21,20 @@ export function pairingsPath(stateDir: string): string {
   return join(stateDir, 'pairings.json');
 }
 
-/** Every stored pairing by party id; an unreadable file counts as none (and is named in the error). */
+const pairingsFile = (stateDir: string): JsonStateFile<z.infer<typeof fileSchema>> => new JsonStateFile(pairingsPath(stateDir), fileSchema, { what: 'pairings', without: 'pair again with --join CODE', pretty: true });
+
+/** Every stored pairing by party id; an unreadable file is an error that names it. */
 export function readPairings(stateDir: string): Map<string, Pairing> {
-  const file = pairingsPath(stateDir);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return new Map();
-  }
-  let raw: unknown = null;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    /* below */
-  }
-  const parsed = fileSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(`${file} is not a valid pairings file: move it aside and pair again with --join CODE`);
-  return new Map(Object.entries(parsed.data.parties));
+  const r = pairingsFile(stateDir).read();
+  if (r.kind === 'missing') return new Map();
+  if (r.kind === 'invalid') throw new Error(`${pairingsPath(stateDir)} is not a valid pairings file: move it aside and pair again with --join CODE`);
+  return new Map(Object.entries(r.data.parties));
 }
 
 export function savePairing(stateDir: string, partyId: string, pairing: Pairing): void {
   const all = readPairings(stateDir);
   all.set(partyId, pairing);
-  writePrivateFile(pairingsPath(stateDir), JSON.stringify({ version: 1, parties: Object.fromEntries(all) }, null, 2) + '\n');
+  pairingsFile(stateDir).write({ version: 1, parties: Object.fromEntries(all) });
 }
 
 /** The ids of the parties this device has paired with (none if the file is unreadable). */

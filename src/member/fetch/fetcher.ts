@@ -19,7 +19,8 @@ import { chunkRange, manifestSchema, sha256Hex, type Manifest } from '../../prot
 import type { RepeatMode, Track } from '../../protocol/index.js';
 import type { FileCheck } from '../file-check.js';
 import { FetchClient, TransferError } from './fetch-client.js';
-import { cacheExtension, writeFileAtomic, type FileCache } from './file-cache.js';
+import { writeFileAtomic } from '../../state/atomic-file.js';
+import { cacheExtension, type FileCache } from './file-cache.js';
 
 /** What the member reports about fetching (status line, leader's ctl status and UI). */
 export interface FetchProgress {
@@ -269,7 +270,7 @@ export class Fetcher {
     const { part, meta } = this.opts.cache.partialFor(job.hash);
     const have = await resumePoint(part, meta, manifest);
     if (have === 0) {
-      writeFileAtomic(meta, JSON.stringify(manifest));
+      writeFileAtomic(meta, JSON.stringify(manifest), { mode: 0o644 });
     }
     this.current = { job, done: Math.min(manifest.size, have * manifest.chunkSize), total: manifest.size };
     this.opts.files.setFetching(job.hash, true);

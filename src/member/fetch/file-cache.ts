@@ -10,8 +10,7 @@
  * either no file or a whole verified one; a partial download is re-verified chunk by chunk
  * before it is resumed.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { extname, join } from 'node:path';
 import type { Logger } from '../../log/logger.js';
@@ -197,13 +196,6 @@ export class FileCache {
     this.files.set(hash, { hash, path: finalPath, size: st.size, usedMs: Date.now() });
     return finalPath;
   }
-}
-
-/** Writes `text` to `file` atomically (temp file + rename). */
-export function writeFileAtomic(file: string, text: string): void {
-  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
 }
 
 function safeReaddir(dir: string): string[] {
