@@ -22,7 +22,7 @@ import { VERSION } from './version.js';
 import { TRANSFER } from '../protocol/file-transfer.js';
 import { WebServer } from '../web/web-server.js';
 import { webToken } from '../web/token.js';
-import { qrForLog } from '../web/qr.js';
+import { qrForLog } from '../leader/ui/qr.js';
 
 export interface LeaderCommandOptions {
   musicDir: string;

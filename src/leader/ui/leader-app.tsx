@@ -12,7 +12,7 @@
 import { escapeText } from '../../log/escape.js';
 import { Box, Text, useInput, useStdout, type Key } from 'ink';
 import { memo, useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
-import { qrLines } from '../../web/qr.js';
+import { qrLines } from './qr.js';
 import { nextTrackIndex } from '../../protocol/index.js';
 import type { ControlRequest } from '../control-server.js';
 import type { LeaderStatus, MemberView } from '../leader.js';

@@ -16,7 +16,7 @@ import { keyIntent, playPauseRequest } from '../../../src/leader/ui/keys.js';
 import { hintLines, LeaderApp, LiveLeaderApp } from '../../../src/leader/ui/leader-app.js';
 import type { ProgressView } from '../../../src/playlist/progress.js';
 import { LogBuffer } from '../../../src/leader/ui/log-buffer.js';
-import { qrLines } from '../../../src/web/qr.js';
+import { qrLines } from '../../../src/leader/ui/qr.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import type { Timeline, Track } from '../../../src/protocol/index.js';
 import { playheadAt } from '../../../src/protocol/index.js';

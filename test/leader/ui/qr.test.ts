@@ -1,6 +1,6 @@
 import QRCode from 'qrcode';
 import { describe, expect, it } from 'vitest';
-import { qrLines } from '../../src/web/qr.js';
+import { qrLines } from '../../../src/leader/ui/qr.js';
 
 describe('qrLines', () => {
   const url = 'http://192.168.1.20:7656/?token=AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdEfG';
