@@ -970,7 +970,7 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string, 
   const spreadMs = stats(spreads);
   // 1 s-smoothed: every 100 ms of steady state, each member's readings within ±0.5 s averaged (≥ 3 each)
   const steadyTimes: number[] = [];
-  for (let tt = playAt; tt < endMs; tt += 100) if (steady(tt) && steady(tt - 500) && steady(tt + 500)) steadyTimes.push(tt);
+  for (let tt: number = playAt; tt < endMs; tt += 100) if (steady(tt) && steady(tt - 500) && steady(tt + 500)) steadyTimes.push(tt);
   const spreadSmoothedMs = stats(windowedSpreads(series, names, steadyTimes));
   // Error budget: true error = the member's own error estimate (what its controller leaves, plus
   // reading noise) + its clock estimate's error. The spread of each part alone, 1 s-smoothed:

@@ -11,6 +11,7 @@ import { defaultStateDir } from '../party/state-dir.js';
 import { advertise, type Advertiser } from '../discovery/advertise.js';
 import { PROTOCOL_VERSION } from '../protocol/index.js';
 import { NtpClock, parseNtpServer } from '../clock/ntp-clock.js';
+import { wallMs, wallNow, type WallMs } from '../clock/time.js';
 import type { RepeatMode } from '../protocol/index.js';
 import { assertDirectory, loadPlaylist } from '../playlist/load-playlist.js';
 import { describeProgress, Progress } from '../playlist/progress.js';
@@ -62,7 +63,7 @@ export interface LeaderCommandOptions {
   /** --tz Area/City: time zone of the schedules (default: the system's) */
   tz?: string;
   /** UTC wall clock the schedules are kept on (default Date.now) */
-  wallNow?: () => number;
+  wallNow?: () => WallMs;
   /** --ntp SERVER[:PORT]: the shared clock is UTC from this NTP server */
   ntp?: string;
   /** false with --no-serve-files */
@@ -101,10 +102,11 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
     await ntp.start();
     log.info(`shared clock: UTC from ${o.ntp} (offset ${ntp.offsetMs.toFixed(3)} ms from this machine's monotonic clock, round trip ${ntp.rttMs.toFixed(2)} ms)`);
     const clock = ntp;
-    o = { ...o, wallNow: o.wallNow ?? (() => clock.nowUtcMs()) };
+    // Under --ntp the shared clock is UTC: the NTP-disciplined one is the better wall clock.
+    o = { ...o, wallNow: o.wallNow ?? (() => wallMs(clock.nowUtcMs())) };
   }
   // Bad schedule flags fail before anything starts.
-  const schedule = validateScheduleOptions({ startAt: o.startAt, schedule: o.schedule, stopAt: o.stopAt, stopSchedule: o.stopSchedule, tz: o.tz }, (o.wallNow ?? Date.now)());
+  const schedule = validateScheduleOptions({ startAt: o.startAt, schedule: o.schedule, stopAt: o.stopAt, stopSchedule: o.stopSchedule, tz: o.tz }, (o.wallNow ?? wallNow)());
   const musicDir = resolve(o.musicDir);
   const stateDir = resolve(o.stateDir ?? defaultStateDir());
   const party = resolvePartySecret(o, stateDir, log);

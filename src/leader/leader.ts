@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from 'node:net';
 import { monotonicMs } from '../clock/monotonic.js';
-import { sharedMs, type LocalMs, type SharedMs } from '../clock/time.js';
+import { sharedMs, wallNow, type LocalMs, type SharedMs } from '../clock/time.js';
 import type { Logger } from '../log/logger.js';
 import { playheadAt, PlaylistPages, type FetchProgressMessage, type LeaderMessage, type MemberSettings, type RepeatMode, type Timeline, type Track } from '../protocol/index.js';
 import type { ProgressView } from '../playlist/progress.js';
@@ -158,7 +158,7 @@ export class Leader {
     const opts = this.opts;
     if (!opts.party || this.resumeTried) return;
     this.resumeTried = true;
-    const resume = resumeFrom(opts.party.saved, { digest: this.digest, clockKind: opts.clockKind ?? 'monotonic', bootId: this.bootId, wallMs: Date.now(), sharedMs: this.now() }, this.tracks);
+    const resume = resumeFrom(opts.party.saved, { digest: this.digest, clockKind: opts.clockKind ?? 'monotonic', bootId: this.bootId, wallMs: wallNow(), sharedMs: this.now() }, this.tracks);
     if (resume.kind === 'none') {
       if (opts.party.saved) opts.log.info(`not resuming the saved party: ${resume.reason}`);
       else this.adoptable = true;
@@ -196,7 +196,7 @@ export class Leader {
       clockKind: this.opts.clockKind ?? 'monotonic',
       bootId: this.bootId,
       timeline: t,
-      savedAtWallMs: Date.now(),
+      savedAtWallMs: wallNow(),
       savedAtSharedMs: this.now(),
       stopped,
     });
@@ -292,16 +292,16 @@ export class Leader {
   }
 
   /** The instant a command takes effect: --lead-ms plus the slowest member's round trip. */
-  commandInstant(): number {
+  commandInstant(): SharedMs {
     let slowest = 0;
     for (const s of this.sessions) {
       const rtt = s.lastStatus?.rttMs;
       if (s.joined && rtt != null) slowest = Math.max(slowest, rtt);
     }
-    return this.now() + this.opts.leadMs + Math.min(slowest, MAX_RTT_LEAD_MS);
+    return sharedMs(this.now() + this.opts.leadMs + Math.min(slowest, MAX_RTT_LEAD_MS));
   }
 
-  command(command: Command, at = this.commandInstant()): { ok: true; timeline: Timeline } | { ok: false; error: string } {
+  command(command: Command, at: SharedMs = this.commandInstant()): { ok: true; timeline: Timeline } | { ok: false; error: string } {
     const result = applyCommand(this.timeline, this.tracks, command, at);
     if (!result.ok) return result;
     this.adoptable = false;

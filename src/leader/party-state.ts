@@ -16,6 +16,8 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Logger } from '../log/logger.js';
 import { JsonStateFile } from '../state/json-state-file.js';
+import { sharedMsSchema, wallMsSchema } from '../clock/time-schema.js';
+import type { SharedMs, WallMs } from '../clock/time.js';
 export { seededShuffle } from '../playlist/shuffle.js';
 import { playheadAt, timelineSchema, type Timeline, type Track } from '../protocol/index.js';
 
@@ -33,8 +35,8 @@ const stateSchema = z.object({
   bootId: z.string().max(128).nullable(),
   timeline: timelineSchema,
   /** wall-clock ms when saved, and whether the leader was stopped on purpose */
-  savedAtWallMs: z.number().finite(),
-  savedAtSharedMs: z.number().finite(),
+  savedAtWallMs: wallMsSchema,
+  savedAtSharedMs: sharedMsSchema,
   stopped: z.boolean(),
 });
 export type PartyState = z.infer<typeof stateSchema>;
@@ -59,7 +61,7 @@ export type Resume = { kind: 'as-is'; timeline: Timeline } | { kind: 'paused'; t
  * What a leader starting now makes of a saved state: the timeline as it was, a paused one at the
  * position it had reached, or nothing (and why).
  */
-export function resumeFrom(saved: PartyState | null, now: { digest: string; clockKind: 'monotonic' | 'utc'; bootId: string | null; wallMs: number; sharedMs: number }, tracks: readonly Track[]): Resume {
+export function resumeFrom(saved: PartyState | null, now: { digest: string; clockKind: 'monotonic' | 'utc'; bootId: string | null; wallMs: WallMs; sharedMs: SharedMs }, tracks: readonly Track[]): Resume {
   if (!saved) return { kind: 'none', reason: 'no saved party' };
   if (saved.playlistDigest !== now.digest) return { kind: 'none', reason: 'the playlist changed since the party was saved' };
   if (saved.stopped && now.wallMs - saved.savedAtWallMs > RESUME_AFTER_STOP_MS) return { kind: 'none', reason: 'the leader was stopped on purpose more than a minute ago' };

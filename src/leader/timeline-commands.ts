@@ -3,6 +3,7 @@
  * effective at the future shared instant `at`. The playhead at `at` under the old timeline is
  * where the new one takes over, so a command never jumps the music except where it means to.
  */
+import { sharedMs, type SharedMs } from '../clock/time.js';
 import { nextTrackIndex, playheadAt, type RepeatMode, type Timeline, type Track } from '../protocol/index.js';
 
 export type Command =
@@ -20,7 +21,7 @@ export type CommandResult = { ok: true; timeline: Timeline } | { ok: false; erro
 /** `prev` within this many seconds of a track's start goes to the previous track; later it restarts the track. */
 export const PREV_RESTART_THRESHOLD_SEC = 3;
 
-export function applyCommand(current: Timeline, tracks: readonly Track[], command: Command, at: number): CommandResult {
+export function applyCommand(current: Timeline, tracks: readonly Track[], command: Command, at: SharedMs): CommandResult {
   if (tracks.length === 0) return { ok: false, error: 'the playlist is empty' };
   const here = playheadAt(current, tracks, at);
   const seq = current.seq + 1;
@@ -85,14 +86,14 @@ export function applyCommand(current: Timeline, tracks: readonly Track[], comman
  * a playlist that has run out becomes 'stopped' at the first track. The sequence number stays:
  * it names the command, and members that already follow it have nothing new to do.
  */
-export function normalizeTimeline(current: Timeline, tracks: readonly Track[], now: number): Timeline {
+export function normalizeTimeline(current: Timeline, tracks: readonly Track[], now: SharedMs): Timeline {
   if (current.state !== 'playing' || now < current.at) return current;
   const here = playheadAt(current, tracks, now);
   if (here.state === 'ended') {
     return { seq: current.seq, state: 'stopped', trackIndex: 0, positionSec: 0, at: now, repeat: current.repeat, playlistVersion: current.playlistVersion };
   }
   // Anchor at the start of the track now playing (also when a repeated track started over).
-  const startAt = now - here.positionSec * 1000;
+  const startAt = sharedMs(now - here.positionSec * 1000);
   const anchoredTrackStart = current.at - current.positionSec * 1000;
   if (here.trackIndex === current.trackIndex && Math.abs(startAt - anchoredTrackStart) < 1) return current;
   return { seq: current.seq, state: 'playing', trackIndex: here.trackIndex, positionSec: 0, at: startAt, repeat: current.repeat, playlistVersion: current.playlistVersion };

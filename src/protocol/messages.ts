@@ -46,6 +46,7 @@
  */
 import { z } from 'zod';
 import { isPrintable } from '../log/escape.js';
+import { sharedMsSchema } from '../clock/time-schema.js';
 
 export const PROTOCOL_VERSION = 2;
 /** A line longer than this is refused without being parsed. */
@@ -79,7 +80,7 @@ export const timelineSchema = z.object({
   state: z.enum(['playing', 'paused', 'stopped']),
   trackIndex: z.number().int().nonnegative(),
   positionSec: z.number().min(0).max(MAX_POSITION_SEC),
-  at: finite,
+  at: sharedMsSchema,
   repeat: repeatModeSchema,
   /** the playlist version `trackIndex` refers to (0: the empty playlist of a leader still scanning) */
   playlistVersion: z.number().int().nonnegative(),

@@ -16,6 +16,7 @@
  * getNextRuns() under a faked system clock.
  */
 import cron from 'node-cron';
+import { wallMs, type WallMs } from '../../clock/time.js';
 import { localParts, nextDay, offsetMs, zonedToUtc, type LocalParts } from './time-zone.js';
 
 type DayToken = number | string;
@@ -88,7 +89,7 @@ export function parseTimeOfDay(text: string, flag = '--start-at'): RecurringTime
  * The first instant strictly after `afterMs` at which the clocks in `tz` show a time matching
  * `spec`, or null if there is none within 30 years.
  */
-export function nextOccurrence(spec: RecurringTime, afterMs: number, tz: string): number | null {
+export function nextOccurrence(spec: RecurringTime, afterMs: WallMs, tz: string): WallMs | null {
   const start = localParts(afterMs, tz);
   let { year, month, day } = start;
   // The day before too: the first minutes after a fall-back can belong to yesterday's overlap.
@@ -96,7 +97,7 @@ export function nextOccurrence(spec: RecurringTime, afterMs: number, tz: string)
   for (let i = 0; i < MAX_DAYS; i++) {
     if (spec.dayMatches(year, month, day)) {
       const found = firstOnDay(spec, year, month, day, afterMs, start, tz);
-      if (found !== null) return found;
+      if (found !== null) return wallMs(found);
     }
     ({ year, month, day } = nextDay(year, month, day));
   }

@@ -1,4 +1,5 @@
 /** Binds a PartyScheduler to a running Leader: its clock, its commands and its status. */
+import type { WallMs } from '../../clock/time.js';
 import type { Logger } from '../../log/logger.js';
 import { playheadAt } from '../../protocol/index.js';
 import type { Leader } from '../leader.js';
@@ -6,7 +7,7 @@ import { PartyScheduler, type ValidatedSchedule } from './party-scheduler.js';
 
 export interface LeaderScheduleOptions {
   /** UTC wall clock (default Date.now) */
-  wallNow?: (() => number) | undefined;
+  wallNow?: (() => WallMs) | undefined;
   /** how far ahead of the wall-clock instant commands are issued (default 5000 ms) */
   leadMs?: number | undefined;
 }

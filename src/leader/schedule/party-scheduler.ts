@@ -15,6 +15,7 @@
  * suspend is noticed within a slice, and a target it made pass unnoticed by more than
  * `missedToleranceMs` is skipped with a warning rather than fired late.
  */
+import { sharedMs, wallMs, wallNow, type SharedMs, type WallMs } from '../../clock/time.js';
 import type { Logger } from '../../log/logger.js';
 import type { Command } from '../timeline-commands.js';
 import { nextOccurrence, parseCron, parseTimeOfDay, type RecurringTime } from './cron.js';
@@ -49,7 +50,7 @@ export interface ValidatedSchedule {
  * Checks every schedule flag; throws an Error naming the flag and what is wrong with it.
  * Returns null when no schedule is set at all.
  */
-export function validateScheduleOptions(flags: ScheduleFlags, nowMs = Date.now()): ValidatedSchedule | null {
+export function validateScheduleOptions(flags: ScheduleFlags, nowMs: WallMs = wallNow()): ValidatedSchedule | null {
   // An empty value means "not set": a service unit can always pass --schedule=${SYNCPLAY_SCHEDULE}.
   const given = (v: string | undefined): string | undefined => (v === undefined || v.trim() === '' ? undefined : v);
   const o: ScheduleFlags = { startAt: given(flags.startAt), schedule: given(flags.schedule), stopAt: given(flags.stopAt), stopSchedule: given(flags.stopSchedule), tz: given(flags.tz) };
@@ -85,13 +86,13 @@ export interface PartySchedulerOptions extends ScheduleFlags {
   /** how long before the wall-clock instant the command is issued (default 5000 ms) */
   leadMs?: number;
   /** UTC wall clock, ms since the epoch (default Date.now; the NTP-disciplined clock when there is one) */
-  wallNow?: () => number;
+  wallNow?: () => WallMs;
   /** the leader's shared clock, ms */
-  sharedNow: () => number;
+  sharedNow: () => SharedMs;
   /** sets the timeline: `command` effective at the shared instant `atShared` */
-  issue: (command: Command, atShared: number) => IssueResult;
+  issue: (command: Command, atShared: SharedMs) => IssueResult;
   /** is the party playing at shared instant `atShared` (then a start is skipped)? */
-  isPlaying?: (atShared: number) => boolean;
+  isPlaying?: (atShared: SharedMs) => boolean;
   log: Logger;
   timers?: Timers;
   /** longest single wait before the wall clock is looked at again (default 60 000 ms) */
@@ -108,7 +109,7 @@ interface Trigger {
   spec: RecurringTime;
   once: boolean;
   /** the next wall-clock instant, ms; null: done */
-  target: number | null;
+  target: WallMs | null;
 }
 
 export interface NextEvents {
@@ -131,22 +132,22 @@ export class PartyScheduler {
   private readonly leadMs: number;
   private readonly sliceMs: number;
   private readonly missedToleranceMs: number;
-  private readonly wallNow: () => number;
+  private readonly wallNow: () => WallMs;
   private readonly timers: Timers;
   private timer: unknown = null;
   private running = false;
   /** the shared instant of the last command issued: the next one waits until it has taken effect */
-  private lastIssuedAt = -Infinity;
+  private lastIssuedAt = sharedMs(-Infinity);
   /** wall instants of commands issued ahead that have not come yet: still "next" in status */
-  private readonly issuedAhead = new Map<Role, number>();
+  private readonly issuedAhead = new Map<Role, WallMs>();
 
   constructor(private readonly opts: PartySchedulerOptions) {
-    const v = opts.validated ?? validateScheduleOptions(opts, (opts.wallNow ?? Date.now)());
+    const v = opts.validated ?? validateScheduleOptions(opts, (opts.wallNow ?? wallNow)());
     this.tz = v?.tz ?? resolveTimeZone(opts.tz);
     this.leadMs = Math.max(0, opts.leadMs ?? 5000);
     this.sliceMs = Math.max(1, Math.min(opts.sliceMs ?? 60_000, MAX_TIMEOUT_MS));
     this.missedToleranceMs = Math.max(0, opts.missedToleranceMs ?? 2000);
-    this.wallNow = opts.wallNow ?? Date.now;
+    this.wallNow = opts.wallNow ?? wallNow;
     this.timers = opts.timers ?? defaultTimers;
     if (v) {
       // Stops first: when a stop and a start fall on one instant, the start is issued last and wins.
@@ -183,14 +184,14 @@ export class PartyScheduler {
   }
 
   /** The next start or stop: one already issued whose instant has not come yet, else the next target. */
-  private nextTarget(role: Role): number | null {
+  private nextTarget(role: Role): WallMs | null {
     const ahead = this.issuedAhead.get(role);
     if (ahead !== undefined && ahead > this.wallNow()) return ahead;
     return this.nextTriggerTarget(role);
   }
 
-  private nextTriggerTarget(role: Role): number | null {
-    let best: number | null = null;
+  private nextTriggerTarget(role: Role): WallMs | null {
+    let best: WallMs | null = null;
     for (const t of this.triggers) if (t.role === role && t.target !== null && (best === null || t.target < best)) best = t.target;
     return best;
   }
@@ -221,7 +222,7 @@ export class PartyScheduler {
         break;
       }
       this.fire(due, target);
-      this.advance(due, Math.max(target, now));
+      this.advance(due, wallMs(Math.max(target, now)));
       this.logNext(due.role, false);
     }
     const now = this.wallNow();
@@ -234,10 +235,10 @@ export class PartyScheduler {
     this.timer = this.timers.setTimeout(() => this.tick(), Math.max(0, Math.min(Math.ceil(waitMs), this.sliceMs)));
   }
 
-  private fire(t: Trigger, target: number): void {
+  private fire(t: Trigger, target: WallMs): void {
     const command: Command = t.role === 'start' ? { kind: 'play', trackIndex: 0 } : { kind: 'stop' };
     // The mapping is taken now, right before issuing, not when the timer was set.
-    const at = this.opts.sharedNow() + (target - this.wallNow());
+    const at = sharedMs(this.opts.sharedNow() + (target - this.wallNow()));
     const when = formatWall(target, this.tz);
     if (t.role === 'start' && this.opts.isPlaying?.(at)) {
       this.opts.log.info(`scheduled start at ${when} (${t.flag}): already playing, left as it is`);
@@ -255,7 +256,7 @@ export class PartyScheduler {
     }
   }
 
-  private advance(t: Trigger, fromMs: number): void {
+  private advance(t: Trigger, fromMs: WallMs): void {
     t.target = t.once ? null : nextOccurrence(t.spec, fromMs, this.tz);
   }
 
