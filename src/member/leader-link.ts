@@ -53,6 +53,8 @@ export interface LeaderLinkOptions {
   ntp?: ClockMapping | null;
   /** when to try again after a connection ends (reconnect-backoff.ts) */
   reconnect?: Partial<ReconnectTunables>;
+  /** opens the connection (default: TCP); a test passes an in-memory socket */
+  connect?: (host: string, port: number) => Socket;
 }
 
 export interface LeaderLinkEvents {
@@ -146,7 +148,7 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
     if (this.stopped) return;
     const { host, port, log } = this.opts;
     log.debug(`connecting to ${host}:${port}`);
-    const socket = connect({ host, port });
+    const socket = this.opts.connect ? this.opts.connect(host, port) : connect({ host, port });
     this.socket = socket;
     socket.setKeepAlive(true, 2000);
     this.clientNonce = newNonce();

@@ -1,0 +1,166 @@
+/**
+ * LeaderLink against a scripted leader over in-memory sockets, in fake time (timers and the
+ * monotonic clock): the handshake, the clock estimate from time exchanges, a bad line, a lost
+ * leader and the reconnection.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { monotonicMs } from '../../src/clock/monotonic.js';
+import type { Logger } from '../../src/log/logger.js';
+import { LeaderLink } from '../../src/member/leader-link.js';
+import { PROTOCOL_VERSION, type LeaderMessage, type MemberMessage, type Timeline } from '../../src/protocol/index.js';
+import { readLines, socketPair, type FakeSocket } from '../protocol/fake-socket.js';
+
+/** The leader's clock runs this far ahead of the member's monotonic clock. */
+const OFFSET_MS = 12_345.678;
+/** one-way delay the fake leader adds to every time reply, ms (symmetric: the estimate is unbiased) */
+const ONE_WAY_MS = 2;
+
+const playlist = { version: 1, count: 3, digest: 'ab'.repeat(32) };
+const timeline = (seq: number, at: number): Timeline => ({ seq, state: 'playing', trackIndex: 0, positionSec: 0, at, repeat: 'off', playlistVersion: 1 }) as Timeline;
+
+function logRecorder(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const log = {
+    lines,
+    error: (m: string) => lines.push(`error ${m}`),
+    warn: (m: string) => lines.push(`warn ${m}`),
+    info: (m: string) => lines.push(`info ${m}`),
+    debug: () => {},
+    child: () => log,
+  };
+  return log as Logger & { lines: string[] };
+}
+
+/** A leader that speaks just enough of the protocol: hello → welcome, time-req → time-res. */
+class ScriptedLeader {
+  readonly connections: { socket: FakeSocket; received: MemberMessage[] }[] = [];
+  answerTime = true;
+
+  connect = (): import('node:net').Socket => {
+    const [member, leader] = socketPair();
+    const c = { socket: leader, received: [] as MemberMessage[] };
+    this.connections.push(c);
+    readLines(leader, (line) => {
+      const m = JSON.parse(line) as MemberMessage;
+      c.received.push(m);
+      if (m.type === 'hello') this.send(leader, { type: 'welcome', memberId: 'm1', playlist, timeline: timeline(1, this.now()) });
+      if (m.type === 'time-req' && this.answerTime) {
+        // Reply after ONE_WAY_MS, stamped as the leader's clock reads on arrival and departure.
+        const t2 = this.now() + ONE_WAY_MS;
+        setTimeout(() => this.send(leader, { type: 'time-res', id: m.id, t1: m.t1, t2, t3: t2 }), 2 * ONE_WAY_MS);
+      }
+    });
+    this.send(leader, { type: 'server-hello', protocol: PROTOCOL_VERSION, nonce: 'n'.repeat(32), authRequired: false, version: 'test', clock: 'monotonic' });
+    return member.asSocket;
+  };
+
+  now(): number {
+    return monotonicMs() + OFFSET_MS;
+  }
+
+  send(socket: FakeSocket, m: LeaderMessage | Record<string, unknown>): void {
+    socket.write(JSON.stringify(m) + '\n');
+  }
+
+  get last(): { socket: FakeSocket; received: MemberMessage[] } {
+    return this.connections[this.connections.length - 1]!;
+  }
+}
+
+/** Advances fake time in small steps, letting the in-memory sockets (next ticks) deliver between them. */
+async function advance(ms: number, stepMs = 1): Promise<void> {
+  for (let t = 0; t < ms; t += stepMs) await vi.advanceTimersByTimeAsync(stepMs);
+}
+
+describe('LeaderLink', () => {
+  let link: LeaderLink;
+  let leader: ScriptedLeader;
+  let log: ReturnType<typeof logRecorder>;
+
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'hrtime', 'performance', 'Date'] });
+    leader = new ScriptedLeader();
+    log = logRecorder();
+    link = new LeaderLink({ host: 'leader.test', port: 1, name: 'm1', secret: null, version: 'test', log, status: () => ({ playerState: 'idle', errorMs: null, speed: null }) as never, connect: leader.connect });
+  });
+
+  afterEach(() => {
+    link.stop();
+    vi.useRealTimers();
+  });
+
+  it('joins, and estimates the leader clock from the time exchanges', async () => {
+    const welcomed = vi.fn();
+    link.on('welcome', welcomed);
+    link.start();
+    await advance(10);
+    expect(link.isJoined).toBe(true);
+    expect(welcomed).toHaveBeenCalledTimes(1);
+    const hello = leader.last.received.find((m) => m.type === 'hello');
+    expect(hello).toMatchObject({ type: 'hello', protocol: PROTOCOL_VERSION, name: 'm1' });
+    // The joining burst: 20 exchanges 40 ms apart, each a chain of 4.
+    await advance(1000, 4);
+    const requests = leader.last.received.filter((m) => m.type === 'time-req');
+    expect(requests.length).toBeGreaterThanOrEqual(20);
+    const clock = link.readyClock;
+    expect(clock).not.toBeNull();
+    const now = monotonicMs();
+    expect(Math.abs(clock!.toShared(now) - (now + OFFSET_MS))).toBeLessThan(0.01);
+    expect(clock!.rttMs).toBeCloseTo(2 * ONE_WAY_MS, 1);
+  });
+
+  it('a bad line from the leader is reported and answered, and the link carries on', async () => {
+    const timelines: Timeline[] = [];
+    link.on('timeline', (t) => timelines.push(t));
+    link.start();
+    await advance(500, 4);
+    expect(link.isJoined).toBe(true);
+    leader.last.socket.write('{"type":"timeline","timeline":{"seq":"x"\n');
+    leader.last.socket.write('not json at all\n');
+    leader.send(leader.last.socket, { type: 'timeline', timeline: timeline(2, leader.now() + 500) });
+    await advance(10);
+    expect(log.lines.filter((l) => l.startsWith('warn bad input from leader')).length).toBe(2);
+    // The member tells the leader what was wrong with its line.
+    expect(leader.last.received.filter((m) => m.type === 'error').length).toBe(2);
+    expect(link.isJoined).toBe(true);
+    expect(timelines.map((t) => t.seq)).toEqual([2]);
+  });
+
+  it('after losing the leader it reconnects with backoff, rejoins and keeps its clock meanwhile', async () => {
+    const events: string[] = [];
+    link.on('connected', () => events.push('connected'));
+    link.on('disconnected', (why) => events.push(`disconnected: ${why}`));
+    link.start();
+    await advance(1000, 4);
+    const clockBefore = link.readyClock;
+    expect(clockBefore).not.toBeNull();
+    leader.last.socket.destroy();
+    await advance(10);
+    expect(events).toEqual(['connected', 'disconnected: connection closed']);
+    expect(link.isJoined).toBe(false);
+    // Still playing by the estimate it had.
+    expect(link.readyClock).toBe(clockBefore);
+    // First retry after a joined connection ends: 200 ms ± 50 % (reconnect-backoff.ts).
+    await advance(90, 10);
+    expect(leader.connections).toHaveLength(1);
+    await advance(230, 10);
+    expect(leader.connections).toHaveLength(2);
+    expect(events.at(-1)).toBe('connected');
+    expect(link.isJoined).toBe(true);
+    // A fresh estimate takes over once it is ready; until then the old one stays in use.
+    await advance(1000, 4);
+    const now = monotonicMs();
+    expect(link.readyClock).not.toBe(clockBefore);
+    expect(Math.abs(link.readyClock!.toShared(now) - (now + OFFSET_MS))).toBeLessThan(0.01);
+  });
+
+  it('a leader gone silent is dropped after 5 s and tried again', async () => {
+    link.start();
+    await advance(1000, 4);
+    leader.answerTime = false;
+    const before = leader.connections.length;
+    await advance(7000, 50);
+    expect(log.lines.some((l) => l.includes('leader silent for 5 s'))).toBe(true);
+    expect(leader.connections.length).toBeGreaterThan(before);
+  });
+});
