@@ -444,6 +444,13 @@ interface StartResult {
   scheduleLagMs: (number | null)[];
   /** each member's onset (first sample over −40 dBFS) minus when the schedule has it, ms (PLAY only) */
   onsetMs: (number | null)[];
+  /**
+   * each member's sound behind the schedule once settled (median over 1-s windows from +4 to +8 s,
+   * before the next command), ms: the recorder hears a block when the room's sink mixes it, about one
+   * sink latency (~9–10 ms) before PulseAudio reports it played, and members aim at the reported
+   * time; the start's own error is the first second's lag minus this
+   */
+  steadyLagMs: (number | null)[];
 }
 
 interface AudioResult {
@@ -883,8 +890,10 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string, 
       const here = playheadAt(tl, tracks, t);
       return here.state === 'playing' ? { trackIndex: here.trackIndex, positionSec: here.positionSec } : null;
     };
+    const instants = commandResults.map((c) => c.timeline.at);
     for (const c of commandResults) {
       const at = c.timeline.at;
+      const nextAt = Math.min(endMs, ...instants.filter((x) => x > at));
       const chans = rec.channels.map((ch) => ({ samples: ch, sampleRate: rec.sampleRate, firstSampleMs: rec.firstSampleMs }));
       const k0 = Math.round(((at - rec.firstSampleMs) / 1000) * rec.sampleRate);
       const n = rec.sampleRate;
@@ -899,6 +908,7 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string, 
         firstSecondSpreadMs,
         scheduleLagMs: chans.map((ch) => scheduleLag(ch, refs, expected, at + 50).lagMs),
         onsetMs: c.kind === 'play' && start ? chans.map((ch) => (refs[start.trackIndex] ? onsetErrorMs(ch, refs[start.trackIndex]!, start, at) : null)) : [],
+        steadyLagMs: chans.map((ch) => median([4000, 5000, 6000, 7000].filter((d) => at + d + 1000 < nextAt - 1000 && !boundaries.some((b) => Math.abs(at + d + 500 - b) < 1500)).map((d) => scheduleLag(ch, refs, expected, at + d).lagMs).filter((v): v is number => v !== null))),
       });
     }
   }
@@ -1197,7 +1207,7 @@ const coh = (h: HeadlineAudio): string => `${f(h.coherence.p50)} / ${f(h.coheren
 /** Every run: the recorded spread first, then the first second after each command. */
 function headlineTable(results: readonly ScenarioResult[], snaps: readonly SnapResult[]): string {
   const out: string[] = [];
-  out.push(`Per run. Spread = max − min of the members' lags behind m1, per 1-s window (hop 0.5 s) from ${SETTLE_SEC} s after PLAY to the end, leaving out ±1 s around track boundaries and 1 s before to ${AFTER_COMMAND_MS / 1000} s after SEEK and NEXT; coherence = the weakest member's normalised correlation with m1 at the lag found (1.000 = the same sound, merely shifted). "First second": the window [instant, +1 s] after PLAY / SEEK / NEXT; "behind schedule": each member's sound against the decoded track where the schedule has it, over [+0.05, +1.05 s]; "onset": first sample over −40 dBFS against the schedule's. ms unless marked.`);
+  out.push(`Per run. Spread = max − min of the members' lags behind m1, per 1-s window (hop 0.5 s) from ${SETTLE_SEC} s after PLAY to the end, leaving out ±1 s around track boundaries and 1 s before to ${AFTER_COMMAND_MS / 1000} s after SEEK and NEXT; coherence = the weakest member's normalised correlation with m1 at the lag found (1.000 = the same sound, merely shifted). "First second": the window [instant, +1 s] after PLAY / SEEK / NEXT; "behind schedule": each member's sound against the decoded track where the schedule has it, over [+0.05, +1.05 s], and in brackets once settled (+4…+8 s: the recorder hears a block when the room's sink mixes it, about one sink latency before PulseAudio reports it played, which is when members aim to play it, so a member on time shows the bracketed value from the first second); "onset": first sample over −40 dBFS against the schedule's (biased by the level difference between the recording and the decoded track on a fade-in: the correlation is the better measure). ms unless marked.`);
   out.push('');
   out.push('| scenario | run | load (1 min) | valid windows | spread p50 / p95 / max | coherence p50 / p5 / min | telemetry spread p95 (1 s) | first second after PLAY / SEEK / NEXT: spread | behind schedule after PLAY (per member) | onset after PLAY (per member) | Snapcast p95, same round | ratio | result |');
   out.push('|---|---:|---|---|---|---|---:|---|---|---|---:|---:|---|');
@@ -1211,7 +1221,7 @@ function headlineTable(results: readonly ScenarioResult[], snaps: readonly SnapR
     rows.push({
       name: r.scenario,
       run: r.run,
-      line: `| ${r.scenario} | ${r.run} | ${r.loadAvg.start[0]!.toFixed(2)} → ${r.loadAvg.end[0]!.toFixed(2)} | ${h.valid} / ${h.windows} | ${s3(h.spreadMs)} | ${coh(h)} | ${f(r.spreadSmoothedMs.p95)} | ${r.starts.map((x) => f(x.firstSecondSpreadMs)).join(' / ')} | ${play ? play.scheduleLagMs.map((v) => f(v, 2)).join(', ') : '—'} | ${play ? play.onsetMs.map((v) => f(v, 2)).join(', ') : '—'}${r.startAtVsWallMs !== null ? ` (instant − wall clock ${f(r.startAtVsWallMs, 2)})` : ''} | ${f(snap?.headline?.spreadMs.p95)} | ${f(ratio, 2)} | ${r.pass ? 'PASS' : `**FAIL** (${failed.join('; ')})`} |`,
+      line: `| ${r.scenario} | ${r.run} | ${r.loadAvg.start[0]!.toFixed(2)} → ${r.loadAvg.end[0]!.toFixed(2)} | ${h.valid} / ${h.windows} | ${s3(h.spreadMs)} | ${coh(h)} | ${f(r.spreadSmoothedMs.p95)} | ${r.starts.map((x) => f(x.firstSecondSpreadMs)).join(' / ')} | ${play ? play.scheduleLagMs.map((v, i) => `${f(v, 2)} (${f(play.steadyLagMs[i], 2)})`).join(', ') : '—'} | ${play ? play.onsetMs.map((v) => f(v, 2)).join(', ') : '—'}${r.startAtVsWallMs !== null ? ` (instant − wall clock ${f(r.startAtVsWallMs, 2)})` : ''} | ${f(snap?.headline?.spreadMs.p95)} | ${f(ratio, 2)} | ${r.pass ? 'PASS' : `**FAIL** (${failed.join('; ')})`} |`,
     });
   }
   for (const r of snaps) {
