@@ -70,6 +70,8 @@ export interface LeaderLinkEvents {
 
 const { burstCount: BURST_COUNT, burstIntervalMs: BURST_INTERVAL_MS, chainLength: CHAIN_LENGTH } = TIME_EXCHANGE;
 const LEADER_SILENCE_MS = 5000;
+/** Unanswered time requests remembered (the newest): older replies are no clock sample anyway. */
+const IN_FLIGHT_SLOTS = 50;
 /** A playing timeline's instant this far from now (either way) is not a party we are in: refused. */
 const MAX_INSTANT_DISTANCE_MS = 7 * 24 * 3600 * 1000;
 /** A time reply the leader held longer than this, or a round trip longer, is no clock sample. */
@@ -90,7 +92,12 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
   private watchdog: NodeJS.Timeout | null = null;
   private lastHeardMs = 0;
   private nextExchangeId = 1;
-  private readonly inFlight = new Map<number, number>();
+  /**
+   * Time requests awaiting their reply: request id → t1, in a ring indexed by id (ids count up),
+   * so the 50 newest are kept without a Map reallocating its table on every reply.
+   */
+  private readonly inFlightIds = new Float64Array(IN_FLIGHT_SLOTS);
+  private readonly inFlightT1 = new Float64Array(IN_FLIGHT_SLOTS);
   /** the chain in progress: its latest request id and how many requests are still to follow */
   private chainId = 0;
   private chainLeft = 0;
@@ -204,7 +211,7 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
     }
     for (const t of [this.exchangeTimer, this.statusTimer, this.watchdog]) if (t) clearInterval(t);
     this.exchangeTimer = this.statusTimer = this.watchdog = null;
-    this.inFlight.clear();
+    this.inFlightIds.fill(0);
     this.pendingClock = null;
     const wasJoined = this.joined;
     this.joined = false;
@@ -349,16 +356,16 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
     this.chainId = id;
     this.chainLeft = chainLeft;
     const t1 = monotonicMs();
-    this.inFlight.set(id, t1);
-    if (this.inFlight.size > 50) this.inFlight.delete(this.inFlight.keys().next().value!);
+    this.inFlightIds[id % IN_FLIGHT_SLOTS] = id;
+    this.inFlightT1[id % IN_FLIGHT_SLOTS] = t1;
     this.send({ type: 'time-req', id, t1 });
   }
 
   private onTimeResponse(m: Extract<LeaderMessage, { type: 'time-res' }>): void {
     const t4 = monotonicMs();
-    const sent = this.inFlight.get(m.id);
-    if (sent === undefined || sent !== m.t1) return;
-    this.inFlight.delete(m.id);
+    const slot = m.id % IN_FLIGHT_SLOTS;
+    if (!Number.isInteger(m.id) || m.id <= 0 || this.inFlightIds[slot] !== m.id || this.inFlightT1[slot] !== m.t1) return;
+    this.inFlightIds[slot] = 0;
     if (!(m.t3 >= m.t2 && m.t3 - m.t2 < MAX_EXCHANGE_MS && t4 - m.t1 < MAX_EXCHANGE_MS)) {
       this.refused('a time reply', `held ${(m.t3 - m.t2).toFixed(1)} ms by the leader, ${(t4 - m.t1).toFixed(1)} ms round trip`);
       return;

@@ -74,6 +74,7 @@ export class MpvCommandError extends Error {
 }
 
 interface Pending {
+  id: number;
   command: readonly unknown[];
   resolve: (data: unknown) => void;
   reject: (err: Error) => void;
@@ -94,7 +95,12 @@ export class MpvIpcClient extends EventEmitter {
   private readonly stream: Duplex;
   private readonly timeoutMs: number;
   private readonly log: (msg: string) => void;
-  private readonly pending = new Map<number, Pending>();
+  /**
+   * Requests awaiting their reply: a few at a time, answered in order. An array searched from the
+   * front, not a Map: a Map emptied by every reply reallocates its table each time, ~30 times a
+   * second here, and those tables outlive young collections (the Map itself is old).
+   */
+  private readonly pending: Pending[] = [];
   private nextRequestId = 1;
   private nextObserveId = 1;
   private readonly observed = new Map<number, string>();
@@ -122,7 +128,7 @@ export class MpvIpcClient extends EventEmitter {
 
   /** Number of requests awaiting a reply. */
   get pendingCount(): number {
-    return this.pending.size;
+    return this.pending.length;
   }
 
   /** Sends a command; resolves with the reply's `data`, rejects with MpvCommandError. */
@@ -254,12 +260,12 @@ export class MpvIpcClient extends EventEmitter {
       }
       const timeoutMs = options.timeoutMs ?? this.timeoutMs;
       const timer = setTimeout(() => {
-        if (this.pending.delete(id)) {
+        if (this.takePending(id)) {
           reject(new MpvCommandError('timeout', args, `no reply within ${timeoutMs} ms`));
         }
       }, timeoutMs);
       const sentMs = monotonicMs();
-      this.pending.set(id, { command: args, resolve, reject, timer, sentMs, onReply });
+      this.pending.push({ id, command: args, resolve, reject, timer, sentMs, onReply });
       onSent?.(sentMs);
       this.stream.write(line);
     });
@@ -304,6 +310,18 @@ export class MpvIpcClient extends EventEmitter {
     }
   }
 
+  /** Removes and returns the request with this id (undefined if none is waiting). */
+  private takePending(id: number): Pending | undefined {
+    let i = 0;
+    while (i < this.pending.length && this.pending[i]!.id !== id) i++;
+    if (i === this.pending.length) return undefined;
+    const p = this.pending[i]!;
+    // In place: splice would allocate the array of removed elements.
+    for (let j = i + 1; j < this.pending.length; j++) this.pending[j - 1] = this.pending[j]!;
+    this.pending.length -= 1;
+    return p;
+  }
+
   private handleReply(obj: Record<string, unknown>): void {
     const id = obj.request_id;
     if (typeof id !== 'number') {
@@ -311,12 +329,11 @@ export class MpvIpcClient extends EventEmitter {
       this.log(`mpv ipc: reply without request_id: ${safeJson(obj)}`);
       return;
     }
-    const p = this.pending.get(id);
+    const p = this.takePending(id);
     if (!p) {
       this.log(`mpv ipc: reply for unknown or timed-out request ${id}`);
       return;
     }
-    this.pending.delete(id);
     clearTimeout(p.timer);
     p.onReply?.(this.chunkArrivalMs);
     const error = obj.error;
@@ -345,10 +362,9 @@ export class MpvIpcClient extends EventEmitter {
   private shutdown(reason: string): void {
     if (this.closedReason !== null) return;
     this.closedReason = reason;
-    for (const [id, p] of this.pending) {
+    for (const p of this.pending.splice(0)) {
       clearTimeout(p.timer);
       p.reject(new MpvCommandError('connection closed', p.command, reason));
-      this.pending.delete(id);
     }
     this.safeEmit('close', reason);
   }
