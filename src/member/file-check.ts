@@ -53,6 +53,7 @@ export class FileCheck {
   private readonly fetching = new Map<number, FileStatus>();
   /** tracks opened for the player, newest last: index → descriptor and the path the player uses */
   private readonly opened = new Map<number, { fd: number | null; playPath: string; source: string }>();
+  private newestOpened: number | null = null;
   private priority: number[] = [];
   /** ranges of tracks that arrived and wait for their check, in arrival order */
   private readonly arrived: { next: number; end: number }[] = [];
@@ -130,8 +131,13 @@ export class FileCheck {
     if (r.status !== 'ok' || !r.absPath) return r;
     const held = this.opened.get(index);
     if (held && held.source === r.absPath) {
-      this.opened.delete(index);
-      this.opened.set(index, held);
+      // Most recently used moves last; the sync asks for the playing track 10 times a second,
+      // which is usually last already (re-inserting would reallocate the Map's table each time).
+      if (this.newestOpened !== index) {
+        this.opened.delete(index);
+        this.opened.set(index, held);
+        this.newestOpened = index;
+      }
       return { ...r, absPath: held.playPath };
     }
     // Files fetched into the cache are checked against the cache folder they were written to.
@@ -145,7 +151,9 @@ export class FileCheck {
       return this.results[index]!;
     }
     if (held?.fd != null) closeSync(held.fd);
+    this.opened.delete(index);
     this.opened.set(index, { fd: o.fd, playPath: o.playPath, source: r.absPath });
+    this.newestOpened = index;
     while (this.opened.size > FILE_CHECK.OPEN_FILES_KEPT) {
       const [oldest, entry] = this.opened.entries().next().value!;
       this.opened.delete(oldest);
@@ -157,6 +165,7 @@ export class FileCheck {
   private closeOpened(): void {
     for (const e of this.opened.values()) if (e.fd !== null) closeSync(e.fd);
     this.opened.clear();
+    this.newestOpened = null;
   }
 
   /** The verdict on track `index` without opening anything (file() opens it for the player). */

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -53,6 +53,28 @@ describe('FileCheck', () => {
     expect(check.summary()).toEqual({ status: 'ok', problems: [] });
     expect(check.statusOf(5)).toBe('ok');
     expect(check.file(5)?.status).toBe('ok');
+  });
+
+  it('keeps the most recently played tracks open (at most OPEN_FILES_KEPT), the same descriptor while a track plays', async () => {
+    const { dir, tracks } = await library(FILE_CHECK.OPEN_FILES_KEPT + 3);
+    const check = new FileCheck(dir, silentLogger, null);
+    check.setPlaylist(tracks);
+    check.tracksArrived(0, tracks.length);
+    await check.idle();
+    const openFds = (): number => readdirSync('/proc/self/fd').filter((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir); } catch { return false; } }).length;
+    const playing = check.file(0)!.absPath;
+    // Asked again and again (the sync does, every tick): the same opened file, nothing new opened.
+    for (let i = 0; i < 20; i++) expect(check.file(0)!.absPath).toBe(playing);
+    expect(openFds()).toBe(1);
+    // Other tracks opened since: the one asked for most recently is kept, the least recent closed.
+    for (let i = 1; i <= FILE_CHECK.OPEN_FILES_KEPT; i++) {
+      check.file(i);
+      check.file(0);
+    }
+    expect(openFds()).toBe(FILE_CHECK.OPEN_FILES_KEPT);
+    expect(check.file(0)!.absPath).toBe(playing);
+    expect(check.file(1)!.absPath).not.toBe(undefined);
+    expect(openFds()).toBe(FILE_CHECK.OPEN_FILES_KEPT);
   });
 
   it('reports missing, different and refused tracks and never offers them to play', async () => {
