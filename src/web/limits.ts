@@ -14,6 +14,14 @@ export const WEB_LIMITS = {
   maxEventStreams: 32,
   /** How often the leader's state is compared with the last one sent: bounds event latency. */
   eventTickMs: 100,
+  /**
+   * Above this many members the member rows are compared only every `memberRowsMs`: with 1,000
+   * members a snapshot is ~280 KB and 5–13 ms to build, and every member's sync error moves each
+   * second, so comparing every tick sent one ~10 times a second per open page.
+   */
+  smallPartyMembers: 32,
+  /** How often a large party's member rows are compared (the timeline and who is connected still every tick). */
+  memberRowsMs: 1000,
   /** A snapshot goes out at least this often even without a change (the positions move on). */
   eventRefreshMs: 2000,
   /** A comment line on an idle stream keeps proxies and phones from closing it. */

@@ -70,6 +70,9 @@ export class WebServer {
   private keepAlive: NodeJS.Timeout | null = null;
   private lastKey = '';
   private lastSentAt = 0;
+  /** a large party: its state without the member rows, and when the rows were last compared */
+  private lastPartyKey = '';
+  private lastRowsAt = 0;
   port = 0;
 
   constructor(private readonly o: WebServerOptions) {
@@ -137,12 +140,25 @@ export class WebServer {
     return `http://${formatHost(reachableHost(this.o.host))}:${this.port}`;
   }
 
-  /** Sends a snapshot to every open stream if anything changed (or `force`, or it is time). */
+  /**
+   * Sends a snapshot to every open stream if anything changed (or `force`, or it is time). The
+   * party's own state (timeline, track, schedule, how many members, how many connected) is compared
+   * every tick, so a command shows at once; a large party's member rows only every memberRowsMs.
+   */
   private publish(force: boolean): void {
     if (this.streams.size === 0) return;
-    const state = webState(this.o.source.status());
-    const key = changeKey(state);
+    const status = this.o.source.status();
     const now = performance.now();
+    if (!force && status.members.length > WEB_LIMITS.smallPartyMembers) {
+      let connected = 0;
+      for (const m of status.members) if (m.connected) connected++;
+      const party = JSON.stringify([status.timeline, status.playhead.state, status.playhead.trackIndex, status.repeat, status.schedule, status.tracks.length, status.members.length, connected]);
+      if (party === this.lastPartyKey && now - this.lastRowsAt < WEB_LIMITS.memberRowsMs) return;
+      this.lastPartyKey = party;
+      this.lastRowsAt = now;
+    }
+    const state = webState(status);
+    const key = changeKey(state);
     if (!force && key === this.lastKey && now - this.lastSentAt < WEB_LIMITS.eventRefreshMs) return;
     this.lastKey = key;
     this.lastSentAt = now;

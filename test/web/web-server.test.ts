@@ -7,6 +7,7 @@ import type { Track } from '../../src/protocol/index.js';
 import { eventSchema, stateSchema, tracksResultSchema } from '../../src/web/api.js';
 import { WEB_LIMITS } from '../../src/web/limits.js';
 import { WebServer } from '../../src/web/web-server.js';
+import type { LeaderStatus } from '../../src/leader/leader.js';
 
 const TOKEN = 'k'.repeat(43);
 
@@ -192,5 +193,57 @@ describe('web server', () => {
     expect(allowed).toBeGreaterThanOrEqual(WEB_LIMITS.rateBurst);
     expect(allowed).toBeLessThanOrEqual(WEB_LIMITS.rateBurst + Math.ceil(seconds * WEB_LIMITS.ratePerSec) + 1);
     expect(allowed).toBeLessThan(codes.length);
+  });
+});
+
+describe('web server, a large party', () => {
+  it("compares member rows at most every memberRowsMs, yet shows a timeline change at once", async () => {
+    const n = 200;
+    let seq = 1;
+    let calls = 0;
+    // Every member's sync error moves on every status(), as 200 members reporting each second do.
+    const status = (): LeaderStatus => {
+      calls++;
+      const timeline = { seq, state: 'playing', trackIndex: seq % 3, positionSec: 0, at: 1, repeat: 'off', playlistVersion: 1 };
+      const members = Array.from({ length: n }, (_, i) => ({ id: String(i), name: `m${i}`, address: `127.0.0.1:${1000 + i}`, connected: true, clockOffsetMs: 0.1, rttMs: 0.2, clockSkewPpm: 0, errorMs: (calls % 97) / 1000 + i / 1e6, speed: 1, playerState: 'playing', fileStatus: 'ok', fileProblems: [], playlistVersion: 1, tracksReceived: 3, filesChecked: 3, filesTotal: 3, latencyOffsetMs: 0, volume: 100, muted: false, hardSeeks: 0, trackIndex: seq % 3, statusAgeMs: 100 }));
+      return { now: 1, timeline, playhead: { state: 'playing', trackIndex: seq % 3, positionSec: 1 }, track: { path: 'a', hash: '0'.repeat(64), title: 'A', durationSec: 100 }, tracks: [], playlist: { version: 1, count: 3, durationSec: 300 }, scan: null, members, listening: { host: '127.0.0.1', port: 1 }, schedule: { nextStart: null, nextStop: null }, repeat: 'off', files: null, party: { name: 'p', id: null, open: true, pairing: null }, web: null } as unknown as LeaderStatus;
+    };
+    const web = new WebServer({ source: { status, handle: () => ({ ok: true }) }, host: '127.0.0.1', port: 0, token: TOKEN, log: silentLogger });
+    await web.start();
+    const frames: { at: number; seq: number }[] = [];
+    const req = httpRequest({ host: '127.0.0.1', port: web.port, path: '/api/v1/events', headers: { Authorization: `Bearer ${TOKEN}` } });
+    req.on('response', (res) => {
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        buf += d;
+        let end: number;
+        while ((end = buf.indexOf('\n\n')) !== -1) {
+          const data = buf.slice(0, end).split('\n').find((l) => l.startsWith('data: '));
+          buf = buf.slice(end + 2);
+          if (data) frames.push({ at: performance.now(), seq: (eventSchema.parse(JSON.parse(data.slice(6))) as { state: { timeline: { seq: number } } }).state.timeline.seq });
+        }
+      });
+    });
+    req.end();
+    try {
+      const window = WEB_LIMITS.memberRowsMs * 1.5;
+      await new Promise((r) => setTimeout(r, window));
+      // Rows changed on every tick (~15 ticks): the opening frame, then one per memberRowsMs at most.
+      expect(frames.length).toBeGreaterThanOrEqual(1);
+      expect(frames.length).toBeLessThanOrEqual(1 + Math.ceil(window / WEB_LIMITS.memberRowsMs));
+      const before = frames.length;
+      seq = 2;
+      const changed = performance.now();
+      while (!frames.some((f) => f.seq === 2) && performance.now() - changed < 5000) await new Promise((r) => setTimeout(r, 10));
+      const frame = frames.find((f) => f.seq === 2);
+      expect(frame).toBeDefined();
+      expect(frames.length).toBe(before + 1);
+      // At the next tick, not at the next member-row comparison (bounded loosely for a loaded machine).
+      expect(frame!.at - changed).toBeLessThan(WEB_LIMITS.memberRowsMs);
+    } finally {
+      req.destroy();
+      await web.stop();
+    }
   });
 });
