@@ -3,7 +3,7 @@
  * any source file is newer than the built CLI (or it does not exist yet).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,12 +19,16 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-export default function setup(): void {
+export default function setup(): () => void {
+  const teardown = (): void => {
+    const home = process.env.SYNCPLAY_TEST_HOME;
+    if (home) rmSync(home, { recursive: true, force: true });
+  };
   const built = join(ROOT, 'dist', 'src', 'cli', 'main.js');
   const builtAt = existsSync(built) ? statSync(built).mtimeMs : 0;
   const dirs = ['src', 'bench'].map((d) => join(ROOT, d)).filter((d) => existsSync(d));
   const sourceAt = Math.max(0, ...dirs.map(newestMtime));
-  if (builtAt > 0 && builtAt >= sourceAt) return;
+  if (builtAt > 0 && builtAt >= sourceAt) return teardown;
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0) {
@@ -32,4 +36,5 @@ export default function setup(): void {
     if (!existsSync(built)) throw new Error(`building dist/ failed:\n${output}`);
     process.stderr.write(`integration setup: tsc reported errors; testing the emitted dist/ anyway:\n${output}\n`);
   }
+  return teardown;
 }
