@@ -536,5 +536,7 @@ async function main(): Promise<void> {
 
 main().catch((e) => {
   process.stderr.write(`abuse: ${(e as Error).stack ?? e}\n`);
-  process.exitCode = 1;
+  // Exit now: the leader and members still running would keep this process alive (they are
+  // stopped on exit).
+  process.exit(1);
 });

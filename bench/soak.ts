@@ -256,6 +256,8 @@ async function main(): Promise<void> {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main().catch((e) => {
     process.stderr.write(`soak: ${(e as Error).message}\n`);
-    process.exitCode = 1;
+    // Exit now: the leader and members still running would keep this process alive (they are
+    // stopped on exit).
+    process.exit(1);
   });
 }
