@@ -22,7 +22,8 @@
  *   beyond it only the excess does. Reading noise then stops moving the speed, the speed stays
  *   put for seconds, and the sound holds (each speed change is heard as the delay wandering).
  * - Changes smaller than `minSpeedStep` are not sent.
- * - An integrator learns the device's drift, but only once the start transient is over: the error
+ * - An integrator learns the device's drift, but only once the start transient is over (or the
+ *   error is still): the error
  *   has moved less than `settleBandSec` over `settleForSec` (a P loop alone settles at a steady
  *   error of drift × (1/Kp + L), so "small" is not the test; "still" is). Integrating a start's
  *   error winds it up and overshoots.
@@ -41,8 +42,10 @@ export interface SoundControllerOptions {
   kp: number;
   /** proportional gain during a start transient, 1/s (until the predicted error first enters startBandSec) */
   kpStart: number;
-  /** the start transient ends when the predicted error is first within this, s */
+  /** the start transient ends when the predicted error is first within this, s… */
   startBandSec: number;
+  /** …or after this long, s (a drift keeps a P loop off zero by drift × (1/kpStart + delay)) */
+  startMaxSec: number;
   /** integral gain, 1/s² (drift): small enough not to ring with kp */
   ki: number;
   /** dead time between a speed change and its effect on audio-pts and the sound, s */
@@ -69,6 +72,7 @@ export const DEFAULT_SOUND_CONTROLLER: SoundControllerOptions = {
   kp: 1.0, // slow enough that reading noise moves little once the start transient is over
   kpStart: 10, // a start error is removed at the ±0.5 % limit until the last 0.5 ms, then in ~0.1 s
   startBandSec: 150e-6, // about the noise of a median of three readings: closer is kp's job
+  startMaxSec: 4, // 0.5 % removes 20 ms in 4 s: longer is not a start any more
   ki: 0.1, // learns 200 ppm of drift within ~10 s without ringing against kp
   plantDelaySec: 0.3, // measured dead time (speed step → sound and audio-pts), mpv's 0.2 s buffer + output
   medianOf: 3, // one outlier in three readings (a slow IPC round trip) is ignored
@@ -94,6 +98,8 @@ export class SoundController {
   private integrating = false;
   /** in a start transient: kpStart applies */
   private transient = true;
+  /** when the current start transient began (controller time, s) */
+  private transientFrom = 0;
   /** where the error was when the current still period began */
   private settle: { t: number; e: number } | null = null;
   private lastSpeed = 1;
@@ -122,6 +128,7 @@ export class SoundController {
     this.lastSpeed = speed;
     this.settle = null;
     this.transient = true;
+    this.transientFrom = this.t;
   }
 
   /** Forget the learned drift too (a different device or a restarted player). */
@@ -168,14 +175,18 @@ export class SoundController {
     const predicted = e + this.pending(lag);
 
     if (!this.integrating) {
-      if (!this.settle || Math.abs(e - this.settle.e) > this.o.settleBandSec) this.settle = { t: this.t, e };
+      // Once a start transient is over the error left is drift (and noise): integrate it. Waiting
+      // for the error to be still as well never happens with real readings (0.15–0.4 ms of noise
+      // per reading), and a P loop then sits at drift × (1/kp + delay): 1.1 ms at 800 ppm.
+      if (!this.transient) this.integrating = true;
+      else if (!this.settle || Math.abs(e - this.settle.e) > this.o.settleBandSec) this.settle = { t: this.t, e };
       else if (this.t - this.settle.t >= this.o.settleForSec) this.integrating = true;
     }
     if (this.integrating && this.o.ki > 0) {
       const limit = this.o.maxIntegralCorrection / this.o.ki;
       this.integral = Math.min(limit, Math.max(-limit, this.integral + predicted * dt));
     }
-    if (this.transient && Math.abs(predicted) < this.o.startBandSec) this.transient = false;
+    if (this.transient && (Math.abs(predicted) < this.o.startBandSec || this.t - this.transientFrom > this.o.startMaxSec)) this.transient = false;
     const excess = Math.sign(predicted) * Math.max(0, Math.abs(predicted) - this.o.deadbandSec);
     const correction = (this.transient ? this.o.kpStart : this.o.kp) * excess + this.o.ki * this.integral;
     const clamped = Math.min(this.o.maxCorrection, Math.max(-this.o.maxCorrection, correction));

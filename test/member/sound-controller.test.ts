@@ -80,6 +80,16 @@ describe('SoundController', () => {
     }
   });
 
+  it('learns a drift with real reading noise too (0.2–0.3 ms per reading), instead of sitting at drift × (1/kp + delay)', () => {
+    for (const [drift, noiseSec] of [[800e-6, 200e-6], [-200e-6, 300e-6]] as const) {
+      const c = new SoundController();
+      const { trueErr } = run((m, dt) => speedOf(c.update(m, dt)), { drift, start: 0.005, noiseSec, seconds: 60 });
+      const tail = trueErr.slice(-200);
+      expect(Math.abs(tail.reduce((a, b) => a + b, 0) / tail.length)).toBeLessThan(0.1 * Math.abs(drift) * 1.3);
+      expect(c.learnedDrift).toBeCloseTo(drift / (1 + drift), 4);
+    }
+  });
+
   it('reading noise barely moves the sound, and the speed changes less often than with the plain loop', () => {
     const noisy = { drift: 0, start: 0, noiseSec: 50e-6, seconds: 60 };
     const c = new SoundController();
