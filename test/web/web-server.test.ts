@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ControlServer } from '../../src/leader/control-server.js';
 import { Leader } from '../../src/leader/leader.js';
@@ -156,18 +156,9 @@ describe('web server', () => {
     const got = new Promise<void>((resolve) => {
       req.on('response', (res) => {
         expect(res.headers['content-type']).toMatch(/text\/event-stream/);
-        let buf = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          buf += d;
-          let end: number;
-          while ((end = buf.indexOf('\n\n')) !== -1) {
-            const frame = buf.slice(0, end);
-            buf = buf.slice(end + 2);
-            const data = frame.split('\n').find((l) => l.startsWith('data: '));
-            if (data) events.push(eventSchema.parse(JSON.parse(data.slice(6))));
-            if (events.length === 2) resolve();
-          }
+        onEvents(res, (event) => {
+          events.push(event);
+          if (events.length === 2) resolve();
         });
       });
     });
@@ -196,6 +187,21 @@ describe('web server', () => {
   });
 });
 
+/** Each server-sent event's data, parsed by the documented schema, as its frame completes. */
+function onEvents(res: IncomingMessage, onEvent: (event: unknown) => void): void {
+  let buf = '';
+  res.setEncoding('utf8');
+  res.on('data', (d: string) => {
+    buf += d;
+    let end: number;
+    while ((end = buf.indexOf('\n\n')) !== -1) {
+      const data = buf.slice(0, end).split('\n').find((l) => l.startsWith('data: '));
+      buf = buf.slice(end + 2);
+      if (data) onEvent(eventSchema.parse(JSON.parse(data.slice(6))));
+    }
+  });
+}
+
 describe('web server, a large party', () => {
   it("compares member rows at most every memberRowsMs, yet shows a timeline change at once", async () => {
     const n = 200;
@@ -212,19 +218,7 @@ describe('web server, a large party', () => {
     await web.start();
     const frames: { at: number; seq: number }[] = [];
     const req = httpRequest({ host: '127.0.0.1', port: web.port, path: '/api/v1/events', headers: { Authorization: `Bearer ${TOKEN}` } });
-    req.on('response', (res) => {
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        buf += d;
-        let end: number;
-        while ((end = buf.indexOf('\n\n')) !== -1) {
-          const data = buf.slice(0, end).split('\n').find((l) => l.startsWith('data: '));
-          buf = buf.slice(end + 2);
-          if (data) frames.push({ at: performance.now(), seq: (eventSchema.parse(JSON.parse(data.slice(6))) as { state: { timeline: { seq: number } } }).state.timeline.seq });
-        }
-      });
-    });
+    req.on('response', (res) => onEvents(res, (event) => frames.push({ at: performance.now(), seq: (event as { state: { timeline: { seq: number } } }).state.timeline.seq })));
     req.end();
     try {
       const window = WEB_LIMITS.memberRowsMs * 1.5;
