@@ -370,14 +370,19 @@ export class NtpClock {
       if (remaining <= 0) break;
       const sentAt = this.now();
       attempts++;
+      const waitMs = Math.max(1, Math.min(replyTimeoutMs, remaining));
       try {
-        await this.exchange(Math.max(1, Math.min(replyTimeoutMs, remaining)));
+        await this.exchange(waitMs);
         valid++;
       } catch (e) {
-        lastErr = asNtpError(e);
-        if (lastErr.code === 'KOD' && (lastErr.kissCode === 'DENY' || lastErr.kissCode === 'RSTR')) break;
-        if (lastErr.code === 'KOD') sampleSpacingMs = Math.max(2 * sampleSpacingMs, 1000);
-        if (lastErr.code === 'DNS') this.server = undefined;
+        const err = asNtpError(e);
+        // A last attempt cut short by the deadline says less than the error before it (a refusal
+        // takes a moment to come back as ICMP): keep the earlier one.
+        const clipped = err.code === 'TIMEOUT' && waitMs < replyTimeoutMs && lastErr !== undefined;
+        if (!clipped) lastErr = err;
+        if (err.code === 'KOD' && (err.kissCode === 'DENY' || err.kissCode === 'RSTR')) break;
+        if (err.code === 'KOD') sampleSpacingMs = Math.max(2 * sampleSpacingMs, 1000);
+        if (err.code === 'DNS') this.server = undefined;
       }
       if (valid >= samplesPerPoll || (valid > 0 && attempts >= 2 * samplesPerPoll)) break;
       const wait = sentAt + sampleSpacingMs - this.now();

@@ -272,6 +272,34 @@ describe('NtpClock (simulated server)', () => {
     expect(clock.isReady).toBe(false);
   });
 
+  it('a last request cut short by the deadline does not hide the refusal before it', async () => {
+    // On loopback the ICMP refusal of the last request can arrive after its shortened wait ends.
+    const world = new World(0);
+    const refused = new NtpError('REFUSED', 'connection refused by 192.0.2.1:123: nothing listens on that UDP port');
+    const query = async (o: SntpQueryOptions): Promise<NtpExchange> => {
+      world.queries++;
+      if ((o.timeoutMs ?? 2000) < 2000) throw new NtpError('TIMEOUT', `no reply within ${o.timeoutMs} ms`);
+      throw refused;
+    };
+    const clock = makeClock(world, { timeoutMs: 2000, sampleSpacingMs: 300, replyTimeoutMs: 2000, query });
+    const assertion = expect(clock.start()).rejects.toThrow(/nothing listens .* Check the port/);
+    await vi.advanceTimersByTimeAsync(5000);
+    await assertion;
+    expect(world.queries).toBeGreaterThan(1);
+  });
+
+  it('a timeout is still reported when timeouts are all there is', async () => {
+    const world = new World(0);
+    const query = async (o: SntpQueryOptions): Promise<NtpExchange> => {
+      world.queries++;
+      throw new NtpError('TIMEOUT', `no reply within ${o.timeoutMs} ms`);
+    };
+    const clock = makeClock(world, { timeoutMs: 1000, sampleSpacingMs: 300, replyTimeoutMs: 2000, query });
+    const assertion = expect(clock.start()).rejects.toThrow(/no reply within .* firewall/);
+    await vi.advanceTimersByTimeAsync(3000);
+    await assertion;
+  });
+
   it('explains timeouts and unsynchronised servers', async () => {
     for (const [fail, re] of [
       [new NtpError('TIMEOUT', 'no reply'), /firewall/],
