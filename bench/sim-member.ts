@@ -3,8 +3,8 @@
  * each a real TCP connection doing what a real member does on the wire (no mpv):
  *   - the handshake: server-hello → hello (name, clientNonce, role "member", HMAC proof when a
  *     secret is given) → welcome;
- *   - time exchanges: a burst of 20 at 25 Hz, then 2 Hz, each a chain of 4 back-to-back exchanges
- *     (as src/member/leader-link.ts);
+ *   - time exchanges: a burst of 20 at 25 Hz, then 2 Hz (or the slower pace a leader of a large party
+ *     asks for in its replies), each a chain of 4 back-to-back exchanges (as src/member/leader-link.ts);
  *   - a status report every second with plausible values (clock estimate from its own exchanges,
  *     a small sync error while playing, file status ok, the volume the leader set);
  *   - reading heartbeats, timelines, settings;
@@ -37,7 +37,7 @@ import { LineAuth, sessionKeys } from '../src/protocol/line-auth.js';
 import { PROTOCOL_VERSION } from '../src/protocol/messages.js';
 import { benchArgs } from './args.js';
 
-const { burstCount: BURST_COUNT, burstIntervalMs: BURST_INTERVAL_MS, chainLength: CHAIN_LENGTH, steadyHz: EXCHANGE_HZ, statusIntervalMs: STATUS_INTERVAL_MS } = TIME_EXCHANGE;
+const { burstCount: BURST_COUNT, burstIntervalMs: BURST_INTERVAL_MS, chainLength: CHAIN_LENGTH, steadyHz: EXCHANGE_HZ, statusIntervalMs: STATUS_INTERVAL_MS, maxLeaderPaceMs: MAX_LEADER_PACE_MS } = TIME_EXCHANGE;
 
 /** The process's monotonic clock, ms. */
 export const nowMs = monotonicMs;
@@ -146,6 +146,8 @@ class SimMember {
   private exchangeTimer: NodeJS.Timeout | null = null;
   private statusTimer: NodeJS.Timeout | null = null;
   private burst = 0;
+  /** the spacing between chains the leader asked for in its last time reply, ms (0: none) */
+  private leaderPaceMs = 0;
   /** recent samples for the clock estimate: [rtt, offset] */
   private readonly samples: [number, number][] = [];
   private timeline: Timeline | null = null;
@@ -245,7 +247,7 @@ class SimMember {
         this.statusTimer = setInterval(() => this.sendStatus(), STATUS_INTERVAL_MS);
         return;
       case 'time-res':
-        return this.onTimeRes(m as { id: number; t1: number; t2: number; t3: number }, t);
+        return this.onTimeRes(m as { id: number; t1: number; t2: number; t3: number; paceMs?: number }, t);
       case 'timeline':
       case 'heartbeat': {
         const tl = m.timeline as Timeline;
@@ -288,12 +290,22 @@ class SimMember {
       this.burst += 1;
       if (this.burst === BURST_COUNT) {
         if (this.exchangeTimer) clearInterval(this.exchangeTimer);
-        this.exchangeTimer = setInterval(() => this.requestTime(), 1000 / EXCHANGE_HZ);
+        this.exchangeTimer = setTimeout(this.steadyChain, this.chainSpacingMs());
         this.settled = true;
       }
     };
     this.exchangeTimer = setInterval(tick, BURST_INTERVAL_MS);
     tick();
+  }
+
+  /** After the burst, as LeaderLink: a chain, then the next one at the member's rate or the leader's slower pace. */
+  private readonly steadyChain = (): void => {
+    this.exchangeTimer = setTimeout(this.steadyChain, this.chainSpacingMs());
+    this.requestTime();
+  };
+
+  private chainSpacingMs(): number {
+    return Math.max(1000 / EXCHANGE_HZ, Math.min(this.leaderPaceMs, MAX_LEADER_PACE_MS));
   }
 
   private requestTime(chainLeft = CHAIN_LENGTH - 1): void {
@@ -307,10 +319,11 @@ class SimMember {
     this.send({ type: 'time-req', id, t1 });
   }
 
-  private onTimeRes(m: { id: number; t1: number; t2: number; t3: number }, t4: number): void {
+  private onTimeRes(m: { id: number; t1: number; t2: number; t3: number; paceMs?: number }, t4: number): void {
     const sent = this.inFlight.get(m.id);
     if (sent === undefined || sent !== m.t1) return;
     this.inFlight.delete(m.id);
+    this.leaderPaceMs = typeof m.paceMs === 'number' ? m.paceMs : 0;
     if (m.id === this.chainId && this.chainLeft > 0) this.requestTime(this.chainLeft - 1);
     const rtt = t4 - m.t1 - (m.t3 - m.t2);
     rttLog.push(t4, rtt);

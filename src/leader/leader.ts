@@ -15,6 +15,7 @@ import { PartyAccess, type PairingStatus } from '../party/party-access.js';
 import { partyIdOf } from '../party/party-secret.js';
 import { MemberSession, type CalibratorRequest } from './member-session.js';
 import { HeartbeatPacer } from './heartbeat-pacer.js';
+import { EXCHANGE_PACE, exchangePaceMs } from './exchange-pace.js';
 import { MemberSettingsStore } from './member-settings-store.js';
 import { DEFAULT_LIMITS, type LeaderLimits } from './limits.js';
 import { currentBootId, playlistDigest, resumeFrom, type PartyState, type PartyStateStore } from './party-state.js';
@@ -35,6 +36,8 @@ export interface LeaderOptions {
   version: string;
   log: Logger;
   heartbeatMs?: number;
+  /** how many time exchanges the leader asks for in a large party (exchange-pace.ts) */
+  exchangePace?: Partial<typeof EXCHANGE_PACE>;
   /** what follows the last track (default 'off': the playlist ends) */
   repeat?: RepeatMode;
   /** the shared clock in ms (default: this process's monotonic clock) */
@@ -123,6 +126,7 @@ export class Leader {
   private scheduleInfo: ScheduleInfo = () => ({ nextStart: null, nextStop: null });
   private fileServer: FileServer | null = null;
   readonly limits: LeaderLimits;
+  private readonly exchangePace: typeof EXCHANGE_PACE;
   private webInfo: { url: string } | null = null;
   private scanProgress: () => ProgressView | null = () => null;
   private pages: PlaylistPages;
@@ -143,6 +147,7 @@ export class Leader {
     const party = { name: opts.partyName ?? 'syncplay', ...(opts.secret !== null ? { id: partyIdOf(opts.secret) } : {}) };
     this.access = new PartyAccess(party, opts.secret, opts.stateDir ?? null, opts.log);
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.exchangePace = { ...EXCHANGE_PACE, ...opts.exchangePace };
     this.digest = playlistDigest(opts.tracks);
     this.shuffleSeed = opts.party?.shuffleSeed ?? null;
     if (opts.tracks.length > 0) this.resumeParty();
@@ -446,6 +451,7 @@ export class Leader {
       playlist: () => this.pages,
       timeline: () => this.timeline,
       filesPort: () => this.fileServer?.port ?? null,
+      exchangePaceMs: () => exchangePaceMs(this.sessions.size, this.exchangePace),
       log: this.opts.log,
       limits: this.limits,
       onJoined: (s) => this.joined(s),

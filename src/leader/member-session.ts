@@ -41,6 +41,8 @@ export interface SessionContext {
   /** the playlist in force, paged for the wire */
   playlist: () => PlaylistPages;
   timeline: () => Timeline;
+  /** the spacing between a member's chains of time exchanges to ask for (exchange-pace.ts), or null: none */
+  exchangePaceMs?: () => number | null;
   /** the port playlist files are served on, announced in the welcome (null: not serving) */
   filesPort?: () => number | null;
   log: Logger;
@@ -216,7 +218,8 @@ export class MemberSession {
       // t2 is stamped as early as the event loop lets us, t3 just before the write.
       const t2 = this.ctx.clock();
       if (!this.joined) return;
-      this.conn.send({ type: 'time-res', id: m.id, t1: m.t1, t2, t3: this.ctx.clock() });
+      const paceMs = this.role === 'member' ? (this.ctx.exchangePaceMs?.() ?? null) : null;
+      this.conn.send(paceMs === null ? { type: 'time-res', id: m.id, t1: m.t1, t2, t3: this.ctx.clock() } : { type: 'time-res', id: m.id, t1: m.t1, t2, t3: this.ctx.clock(), paceMs });
       return;
     }
     if (!this.messages.tryTake()) return this.limited('messages');

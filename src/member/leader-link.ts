@@ -101,6 +101,8 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
   /** the chain in progress: its latest request id and how many requests are still to follow */
   private chainId = 0;
   private chainLeft = 0;
+  /** the spacing between chains the leader asked for in its last time reply, ms (0: none) */
+  private leaderPaceMs = 0;
   private clientNonce = '';
   private nextRequestId = 1;
   private readonly pendingRequests = new Map<number, { resolve: (r: ReplyMessage) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
@@ -212,6 +214,7 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
     for (const t of [this.exchangeTimer, this.statusTimer, this.watchdog]) if (t) clearInterval(t);
     this.exchangeTimer = this.statusTimer = this.watchdog = null;
     this.inFlightIds.fill(0);
+    this.leaderPaceMs = 0;
     this.pendingClock = null;
     const wasJoined = this.joined;
     this.joined = false;
@@ -344,11 +347,23 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
       burst += 1;
       if (burst === BURST_COUNT) {
         if (this.exchangeTimer) clearInterval(this.exchangeTimer);
-        this.exchangeTimer = setInterval(() => this.requestTime(), 1000 / (this.opts.exchangeHz ?? TIME_EXCHANGE.steadyHz));
+        this.exchangeTimer = setTimeout(this.steadyChain, this.chainSpacingMs());
       }
     };
     this.exchangeTimer = setInterval(tick, BURST_INTERVAL_MS);
     tick();
+  }
+
+  /** After the burst: a chain, then the next one a spacing later (the leader may ask for a slower pace meanwhile). */
+  private readonly steadyChain = (): void => {
+    this.exchangeTimer = setTimeout(this.steadyChain, this.chainSpacingMs());
+    this.requestTime();
+  };
+
+  /** ms between chains after the burst: this member's own rate, or the slower pace its leader asks for (bounded). */
+  chainSpacingMs(): number {
+    const own = 1000 / (this.opts.exchangeHz ?? TIME_EXCHANGE.steadyHz);
+    return Math.max(own, Math.min(this.leaderPaceMs, TIME_EXCHANGE.maxLeaderPaceMs));
   }
 
   private requestTime(chainLeft = CHAIN_LENGTH - 1): void {
@@ -370,6 +385,7 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
       this.refused('a time reply', `held ${(m.t3 - m.t2).toFixed(1)} ms by the leader, ${(t4 - m.t1).toFixed(1)} ms round trip`);
       return;
     }
+    this.leaderPaceMs = m.paceMs ?? 0;
     // The next of the chain goes out before anything else, while both ends are awake.
     if (m.id === this.chainId && this.chainLeft > 0 && this.joined) this.requestTime(this.chainLeft - 1);
     const sample = { t1: m.t1, t2: m.t2, t3: m.t3, t4 };

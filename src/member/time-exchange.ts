@@ -17,6 +17,11 @@ export const TIME_EXCHANGE = Object.freeze({
   chainLength: 4,
   /** exchanges per second after the burst: enough to follow a crystal's drift */
   steadyHz: 2,
+  /**
+   * A leader with many members asks for a slower pace in its time replies (leader/exchange-pace.ts);
+   * the member follows it up to this spacing between chains, ms, and never goes faster than steadyHz.
+   */
+  maxLeaderPaceMs: 2000,
   /** a status report to the leader this often, ms */
   statusIntervalMs: 1000,
 });

@@ -24,7 +24,8 @@
  *                    or error { code: "pair-failed" | "pairing-unavailable" }
  *   leader → member  playlist-page { version, start, tracks }  … until the member has every track
  * After that:
- *   member → leader  time-req { id, t1 }            leader → member  time-res { id, t1, t2, t3 }
+ *   member → leader  time-req { id, t1 }            leader → member  time-res { id, t1, t2, t3, paceMs? }
+ *                    paceMs (large parties only): exchange no more often than one chain per paceMs
  *   leader → member  timeline { timeline }          (a new command, effective at timeline.at)
  *   leader → member  heartbeat { leaderMs, timeline }  (about 1 Hz: repeats the current timeline)
  *   leader → member  playlist { playlist: { version, count, digest } }  (a new playlist: pages follow)
@@ -171,7 +172,8 @@ const welcome = z.object({
   files: z.object({ port: z.number().int().min(1).max(65_535) }).optional(),
 });
 const timeReq = z.object({ type: z.literal('time-req'), id: z.number().int(), t1: finite });
-const timeRes = z.object({ type: z.literal('time-res'), id: z.number().int(), t1: finite, t2: finite, t3: finite });
+/** paceMs: in a large party, the spacing the leader asks for between a member's chains (leader/exchange-pace.ts) */
+const timeRes = z.object({ type: z.literal('time-res'), id: z.number().int(), t1: finite, t2: finite, t3: finite, paceMs: z.number().int().min(0).max(60_000).optional() });
 const timelineMsg = z.object({ type: z.literal('timeline'), timeline: timelineSchema });
 const heartbeat = z.object({ type: z.literal('heartbeat'), leaderMs: finite, timeline: timelineSchema });
 const playlistMsg = z.object({ type: z.literal('playlist'), playlist: playlistInfoSchema });

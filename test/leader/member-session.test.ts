@@ -36,7 +36,7 @@ interface Harness {
 }
 
 /** A session on one end of a socket pair; the test plays the member on the other end. */
-function open(secret: string | null = null): Harness {
+function open(secret: string | null = null, exchangePaceMs?: () => number | null): Harness {
   const [leaderEnd, member] = socketPair();
   const lines: string[] = [];
   const received: LeaderMessage[] = [];
@@ -60,6 +60,7 @@ function open(secret: string | null = null): Harness {
     onJoined: (s) => void joined.push(s),
     onLeft: (s) => void left.push(s),
     onCalibratorRequest: () => ({ ok: true }) as never,
+    ...(exchangePaceMs ? { exchangePaceMs } : {}),
   };
   const session = new MemberSession(leaderEnd.asSocket, ctx);
   const closed = new Promise<void>((r) => member.once('close', () => r()));
@@ -105,6 +106,32 @@ describe('MemberSession', () => {
     // t2 stamped on arrival, t3 just before the write: consecutive readings of the shared clock.
     expect(res.t3 - res.t2).toBeCloseTo(0.25, 9);
     expect(res.t2).toBeGreaterThan(1_000_000);
+  });
+
+  it('a time reply carries the pace the leader asks for, and none when it asks for none or to a calibrator', async () => {
+    let pace: number | null = 1500;
+    const h = open(null, () => pace);
+    await settle();
+    h.send(hello());
+    h.send({ type: 'time-req', id: 1, t1: 1 });
+    await settle();
+    pace = null;
+    h.send({ type: 'time-req', id: 2, t1: 2 });
+    await settle();
+    const replies = h.received.filter((m) => m.type === 'time-res');
+    expect(replies).toHaveLength(2);
+    expect(replies[0]).toMatchObject({ id: 1, paceMs: 1500 });
+    expect(replies[1]!.id).toBe(2);
+    expect(replies[1]).not.toHaveProperty('paceMs');
+    // A calibrator sends nothing but time requests to stay heard: it is never slowed down.
+    const c = open(null, () => 1500);
+    await settle();
+    c.send(hello({ role: 'calibrator', name: 'cal' }));
+    c.send({ type: 'time-req', id: 1, t1: 1 });
+    await settle();
+    const reply = c.received.find((m) => m.type === 'time-res');
+    expect(reply).toMatchObject({ id: 1 });
+    expect(reply).not.toHaveProperty('paceMs');
   });
 
   it('a bad line is answered with an error and counted; the member stays and is heard', async () => {

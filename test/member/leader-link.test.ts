@@ -35,6 +35,8 @@ function logRecorder(): Logger & { lines: string[] } {
 class ScriptedLeader {
   readonly connections: { socket: FakeSocket; received: MemberMessage[] }[] = [];
   answerTime = true;
+  /** the pace put in every time reply (null: none, as in a small party) */
+  paceMs: number | null = null;
 
   connect = (): import('node:net').Socket => {
     const [member, leader] = socketPair();
@@ -47,7 +49,8 @@ class ScriptedLeader {
       if (m.type === 'time-req' && this.answerTime) {
         // Reply after ONE_WAY_MS, stamped as the leader's clock reads on arrival and departure.
         const t2 = this.now() + ONE_WAY_MS;
-        setTimeout(() => this.send(leader, { type: 'time-res', id: m.id, t1: m.t1, t2, t3: t2 }), 2 * ONE_WAY_MS);
+        const pace = this.paceMs === null ? {} : { paceMs: this.paceMs };
+        setTimeout(() => this.send(leader, { type: 'time-res', id: m.id, t1: m.t1, t2, t3: t2, ...pace }), 2 * ONE_WAY_MS);
       }
     });
     this.send(leader, { type: 'server-hello', protocol: PROTOCOL_VERSION, nonce: 'n'.repeat(32), authRequired: false, version: 'test', clock: 'monotonic' });
@@ -107,6 +110,40 @@ describe('LeaderLink', () => {
     const now = monotonicMs();
     expect(Math.abs(clock!.toShared(now) - (now + OFFSET_MS))).toBeLessThan(0.01);
     expect(clock!.rttMs).toBeCloseTo(2 * ONE_WAY_MS, 1);
+  });
+
+  it('after the burst it starts a chain twice a second, or at the slower pace its leader asks for, bounded', async () => {
+    /** time requests that start a chain (not sent as the previous reply arrived) from `from` ms on */
+    const chainStarts = (from: number): number[] => {
+      const t1s = leader.last.received.flatMap((m) => (m.type === 'time-req' && m.t1 >= from ? [m.t1] : []));
+      return t1s.filter((t, i) => i === 0 || t - t1s[i - 1]! > 3 * 2 * ONE_WAY_MS);
+    };
+    const gaps = (starts: number[]): number[] => starts.slice(1).map((t, i) => Math.round(t - starts[i]!));
+    link.start();
+    await advance(1200, 4);
+    let from = monotonicMs();
+    await advance(3000, 4);
+    // A small party: no pace in the replies, the member's own 2 Hz.
+    expect(gaps(chainStarts(from))).toEqual(Array(5).fill(500));
+    expect(link.chainSpacingMs()).toBe(500);
+    leader.paceMs = 1500;
+    await advance(600, 4);
+    from = monotonicMs();
+    await advance(6100, 4);
+    expect(gaps(chainStarts(from))).toEqual([1500, 1500, 1500]);
+    // Every request of a chain is still sent: 4 per chain.
+    expect(leader.last.received.filter((m) => m.type === 'time-req' && m.t1 >= from).length).toBe(4 * chainStarts(from).length);
+    // Slower than 2 s is not followed (a member must keep its clock fresh and stay heard).
+    leader.paceMs = 60_000;
+    await advance(1600, 4);
+    from = monotonicMs();
+    await advance(8100, 4);
+    expect(gaps(chainStarts(from))).toEqual([2000, 2000, 2000]);
+    // A pace faster than the member's own rate does not speed it up.
+    leader.paceMs = 100;
+    await advance(2100, 4);
+    expect(link.chainSpacingMs()).toBe(500);
+    expect(link.readyClock).not.toBeNull();
   });
 
   it('a bad line from the leader is reported and answered, and the link carries on', async () => {
