@@ -57,6 +57,7 @@ if (missing.length > 0) {
 
 say('building');
 run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+run(process.execPath, [join(root, 'scripts', 'bundle-ui.mjs')]);
 try {
   say(`ready (${execFileSync('mpv', ['--version']).toString().split('\n')[0]})`);
 } catch {

@@ -24,6 +24,10 @@ import { TRANSFER } from '../protocol/file-transfer.js';
 import { WebServer } from '../web/web-server.js';
 import { webToken } from '../web/token.js';
 import { qrForLog } from '../leader/ui/qr.js';
+import { FirstFrame } from '../leader/ui/first-frame.js';
+import { loadLeaderUi } from '../leader/ui/load-ui.js';
+import type { ProgressView } from '../playlist/progress.js';
+import { terminalUiWanted } from './terminal-ui.js';
 
 export interface LeaderCommandOptions {
   musicDir: string;
@@ -87,6 +91,8 @@ export interface RunningLeader {
   localMember: Member | null;
   /** settles when the music dir is scanned and its playlist published; rejects when no track can be played */
   scanned: Promise<void>;
+  /** the scan's progress now */
+  scanProgress(): ProgressView;
   stop(): Promise<void>;
 }
 
@@ -213,6 +219,7 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
     web,
     localMember,
     scanned,
+    scanProgress: () => progress.view(),
     async stop() {
       clearInterval(scanLog);
       scheduler?.stop();
@@ -249,16 +256,25 @@ function resolvePartySecret(o: LeaderCommandOptions, stateDir: string, log: Logg
   return party;
 }
 
-export async function runLeader(o: LeaderCommandOptions): Promise<void> {
-  // The terminal UI needs a terminal both ways; otherwise (or with --no-ui) plain log lines.
-  // Ink draws only a final frame under CI (CI / CONTINUOUS_INTEGRATION set): run headless there.
-  const inCi = ['CI', 'CONTINUOUS_INTEGRATION'].some((k) => k in process.env && process.env[k] !== '0' && process.env[k] !== 'false');
-  const withUi = o.ui !== false && process.stdout.isTTY === true && process.stdin.isTTY === true && !inCi;
+/** How often the plain first frame redraws the scan's progress until the panel has loaded. */
+const FIRST_FRAME_EVERY_MS = 250;
+
+/**
+ * Runs the leader until it is quit. `frame`: the plain first frame, when the caller drew it
+ * before this module loaded (main.ts does, so that it shows before the leader's code loads).
+ */
+export async function runLeader(o: LeaderCommandOptions, frame: FirstFrame | null = null): Promise<void> {
+  const withUi = terminalUiWanted(o.ui);
   // React's development build (chosen when NODE_ENV is unset) checks every render and costs the
-  // UI several times the CPU: the production build unless asked otherwise. Ink and React then
-  // load while the leader starts, so the first frame does not wait for them.
+  // UI several times the CPU: the production build unless asked otherwise (the bundle has it
+  // built in). The UI loads while the leader starts; until it can draw, a plain frame shows the
+  // header and the scan's progress.
   if (withUi) process.env.NODE_ENV ??= 'production';
-  const uiModule = withUi ? import('../leader/ui/run-leader-ui.js') : null;
+  if (withUi && !frame) {
+    frame = new FirstFrame();
+    frame.start();
+  }
+  const uiModule = withUi ? loadLeaderUi() : null;
   uiModule?.catch(() => {});
   const logs = withUi ? new (await import('../leader/ui/log-buffer.js')).LogBuffer() : null;
   const log = createLogger(o.verbose ? 'debug' : 'info', '', logs ? logs.write : undefined);
@@ -266,6 +282,7 @@ export async function runLeader(o: LeaderCommandOptions): Promise<void> {
   try {
     running = await startLeader(o, log);
   } catch (e) {
+    frame?.leave();
     logs?.detach();
     for (const line of logs?.lines() ?? []) process.stderr.write(line + '\n');
     throw e;
@@ -285,7 +302,22 @@ export async function runLeader(o: LeaderCommandOptions): Promise<void> {
     },
   );
   if (logs && uiModule) {
-    const { runLeaderUi } = await uiModule;
+    const where = `${o.host}:${running.leader.port}`;
+    const drawFrame = (): void => frame?.draw({ listening: where, scan: running.scanProgress() });
+    drawFrame();
+    const redraw = setInterval(drawFrame, FIRST_FRAME_EVERY_MS);
+    let ui: Awaited<typeof uiModule>;
+    try {
+      ui = await uiModule;
+    } catch (e) {
+      clearInterval(redraw);
+      frame?.leave();
+      await running.stop();
+      throw e;
+    }
+    clearInterval(redraw);
+    frame?.handOver();
+    const { runLeaderUi } = ui;
     const { leader, control } = running;
     await runLeaderUi({
       source: { status: () => leader.status(), handle: (req) => (control ? control.handle(req) : { ok: false, error: 'no control socket' }) },

@@ -2,10 +2,11 @@
 import { escapeText } from '../log/escape.js';
 import { Command, Option } from 'commander';
 import type { ControlRequest } from '../leader/control-server.js';
-import { TRANSFER } from '../protocol/file-transfer.js';
+import { TRANSFER } from '../protocol/transfer-tunables.js';
 import { DEFAULT_CACHE_BYTES } from '../member/fetch/file-cache.js';
 import { DEFAULT_PORT, collect, parseByteSize, parseCount, parseMs, parsePort, parsePositiveMs } from './options.js';
 import { VERSION } from './version.js';
+import { terminalUiWanted } from './terminal-ui.js';
 import { WEB_LIMITS } from '../web/limits.js';
 
 function fail(e: unknown): never {
@@ -20,7 +21,15 @@ const runDemo: typeof import('./demo-command.js').runDemo = async (...a) => (awa
 const runDiscover: typeof import('./discover-command.js').runDiscover = async (...a) => (await import('./discover-command.js')).runDiscover(...a);
 const runPair: typeof import('./pair-command.js').runPair = async (...a) => (await import('./pair-command.js')).runPair(...a);
 const runCalibrate: typeof import('../calibrate/calibrate-command.js').runCalibrate = async (...a) => (await import('../calibrate/calibrate-command.js')).runCalibrate(...a);
-const runLeader: typeof import('./leader-command.js').runLeader = async (...a) => (await import('./leader-command.js')).runLeader(...a);
+// On a terminal, the leader's first frame is drawn (plain text) before the leader's code loads.
+const runLeader = async (o: import('./leader-command.js').LeaderCommandOptions): Promise<void> => {
+  let frame: import('../leader/ui/first-frame.js').FirstFrame | null = null;
+  if (terminalUiWanted(o.ui)) {
+    frame = new (await import('../leader/ui/first-frame.js')).FirstFrame();
+    frame.start();
+  }
+  return (await import('./leader-command.js')).runLeader(o, frame);
+};
 const runMember: typeof import('./member-command.js').runMember = async (...a) => (await import('./member-command.js')).runMember(...a);
 
 export function buildProgram(): Command {

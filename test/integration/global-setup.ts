@@ -1,6 +1,7 @@
 /**
- * The integration tests run `node bin/syncplay`, which loads dist/. Rebuild dist/ with tsc when
- * any source file is newer than the built CLI (or it does not exist yet).
+ * The integration tests run `node bin/syncplay`, which loads dist/. Rebuild dist/ as `npm run build`
+ * does (tsc, then the terminal UI's bundle) when any source file is newer than the built CLI or the
+ * bundle (or they do not exist yet).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -25,7 +26,8 @@ export default function setup(): () => void {
     if (home) rmSync(home, { recursive: true, force: true });
   };
   const built = join(ROOT, 'dist', 'src', 'cli', 'main.js');
-  const builtAt = existsSync(built) ? statSync(built).mtimeMs : 0;
+  const bundle = join(ROOT, 'dist', 'src', 'leader', 'ui', 'leader-ui.bundle.js');
+  const builtAt = existsSync(built) && existsSync(bundle) ? Math.min(statSync(built).mtimeMs, statSync(bundle).mtimeMs) : 0;
   const dirs = ['src', 'bench'].map((d) => join(ROOT, d)).filter((d) => existsSync(d));
   const sourceAt = Math.max(0, ...dirs.map(newestMtime));
   if (builtAt > 0 && builtAt >= sourceAt) return teardown;
@@ -36,5 +38,7 @@ export default function setup(): () => void {
     if (!existsSync(built)) throw new Error(`building dist/ failed:\n${output}`);
     process.stderr.write(`integration setup: tsc reported errors; testing the emitted dist/ anyway:\n${output}\n`);
   }
+  const b = spawnSync(process.execPath, [join(ROOT, 'scripts', 'bundle-ui.mjs')], { cwd: ROOT, encoding: 'utf8' });
+  if (b.status !== 0) throw new Error(`bundling the terminal UI failed:\n${`${b.stdout ?? ''}${b.stderr ?? ''}`.trim()}`);
   return teardown;
 }

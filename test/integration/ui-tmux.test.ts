@@ -42,7 +42,7 @@ function keys(...k: string[]): void {
   execFileSync('tmux', ['send-keys', '-t', SESSION, ...k]);
 }
 
-/** dist/ must hold the UI (.tsx) sources too: rebuild when one of them is newer. */
+/** dist/ must hold the UI (.tsx) sources too, bundled: rebuild when one of them is newer. */
 function ensureBuilt(): void {
   const newest = (dir: string): number => {
     let t = 0;
@@ -53,9 +53,11 @@ function ensureBuilt(): void {
     }
     return t;
   };
-  const built = join(ROOT, 'dist', 'src', 'leader', 'ui', 'leader-app.js');
+  // The leader loads the UI from its bundle (scripts/bundle-ui.mjs), built after tsc.
+  const built = join(ROOT, 'dist', 'src', 'leader', 'ui', 'leader-ui.bundle.js');
   if (existsSync(built) && statSync(built).mtimeMs >= newest(join(ROOT, 'src', 'leader', 'ui'))) return;
   spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
+  spawnSync(process.execPath, [join(ROOT, 'scripts', 'bundle-ui.mjs')], { cwd: ROOT, encoding: 'utf8' });
 }
 
 describe.skipIf(!hasTmux)('leader terminal UI in tmux', () => {
