@@ -65,6 +65,8 @@ interface Options {
   leaderNice: number | null;
   /** nice value for the simulated members' threads (null: as started) */
   simNice: number | null;
+  /** members exchange time at their own rate, not the pace the leader asks for */
+  ignorePace: boolean;
 }
 
 const OPTIONS = {
@@ -79,6 +81,7 @@ const OPTIONS = {
   'keep-tmp': { type: 'boolean', help: 'keep the temporary directory (logs, profiles)' },
   open: { type: 'boolean', help: 'no party secret (default: a secret; every line both ways tagged and verified)' },
   'leader-nice': { type: 'string', value: 'n', help: "run the leader's threads at this nice value, e.g. --leader-nice=-10 (raising it needs the privilege)" },
+  'ignore-pace': { type: 'boolean', help: "members exchange time at their own 2 Hz, ignoring the slower pace the leader asks for in a large party (the schedule before leaders paced)" },
   'sim-nice': { type: 'string', value: 'n', help: "the same for the simulated members and this process, which issues and stamps the commands (the meter: on a shared machine, others' load must not starve it)" },
 } as const satisfies BenchOptions;
 
@@ -106,6 +109,7 @@ export function parseArgs(argv: string[]): Options {
     open: v.open ?? false,
     leaderNice: v['leader-nice'] === undefined ? null : niceValue('--leader-nice', v['leader-nice']),
     simNice: v['sim-nice'] === undefined ? null : niceValue('--sim-nice', v['sim-nice']),
+    ignorePace: v['ignore-pace'] ?? false,
   };
 }
 
@@ -368,6 +372,8 @@ export interface StepResult {
     exchangesPerSec: number;
     statusPerSec: number;
     exchangesUnanswered: number;
+    /** |error| of the real clock estimate at every 25th member, sampled each second */
+    clockErrorMs: Stats;
   };
   commandPhase: { windowSec: number; leaderCpuPct: number | null; rttMs: Stats; heartbeatLatencyMs: Stats };
   commandResults: CommandResult[];
@@ -458,7 +464,7 @@ async function runStep(n: number, o: Options, resultsDir: string): Promise<StepR
     const perProc = Math.floor(n / procs);
     for (let p = 0; p < procs; p++) {
       const count = p === procs - 1 ? n - perProc * (procs - 1) : perProc;
-      const args = [simScript, '--host', '127.0.0.1', '--port', String(port), '--count', String(count), '--prefix', `sim${p}`, '--join-rate', String(o.joinRate / procs), ...(o.open ? [] : ['--secret-file', secretFile])];
+      const args = [simScript, '--host', '127.0.0.1', '--port', String(port), '--count', String(count), '--prefix', `sim${p}`, '--join-rate', String(o.joinRate / procs), ...(o.open ? [] : ['--secret-file', secretFile]), ...(o.ignorePace ? ['--ignore-pace'] : [])];
       const child = spawnNode(`sim${p}`, args, join(tmp, `sim${p}.log`), true);
       if (o.simNice !== null && !raiseThreads(child.pid, o.simNice)) throw new Error(`cannot set the simulated members' nice value to ${o.simNice} (not permitted)`);
       const sim: Sim = { child, count, progress: null, collected: null, waiters: [] };
@@ -658,6 +664,7 @@ async function runStep(n: number, o: Options, resultsDir: string): Promise<StepR
         exchangesPerSec: sum((w) => w.exchangesSent) / (steadyMs / 1000),
         statusPerSec: sum((w) => w.statusSent) / (steadyMs / 1000),
         exchangesUnanswered: sum((w) => w.exchangesSent - w.exchangesAnswered),
+        clockErrorMs: stats(merge('steady', (w) => w.clockErrorMs)),
       },
       commandPhase: {
         windowSec: (commandsTo - commandsFrom) / 1000,
@@ -722,7 +729,7 @@ function report(steps: StepResult[], o: Options, command: string): string {
     L.push('');
     L.push(`## ${s.members} members`);
     L.push('');
-    L.push(`Joined ${s.joinedAtStart}/${s.members} in ${s.joinSec.toFixed(1)} s (${s.busyRetries} joins retried after "busy"); ${s.joinedAtEnd} still joined at the end; time exchanges ${fmt(s.steady.exchangesPerSec, 0)}/s and status reports ${fmt(s.steady.statusPerSec, 0)}/s in steady state (${s.steady.exchangesUnanswered} exchanges unanswered in the window); largest heartbeat gap at a member ${fmt(s.steady.maxHeartbeatGapMs, 0)} ms. Leader CPU in steady state ${fmt(s.steady.leaderCpuPct)} % = ${fmt(s.steady.leaderUserPct)} % user + ${fmt(s.steady.leaderSystemPct)} % kernel. Leader RSS at the end ${fmt(s.leaderRssMb, 0)} MB, peak ${fmt(s.leaderPeakRssMb, 0)} MB. Command phase: rtt p50 / p95 ${fmt(s.commandPhase.rttMs.p50, 3)} / ${fmt(s.commandPhase.rttMs.p95, 3)} ms.`);
+    L.push(`Joined ${s.joinedAtStart}/${s.members} in ${s.joinSec.toFixed(1)} s (${s.busyRetries} joins retried after "busy"); ${s.joinedAtEnd} still joined at the end; time exchanges ${fmt(s.steady.exchangesPerSec, 0)}/s and status reports ${fmt(s.steady.statusPerSec, 0)}/s in steady state (${s.steady.exchangesUnanswered} exchanges unanswered in the window${o.ignorePace ? '; members ignoring the leader\'s pace' : ''}); clock estimate error at every 25th member p50 / p95 / max ${fmt(s.steady.clockErrorMs.p50, 3)} / ${fmt(s.steady.clockErrorMs.p95, 3)} / ${fmt(s.steady.clockErrorMs.max, 3)} ms (${s.steady.clockErrorMs.n} readings); largest heartbeat gap at a member ${fmt(s.steady.maxHeartbeatGapMs, 0)} ms. Leader CPU in steady state ${fmt(s.steady.leaderCpuPct)} % = ${fmt(s.steady.leaderUserPct)} % user + ${fmt(s.steady.leaderSystemPct)} % kernel. Leader RSS at the end ${fmt(s.leaderRssMb, 0)} MB, peak ${fmt(s.leaderPeakRssMb, 0)} MB. Command phase: rtt p50 / p95 ${fmt(s.commandPhase.rttMs.p50, 3)} / ${fmt(s.commandPhase.rttMs.p95, 3)} ms.`);
     if (s.lineAuth) L.push(`Per-line tags: ${s.lineAuth.verifiedLines} lines from the leader verified by the members, ${s.lineAuth.tagFailures} failed.`);
     if (s.dropReasons.length) L.push(`Dropped: ${s.dropReasons.join('; ')}`);
     if (s.errorsFromLeader.length) L.push(`Errors from the leader: ${s.errorsFromLeader.map((e) => `${e.code}: ${e.message}`).join('; ')}`);

@@ -22,7 +22,9 @@
  * timeline instants and heartbeat stamps.
  *
  * Run by bench/scale-bench.ts with an IPC channel:
- *   node dist/bench/sim-member.js --host H --port P --count N --prefix sim-a [--join-rate 250] [--secret-file F]
+ *   node dist/bench/sim-member.js --host H --port P --count N --prefix sim-a [--join-rate 250] [--secret-file F] [--ignore-pace]
+ * Every 25th member also keeps the real clock estimate (clock/offset-estimator.ts); its error is
+ * reported, the true offset being 0 on one machine.
  * It reports {type:'progress'} every 500 ms, answers {type:'collect'} with what it measured, and
  * closes every connection and exits on {type:'stop'} (or SIGTERM).
  */
@@ -31,6 +33,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { monotonicMs } from '../src/clock/monotonic.js';
+import { localMs } from '../src/clock/time.js';
+import { OffsetEstimator } from '../src/clock/offset-estimator.js';
 import { TIME_EXCHANGE } from '../src/member/time-exchange.js';
 import { memberProof } from '../src/protocol/auth.js';
 import { LineAuth, sessionKeys } from '../src/protocol/line-auth.js';
@@ -87,6 +91,8 @@ export interface WindowSamples {
   statusSent: number;
   exchangesSent: number;
   exchangesAnswered: number;
+  /** |error| of the real clock estimate at the members that keep one, sampled each second (the true offset is 0) */
+  clockErrorMs: number[];
 }
 
 export interface CollectReply {
@@ -111,13 +117,19 @@ interface SimOptions {
   prefix: string;
   joinRatePerSec: number;
   secret: string | null;
+  /** exchange at the members' own rate whatever pace the leader asks for (the schedule before leaders paced) */
+  ignorePace: boolean;
 }
+
+/** Every this-many-th member also keeps the member's real clock estimate (clock/offset-estimator.ts), to report its error. */
+const ESTIMATOR_EVERY = 25;
 
 // Global records, one process for many members.
 const rttLog: number[] = []; // pairs: t4, rtt
 const heartbeatLog: number[] = []; // triples: arrival, latency, member
 const statusLog: number[] = []; // send times
 const exchangeLog: number[] = []; // send times
+const clockErrorLog: number[] = []; // pairs: time, |estimate error| ms
 const arrivals: Arrival[] = [];
 const closedLog: { member: number; at: number; reason: string }[] = [];
 const leaderErrors: { code: string; message: string }[] = [];
@@ -150,6 +162,8 @@ class SimMember {
   private leaderPaceMs = 0;
   /** recent samples for the clock estimate: [rtt, offset] */
   private readonly samples: [number, number][] = [];
+  /** the real estimator, at every ESTIMATOR_EVERY-th member */
+  private readonly estimator: OffsetEstimator | null;
   private timeline: Timeline | null = null;
   private volume = 100;
   private muted = false;
@@ -158,7 +172,9 @@ class SimMember {
   /** per-line tags after the hello, when the party has a secret */
   private auth: LineAuth | null = null;
 
-  constructor(readonly index: number, readonly name: string, private readonly opts: SimOptions) {}
+  constructor(readonly index: number, readonly name: string, private readonly opts: SimOptions) {
+    this.estimator = index % ESTIMATOR_EVERY === 0 ? new OffsetEstimator() : null;
+  }
 
   start(): void {
     this.buf = '';
@@ -323,12 +339,13 @@ class SimMember {
     const sent = this.inFlight.get(m.id);
     if (sent === undefined || sent !== m.t1) return;
     this.inFlight.delete(m.id);
-    this.leaderPaceMs = typeof m.paceMs === 'number' ? m.paceMs : 0;
+    this.leaderPaceMs = typeof m.paceMs === 'number' && !this.opts.ignorePace ? m.paceMs : 0;
     if (m.id === this.chainId && this.chainLeft > 0) this.requestTime(this.chainLeft - 1);
     const rtt = t4 - m.t1 - (m.t3 - m.t2);
     rttLog.push(t4, rtt);
     this.samples.push([rtt, (m.t2 - m.t1 + (m.t3 - t4)) / 2]);
     if (this.samples.length > 20) this.samples.shift();
+    this.estimator?.addSample({ t1: m.t1, t2: m.t2, t3: m.t3, t4 });
   }
 
   private sendStatus(): void {
@@ -341,6 +358,8 @@ class SimMember {
     const playing = tl !== null && tl.state === 'playing' && now >= tl.at;
     const state = tl === null ? 'idle' : tl.state === 'playing' ? (now >= tl.at ? 'playing' : 'armed') : tl.state === 'paused' ? 'paused' : 'idle';
     statusLog.push(now);
+    // Leader and members read one CLOCK_MONOTONIC and the shared clock is the leader's: the estimate's offset is its error.
+    if (this.estimator?.isReady) clockErrorLog.push(now, Math.abs(this.estimator.offsetAt(localMs(now))));
     this.send({
       type: 'status',
       clockOffsetMs: ready ? best![1] : null,
@@ -376,8 +395,10 @@ function windowSamples(name: string, from: number, to: number): WindowSamples {
     if (prev !== undefined) maxGap = Math.max(maxGap, t - prev);
     lastBeat.set(member, t);
   }
+  const clockError: number[] = [];
+  for (let i = 0; i < clockErrorLog.length; i += 2) if (clockErrorLog[i]! >= from && clockErrorLog[i]! < to) clockError.push(clockErrorLog[i + 1]!);
   const count = (log: number[]): number => log.reduce((n, t) => n + (t >= from && t < to ? 1 : 0), 0);
-  return { name, rttMs: rtt, heartbeatLatencyMs: hb, maxHeartbeatGapMs: maxGap, statusSent: count(statusLog), exchangesSent: count(exchangeLog), exchangesAnswered: rtt.length };
+  return { name, rttMs: rtt, heartbeatLatencyMs: hb, maxHeartbeatGapMs: maxGap, statusSent: count(statusLog), exchangesSent: count(exchangeLog), exchangesAnswered: rtt.length, clockErrorMs: clockError };
 }
 
 function parseArgs(argv: string[]): SimOptions {
@@ -388,8 +409,9 @@ function parseArgs(argv: string[]): SimOptions {
     'join-rate': { type: 'string', value: 'per s', help: 'members joining per second (default 250)' },
     prefix: { type: 'string', value: 'name', help: 'member names are <prefix>-0001… (default sim)' },
     'secret-file': { type: 'string', value: 'file', help: "the party's secret (default: an open party)" },
+    'ignore-pace': { type: 'boolean', help: "exchange time at the members' own 2 Hz whatever pace the leader asks for" },
   }, { argv });
-  const get = (flag: keyof typeof v): string | undefined => v[flag];
+  const get = (flag: Exclude<keyof typeof v, 'ignore-pace'>): string | undefined => v[flag];
   const host = get('host') ?? '127.0.0.1';
   const port = Number(get('port'));
   const count = Number(get('count') ?? 1);
@@ -399,7 +421,7 @@ function parseArgs(argv: string[]): SimOptions {
   if (!(joinRatePerSec > 0)) throw new Error('--join-rate needs a positive number');
   const secretFile = get('secret-file');
   const secret = secretFile ? (readFileSync(secretFile, 'utf8').split(/\r?\n/)[0] ?? '').trim() : null;
-  return { host, port, count, prefix: get('prefix') ?? 'sim', joinRatePerSec, secret };
+  return { host, port, count, prefix: get('prefix') ?? 'sim', joinRatePerSec, secret, ignorePace: v['ignore-pace'] ?? false };
 }
 
 function run(opts: SimOptions): void {
