@@ -13,6 +13,7 @@ import { playheadAt, type Timeline, type Track } from '../../protocol/index.js';
 import type { Player } from '../player.js';
 import { SoundController, type SoundControllerOptions } from '../sound-controller.js';
 import { ReadingGate } from './reading-gate.js';
+import { OutputBlocks } from './output-blocks.js';
 import { StartLead } from './start-lead.js';
 import type { SyncTunables } from './tunables.js';
 
@@ -43,6 +44,9 @@ export interface FollowContext {
 export class Follower {
   readonly controller: SoundController;
   readonly lead: StartLead;
+  readonly blocks: OutputBlocks;
+  /** the last start, until its first reading shows where its first sample was heard (local ms) */
+  private pendingStart: { unpauseMs: number; onsetMs: number } | null = null;
   private readonly gate: ReadingGate;
   private lastReadingMs: LocalMs | null = null;
   /** the last error measured, ms */
@@ -58,6 +62,7 @@ export class Follower {
   ) {
     this.controller = new SoundController(opts.controller);
     this.lead = new StartLead(t);
+    this.blocks = new OutputBlocks(t);
     this.gate = new ReadingGate(t, opts.maxReadingRttMs);
     this.onReading = opts.onReading;
   }
@@ -75,10 +80,11 @@ export class Follower {
     this.controller.rearmed(this.speed);
   }
 
-  /** Playback started at its instant. */
-  started(): void {
+  /** Playback started: the unpause was sent at `unpauseMs`, the first sample was due at `onsetMs` (local ms). */
+  started(unpauseMs: number, onsetMs: number): void {
     this.lastReadingMs = null;
     this.lead.started();
+    this.pendingStart = { unpauseMs, onsetMs };
   }
 
   /**
@@ -107,6 +113,11 @@ export class Follower {
     this.lastReadingMs = reading.localMs;
     this.lastErrorMs = errorSec * 1000;
     this.lead.observe(this.lastErrorMs);
+    if (this.pendingStart) {
+      // Ahead by e: the first sample was heard e before it was due.
+      if (Math.abs(this.lastErrorMs) < this.t.leadMaxErrorMs) this.blocks.observe(this.pendingStart.unpauseMs, this.pendingStart.onsetMs - this.lastErrorMs);
+      this.pendingStart = null;
+    }
     const decision = this.controller.update(errorSec, dtSec);
     if (decision.action === 'hard-seek') {
       this.hardSeeks += 1;

@@ -5,7 +5,8 @@
  * and position should be audible? Then:
  * - a timeline announced for a future instant is prepared ahead ("armed": paused, loaded and
  *   seeked exactly) and unpaused at that instant with a precise wait (start-arming.ts), early by
- *   the learned start lead (start-lead.ts);
+ *   the learned start lead (start-lead.ts) — or, on an output that mixes in blocks on a grid,
+ *   armed at the grid edge nearest the instant and unpaused mid-block before it (output-blocks.ts);
  * - while playing, the player's output position, stamped at the midpoint of its request's round
  *   trip, is compared with the timeline and the SoundController turns the error into a speed
  *   nudge, or asks for a re-arm when it is large (follower.ts; readings with slow round trips are
@@ -352,7 +353,7 @@ export class PlayerSync {
     this.abort = abort;
     this.queue.clear();
     try {
-      await this.probe.run(player, this.follower.lead, file, abort.signal);
+      await this.probe.run(player, this.follower.lead, this.follower.blocks, file, abort.signal);
     } finally {
       this.queue.clear();
       this.phase = 'idle';

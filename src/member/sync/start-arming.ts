@@ -6,7 +6,7 @@
  * one rather than start late.
  */
 import type { ClockMapping } from '../../clock/clock-mapping.js';
-import { sharedMs, type SharedMs } from '../../clock/time.js';
+import { localMs, sharedMs, type LocalMs, type SharedMs } from '../../clock/time.js';
 import type { Logger } from '../../log/logger.js';
 import type { Player } from '../player.js';
 import type { Follower } from './follower.js';
@@ -43,6 +43,17 @@ export class StartArming {
     return Math.max(this.prepareMinMs, this.t.slowArmFactor * slowest + this.t.slowArmMarginMs);
   }
 
+  /** Waits until local instant `local` (returns at once if it has passed or on abort). */
+  async waitLocal(local: LocalMs, signal: AbortSignal): Promise<void> {
+    if (local > this.time.now()) {
+      try {
+        await this.time.waitUntil(local, signal);
+      } catch {
+        /* aborted */
+      }
+    }
+  }
+
   /** Waits until shared instant `sharedMs` (returns at once if it has passed or on abort). */
   async waitShared(clock: ClockMapping, shared: SharedMs, signal: AbortSignal): Promise<void> {
     const local = clock.toLocal(shared);
@@ -71,15 +82,23 @@ export class StartArming {
   ): Promise<void> {
     await player.setPaused(true);
     let { positionSec, startShared } = r;
+    // On an output that takes sound in blocks on a grid, the start is planned on it (output-blocks.ts):
+    // armed at the position of the grid edge nearest the instant, unpaused mid-block before it.
+    const planFor = (pos: number, at: SharedMs) => {
+      const plan = follower.blocks.plan(clock.toLocal(at), pos);
+      return plan && plan.positionSec < r.durationSec ? plan : null;
+    };
+    let plan = planFor(positionSec, startShared);
     // Arming can take longer than planned: then the instant has passed, and unpausing now would
     // start late. Instead move the start to a later instant and seek again to the position the
     // timeline has there.
     for (let attempt = 0; ; attempt++) {
       const armStarted = this.time.now();
-      await queue.loadAt(player, r.trackIndex, r.path, positionSec);
+      await queue.loadAt(player, r.trackIndex, r.path, plan ? plan.positionSec : positionSec);
       this.armDurationsMs.push(this.time.now() - armStarted);
       if (this.armDurationsMs.length > this.t.armWindow) this.armDurationsMs.shift();
-      const spareMs = startShared - follower.lead.ms - clock.toShared(this.time.now());
+      const unpauseShared = plan ? clock.toShared(localMs(plan.unpauseMs)) : startShared - follower.lead.ms;
+      const spareMs = unpauseShared - clock.toShared(this.time.now());
       if (spareMs > this.t.minSpareMs || attempt >= this.t.maxLaterStarts || signal.aborted) break;
       const later = sharedMs(clock.toShared(this.time.now()) + this.prepareMs());
       const laterPosition = positionSec + (later - startShared) / 1000;
@@ -87,16 +106,19 @@ export class StartArming {
       this.log.debug(`arming took too long (${(-spareMs).toFixed(0)} ms late): starting at a later instant`);
       positionSec = laterPosition;
       startShared = later;
+      plan = planFor(positionSec, startShared);
     }
     await queue.queueNext(player);
     follower.rearmed();
     await player.setSpeed(follower.speed);
     if (signal.aborted) return;
     onArmed();
-    await this.waitShared(clock, sharedMs(startShared - follower.lead.ms), signal);
+    if (plan) await this.waitLocal(localMs(plan.unpauseMs), signal);
+    else await this.waitShared(clock, sharedMs(startShared - follower.lead.ms), signal);
     if (signal.aborted) return;
+    const unpauseMs = this.time.now();
     await player.setPaused(false);
     onStarted();
-    follower.started();
+    follower.started(unpauseMs, plan ? plan.onsetMs : clock.toLocal(startShared));
   }
 }

@@ -8,11 +8,13 @@
  * Each round: loaded paused at `probePositionSec`, unpaused at a chosen local instant X (minus the lead
  * learned so far), then the error of the best readings (shortest round trips) against
  * position(t) = probePositionSec + (t − X) feeds the StartLead, which takes the first round
- * outright and later ones by a fraction. The player is stopped afterwards.
+ * outright and later ones by a fraction, and the OutputBlocks (when the sound began, for the
+ * output's block grid). The player is stopped afterwards.
  */
 import { localMs } from '../../clock/time.js';
 import type { Logger } from '../../log/logger.js';
 import type { Player } from '../player.js';
+import type { OutputBlocks } from './output-blocks.js';
 import type { StartLead } from './start-lead.js';
 import type { SyncTime } from './sync-time.js';
 import type { SyncTunables } from './tunables.js';
@@ -33,7 +35,7 @@ export class StartProbe {
   ) {}
 
   /** Runs the rounds (stops early on abort); returns the errors measured, ms (positive: early). */
-  async run(player: Player, lead: StartLead, file: ProbeFile, signal: AbortSignal): Promise<number[]> {
+  async run(player: Player, lead: StartLead, blocks: OutputBlocks, file: ProbeFile, signal: AbortSignal): Promise<number[]> {
     const t = this.t;
     const errors: number[] = [];
     try {
@@ -47,6 +49,7 @@ export class StartProbe {
         const x = this.time.now() + 20;
         await this.time.waitUntil(localMs(x - lead.ms), signal).catch(() => {});
         if (signal.aborted) break;
+        const unpauseMs = this.time.now();
         await player.setPaused(false);
         lead.started();
         await this.time.sleep(t.probeReadAfterMs);
@@ -66,11 +69,17 @@ export class StartProbe {
         const err = best.map((r) => r.errMs).sort((a, b) => a - b)[1]!;
         errors.push(err);
         lead.observe(err);
+        // Ahead by err: the first sample was heard err before X.
+        blocks.observe(unpauseMs, x - err);
       }
     } finally {
       await player.stop().catch(() => {});
     }
-    if (errors.length) this.log.info(`output start latency: unpause ${lead.ms.toFixed(1)} ms early (probe errors ${errors.map((e) => e.toFixed(1)).join(', ')} ms)`);
+    if (errors.length) {
+      const phase = blocks.phaseMs();
+      const grid = phase === null ? 'no block grid' : `block grid at ${phase.toFixed(2)} ms: starts planned on it`;
+      this.log.info(`output start latency: unpause ${lead.ms.toFixed(1)} ms early (probe errors ${errors.map((e) => e.toFixed(1)).join(', ')} ms; ${grid})`);
+    }
     return errors;
   }
 }

@@ -53,7 +53,7 @@ export interface SyncTunables {
   leadGain: number;
 
   // ---- probing the start latency before the first start (start-probe.ts)
-  /** Rounds of unpause-and-measure on silence (the first sets the lead, later ones refine it). */
+  /** Rounds of unpause-and-measure on silence (the first sets the lead, later ones refine it; five give the block grid three starts to agree on). */
   probeRounds: number;
   /** Position in the silent file each round starts from, s (past any decoder start-up). */
   probePositionSec: number;
@@ -63,8 +63,18 @@ export interface SyncTunables {
   probeReadingGapMs: number;
   /** Readings tried per round for three good ones. */
   probeReadingsPerRound: number;
-  /** No probe when a start is due within this, ms (the probe takes ~3 × 150 ms plus loading). */
+  /** No probe when a start is due within this, ms (the probe takes ~5 × 150 ms plus loading). */
   probeBudgetMs: number;
+
+  // ---- starting on the output's block grid (output-blocks.ts)
+  /** The block a grid-driven output mixes at a time, ms (PulseAudio's null/remap sinks: 10 ms at their default latency). */
+  outputBlockMs: number;
+  /** Onsets within this of one phase are on one grid, ms (reading noise ~0.2 ms; the half-block margin covers the rest). */
+  blockToleranceMs: number;
+  /** Starts remembered for the grid and the send-to-output delay (recent ones: a device clock's grid moves slowly). */
+  blockWindow: number;
+  /** Starts that must agree before one is planned on the grid (three random phases agree by chance < 10 % of the time). */
+  blockMinStarts: number;
 
   // ---- the calibration signal (timing aligned during its silent lead-in)
   /** Audio already buffered at the old speed plays out in this long before a reading shows the change, ms. */
@@ -119,12 +129,17 @@ export const DEFAULT_SYNC_TUNABLES: Readonly<SyncTunables> = Object.freeze({
   leadMaxMs: 50,
   leadGain: 0.5,
 
-  probeRounds: 3,
+  probeRounds: 5,
   probePositionSec: 0.1,
   probeReadAfterMs: 40,
   probeReadingGapMs: 5,
   probeReadingsPerRound: 12,
   probeBudgetMs: 2000,
+
+  outputBlockMs: 10,
+  blockToleranceMs: 1.5,
+  blockWindow: 8,
+  blockMinStarts: 3,
 
   signalSettleMs: 450,
   signalMinSlewMs: 300,

@@ -1,6 +1,7 @@
 /**
  * A Player that plays in (vitest's fake) time: the position advances at `speed` while unpaused,
- * an unpause takes effect `startLatencyMs` late (like a real output's restart latency), loads and
+ * an unpause takes effect `startLatencyMs` late (like a real output's restart latency), on an
+ * output with blocks (`outputBlockMs`) from the next block edge after that, loads and
  * seeks take `armMs`, and at a file's end it moves on to the next entry by itself. kill() makes
  * it dead: every call rejects, as a crashed player's would.
  */
@@ -11,6 +12,9 @@ export interface FakePlayerOptions {
   /** file length per path, s */
   durations: Map<string, number>;
   startLatencyMs?: number;
+  /** an output that takes sound in blocks of this many ms on a fixed grid (edges at blockPhaseMs + k × block): an unpause is heard from the first edge at or after it takes effect */
+  outputBlockMs?: number;
+  blockPhaseMs?: number;
   armMs?: number;
   rttMs?: number;
   /** the player's own clock rate error: 1e-4 plays 100 ppm fast */
@@ -145,7 +149,12 @@ export class FakePlayer implements Player {
     if (paused === this.paused) return;
     this.reanchor();
     this.paused = paused;
-    if (!paused) this.anchorMs = this.now() + (this.o.startLatencyMs ?? 0);
+    if (!paused) {
+      const effective = this.now() + (this.o.startLatencyMs ?? 0);
+      const block = this.o.outputBlockMs;
+      const phase = this.o.blockPhaseMs ?? 0;
+      this.anchorMs = block ? phase + Math.ceil((effective - phase) / block) * block : effective;
+    }
   }
 
   async setSpeed(speed: number): Promise<void> {

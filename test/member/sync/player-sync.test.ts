@@ -8,6 +8,7 @@ import { localMs, sharedMs } from '../../../src/clock/time.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { PlayerSync, type SyncReading } from '../../../src/member/sync/player-sync.js';
 import type { SyncTime } from '../../../src/member/sync/sync-time.js';
+import { DEFAULT_SYNC_TUNABLES } from '../../../src/member/sync/tunables.js';
 import { playheadAt, type Timeline, type Track } from '../../../src/protocol/index.js';
 import { FakePlayer, FakePlayerHost, type FakePlayerOptions } from './fake-player.js';
 
@@ -141,7 +142,7 @@ describe('PlayerSync with a fake player', () => {
     const t = timeline('playing', 0, 0, sharedNow() + 3000);
     await vi.advanceTimersByTimeAsync(900);
     const p = host.current!;
-    expect(p.calls.filter((c) => c.call === 'load' && c.args[0] === SILENCE.path)).toHaveLength(3);
+    expect(p.calls.filter((c) => c.call === 'load' && c.args[0] === SILENCE.path)).toHaveLength(DEFAULT_SYNC_TUNABLES.probeRounds);
     expect(p.calls.at(-1)!.call).toBe('stop');
     sync.setTimeline(t);
     await vi.advanceTimersByTimeAsync(3300);
@@ -150,6 +151,34 @@ describe('PlayerSync with a fake player', () => {
     expect(leadMs).toBeGreaterThan(10);
     expect(leadMs).toBeLessThan(14);
     expect(Math.abs(readings[0]!.errorMs)).toBeLessThan(2);
+    sync.stop();
+  });
+
+  it('on an output that mixes in 10 ms blocks, starts on the block grid: every start heard on time, none a block off', async () => {
+    // Without the grid, an unpause at the instant minus the lead is heard at whichever block edge
+    // follows it: up to half a block early or late, and members a whole block apart.
+    const { host, sync, readings } = setup({ outputBlockMs: 10, blockPhaseMs: 3.7, startLatencyMs: 12 }, [], true);
+    await vi.advanceTimersByTimeAsync(1500); // the probe learns the grid
+    const p = host.current!;
+    const firstErrors: number[] = [];
+    const starts: Timeline[] = [];
+    for (let k = 0; k < 6; k++) {
+      // Instants at different phases of the grid; the first from position 0.
+      const t = k === 0 ? timeline('playing', 0, 0, sharedNow() + 700) : timeline('playing', k % 3, 1 + 0.1 * k, sharedNow() + 700 + 1.7 * k);
+      starts.push(t);
+      const before = readings.length;
+      sync.setTimeline(t);
+      await vi.advanceTimersByTimeAsync(1200);
+      const first = readings.slice(before).find((r) => r.trackIndex === t.trackIndex);
+      expect(first).toBeDefined();
+      firstErrors.push(first!.errorMs);
+    }
+    for (const e of firstErrors) expect(Math.abs(e)).toBeLessThan(0.5);
+    // The position-0 start was armed at a position ≥ 0 (a grid edge at or after its instant).
+    const loads = p.calls.filter((c) => c.call === 'load' && c.args[0] === pathOf(0));
+    expect(loads.length).toBeGreaterThan(0);
+    expect(loads[0]!.args[1] as number).toBeGreaterThanOrEqual(0);
+    expect(loads[0]!.args[1] as number).toBeLessThan(0.01);
     sync.stop();
   });
 

@@ -1,0 +1,122 @@
+/**
+ * Some outputs take sound in fixed blocks on a steady grid: PulseAudio's null and remap sinks mix
+ * a block (10 ms here) each time their timer fires, so a stream unpaused anywhere inside a block is
+ * first heard at the next block's edge. Two members unpaused 1 ms apart across an edge start a
+ * whole block apart, and the controller then needs seconds at its speed limit to pull that in.
+ *
+ * This learns the grid from starts (the probe's and real ones): each start gives the instant the
+ * unpause was sent (u) and the instant its first sample was heard, as the first reading shows it
+ * (the onset). If onsets fall on one grid — onset mod blockMs within `toleranceMs` of one phase —
+ * a start is planned on it:
+ *   - the onset is the grid edge s nearest the instant T (never before it when the position is 0),
+ *   - the player is armed at the position the timeline has at s, not at T (so the first sample
+ *     heard at s is the right one: the shift is < one block),
+ *   - the unpause is sent half a block before the edge's "catch" point: onset = first edge at or
+ *     after u + d, where d (send-to-output delay) is bounded by every start seen: onset − u lies in
+ *     [d, d + block). Aiming u + d at the middle of the block before s leaves half a block of margin
+ *     each way for the jitter of d.
+ * Outputs without such a grid (hardware sinks on timer scheduling, a null audio output) never show
+ * one, and starts stay as before (unpaused at T minus the learned lead).
+ */
+import type { SyncTunables } from './tunables.js';
+
+type BlockTunables = Pick<SyncTunables, 'outputBlockMs' | 'blockToleranceMs' | 'blockWindow' | 'blockMinStarts'>;
+
+interface Start {
+  unpauseMs: number;
+  onsetMs: number;
+}
+
+export interface StartPlan {
+  /** the local instant the first sample will be heard (a grid edge), ms */
+  onsetMs: number;
+  /** the position to arm at: the timeline's at the onset, s */
+  positionSec: number;
+  /** the local instant to send the unpause, ms */
+  unpauseMs: number;
+}
+
+export class OutputBlocks {
+  private starts: Start[] = [];
+  /** consecutive starts off the grid: two in a row mean the grid moved (the sink restarted) */
+  private misses: Start[] = [];
+
+  constructor(private readonly t: BlockTunables) {}
+
+  /** The grid phase (onset mod block, ms) when the starts agree on one, else null. */
+  phaseMs(): number | null {
+    if (this.starts.length < this.t.blockMinStarts) return null;
+    return this.phaseOf(this.starts);
+  }
+
+  private phaseOf(starts: readonly Start[]): number | null {
+    const p = this.t.outputBlockMs;
+    // Circular mean of the onsets' phases; then every one must be within the tolerance of it.
+    let c = 0;
+    let s = 0;
+    for (const x of starts) {
+      const a = (2 * Math.PI * x.onsetMs) / p;
+      c += Math.cos(a);
+      s += Math.sin(a);
+    }
+    const phase = ((((Math.atan2(s, c) / (2 * Math.PI)) * p) % p) + p) % p;
+    for (const x of starts) if (Math.abs(this.residual(x.onsetMs, phase)) > this.t.blockToleranceMs) return null;
+    return phase;
+  }
+
+  /** onset − the nearest grid edge, ms, in [−block/2, block/2) */
+  private residual(onsetMs: number, phaseMs: number): number {
+    const p = this.t.outputBlockMs;
+    const r = (((onsetMs - phaseMs) % p) + p) % p;
+    return r >= p / 2 ? r - p : r;
+  }
+
+  /** A start: the unpause was sent at `unpauseMs` and its first sample was heard at `onsetMs` (local ms). */
+  observe(unpauseMs: number, onsetMs: number): void {
+    if (!Number.isFinite(unpauseMs) || !Number.isFinite(onsetMs)) return;
+    const start = { unpauseMs, onsetMs };
+    const phase = this.starts.length ? this.phaseOf(this.starts) : null;
+    if (phase === null) {
+      // Nothing learned yet (or the kept starts no longer agree): begin again from this one.
+      this.starts = [start];
+      this.misses = [];
+    } else if (Math.abs(this.residual(onsetMs, phase)) <= this.t.blockToleranceMs) {
+      this.starts.push(start);
+      this.misses = [];
+    } else {
+      // Off the grid: one such start is noise and is dropped; two in a row that agree with each
+      // other are a new grid (the output restarted) and replace the old one.
+      this.misses.push(start);
+      if (this.misses.length >= 2) {
+        const lastTwo = this.misses.slice(-2);
+        if (this.phaseOf(lastTwo) !== null) {
+          this.starts = lastTwo;
+          this.misses = [];
+        } else {
+          this.misses = this.misses.slice(-1);
+        }
+      }
+    }
+    if (this.starts.length > this.t.blockWindow) this.starts.splice(0, this.starts.length - this.t.blockWindow);
+  }
+
+  /**
+   * Plans a start at local instant `instantMs` from `positionSec` (the timeline's position there),
+   * or null when the output has shown no grid.
+   */
+  plan(instantMs: number, positionSec: number): StartPlan | null {
+    const phase = this.phaseMs();
+    if (phase === null) return null;
+    const p = this.t.outputBlockMs;
+    // The edge nearest the instant; the next one when the nearest is before a position-0 start.
+    let onset = instantMs - this.residual(instantMs, phase);
+    if (positionSec + (onset - instantMs) / 1000 < 0) onset += p;
+    // d, the send-to-output delay: every start says d ≤ onset − u < d + block.
+    const delays = this.starts.map((x) => x.onsetMs - x.unpauseMs);
+    const lo = Math.max(...delays) - p;
+    const hi = Math.min(...delays);
+    const sorted = [...delays].sort((a, b) => a - b);
+    const d = lo <= hi ? (lo + hi) / 2 : sorted[Math.floor(sorted.length / 2)]! - p / 2;
+    return { onsetMs: onset, positionSec: positionSec + (onset - instantMs) / 1000, unpauseMs: onset - p / 2 - d };
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * OutputBlocks: learning a block grid from starts (unpause sent at u, first sample heard at the
+ * first grid edge at or after u + d) and planning starts on it.
+ */
+import { describe, expect, it } from 'vitest';
+import { OutputBlocks } from '../../../src/member/sync/output-blocks.js';
+import { DEFAULT_SYNC_TUNABLES } from '../../../src/member/sync/tunables.js';
+
+const BLOCK = DEFAULT_SYNC_TUNABLES.outputBlockMs;
+
+/** A grid output: edges at phase + k × BLOCK; an unpause sent at u is heard from the first edge ≥ u + d. */
+function onsetOf(u: number, d: number, phase: number): number {
+  return phase + Math.ceil((u + d - phase) / BLOCK) * BLOCK;
+}
+
+describe('OutputBlocks', () => {
+  it('plans nothing until enough starts agree on a grid', () => {
+    const b = new OutputBlocks(DEFAULT_SYNC_TUNABLES);
+    b.observe(1000, onsetOf(1000, 12, 3.3));
+    b.observe(2004, onsetOf(2004, 12, 3.3));
+    expect(b.plan(5000, 10)).toBeNull();
+    b.observe(3007, onsetOf(3007, 12, 3.3));
+    expect(b.phaseMs()).toBeCloseTo(3.3, 6);
+    expect(b.plan(5000, 10)).not.toBeNull();
+  });
+
+  it('plans every start so that it lands on the edge it names, whatever the instant, with the delay jittering ±3 ms', () => {
+    const phase = 7.25;
+    const d = 11.6;
+    const b = new OutputBlocks(DEFAULT_SYNC_TUNABLES);
+    // Learning starts at scattered phases, as a probe's are.
+    for (const u of [1000.4, 2003.1, 3005.9, 4008.2, 5001.7]) b.observe(u, onsetOf(u, d, phase));
+    let seed = 1;
+    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    for (let i = 0; i < 200; i++) {
+      const instant = 10_000 + i * 37.13;
+      const plan = b.plan(instant, 30)!;
+      // The onset is an edge within half a block of the instant, and the position is the one the
+      // timeline has there.
+      expect(Math.abs(((plan.onsetMs - phase) % BLOCK + BLOCK) % BLOCK) < 1e-6 || Math.abs(((plan.onsetMs - phase) % BLOCK + BLOCK) % BLOCK - BLOCK) < 1e-6).toBe(true);
+      expect(Math.abs(plan.onsetMs - instant)).toBeLessThanOrEqual(BLOCK / 2 + 1e-9);
+      expect(plan.positionSec - 30).toBeCloseTo((plan.onsetMs - instant) / 1000, 9);
+      // Sent at the planned instant with the delay off by up to ±3 ms, it is heard at the planned edge.
+      expect(onsetOf(plan.unpauseMs, d + 3 * rand(), phase)).toBeCloseTo(plan.onsetMs, 6);
+    }
+  });
+
+  it('never plans a position-0 start before its instant (that would need a negative position)', () => {
+    const b = new OutputBlocks(DEFAULT_SYNC_TUNABLES);
+    for (const u of [1000, 2002.5, 3005, 4007.5]) b.observe(u, onsetOf(u, 12, 0));
+    const plan = b.plan(5009, 0)!; // nearest edge 5010 is after; 5001 → nearest 5000 is before
+    expect(plan.positionSec).toBeGreaterThanOrEqual(0);
+    const early = b.plan(5001, 0)!;
+    expect(early.onsetMs).toBeCloseTo(5010, 6);
+    expect(early.positionSec).toBeCloseTo(0.009, 9);
+  });
+
+  it('finds no grid on an output without one (onsets anywhere), and a new grid after the output restarts', () => {
+    const b = new OutputBlocks(DEFAULT_SYNC_TUNABLES);
+    for (const [u, onset] of [[1000, 1012.0], [2000, 2015.1], [3000, 3018.3], [4000, 4013.7], [5000, 5016.6]] as const) b.observe(u, onset);
+    expect(b.plan(9000, 10)).toBeNull();
+
+    const g = new OutputBlocks(DEFAULT_SYNC_TUNABLES);
+    for (const u of [1000, 2003, 3006, 4009]) g.observe(u, onsetOf(u, 12, 2));
+    expect(g.phaseMs()).toBeCloseTo(2, 6);
+    // One start off the grid is noise: the grid stays.
+    g.observe(5000, onsetOf(5000, 12, 7));
+    expect(g.phaseMs()).toBeCloseTo(2, 6);
+    // The output restarted on another grid: two agreeing starts replace the old one, a third plans on it.
+    g.observe(6004, onsetOf(6004, 12, 7));
+    expect(g.phaseMs()).toBeNull();
+    g.observe(7008, onsetOf(7008, 12, 7));
+    expect(g.phaseMs()).toBeCloseTo(7, 6);
+  });
+});
