@@ -12,6 +12,8 @@ export type NextFile = (loaded: number) => { trackIndex: number; path: string } 
 export class PlayerQueue {
   /** track indices of the player's playlist entries */
   private entries: number[] = [];
+  /** the file queued as entry 1 */
+  private queuedPath: string | null = null;
 
   constructor(
     private readonly nextFile: NextFile,
@@ -43,18 +45,26 @@ export class PlayerQueue {
     }
   }
 
-  /** Queues the track that follows the loaded one, replacing whatever was queued. */
+  /**
+   * Queues the track that follows the loaded one, replacing whatever was queued — unless that
+   * very file is queued already (this runs whenever files' statuses change: a member checking
+   * thousands of files in the background must not send the player two commands for each).
+   */
   async queueNext(player: Player): Promise<void> {
+    const loaded = this.loaded();
+    const next = loaded === null ? null : this.nextFile(loaded);
+    if (next && this.entries.length === 2 && this.entries[1] === next.trackIndex && this.queuedPath === next.path) return;
+    if (!next && this.entries.length === 1) return;
     while (this.entries.length > 1) {
       await player.remove(this.entries.length - 1);
       this.entries.pop();
     }
-    const loaded = this.loaded();
+    this.queuedPath = null;
     if (loaded === null) return;
-    const next = this.nextFile(loaded);
     if (next) {
       await player.append(next.path);
       this.entries.push(next.trackIndex);
+      this.queuedPath = next.path;
     }
   }
 

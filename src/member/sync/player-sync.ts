@@ -77,6 +77,8 @@ export class PlayerSync {
   private pendingSignal: SignalRequest | null = null;
   /** the files' statuses changed since the last tick */
   private filesDirty = false;
+  /** while silent: the state of the silent track's file when the silence began */
+  private silentFor = '';
   /** the player may still hold files of the previous playlist */
   private holdsOldPlaylist = false;
   private readonly t: SyncTunables;
@@ -254,7 +256,8 @@ export class PlayerSync {
     }
     if (this.filesDirty) {
       this.filesDirty = false;
-      if (this.phase === 'silent') this.pausedAt = null;
+      // Silent: try again only when the silent track's file changed (not for every other file checked).
+      if (this.phase === 'silent' && this.pausedAt && this.silentFor !== this.fileState(this.pausedAt.track)) this.pausedAt = null;
       else if (this.phase === 'playing' || this.phase === 'paused') await this.queue.queueNext(player);
     }
     const sharedNow = clock.toShared(this.time.now());
@@ -443,7 +446,13 @@ export class PlayerSync {
     this.queue.clear();
     this.phase = 'silent';
     this.pausedAt = { track: trackIndex, positionSec: 0 };
+    this.silentFor = this.fileState(trackIndex);
+    this.opts.log.warn(`silent for track ${trackIndex + 1}: file ${this.silentFor}`);
+  }
+
+  /** "missing (reason)": what the file check says of a track's file here. */
+  private fileState(trackIndex: number): string {
     const file = this.opts.files.file(trackIndex);
-    this.opts.log.warn(`silent for track ${trackIndex + 1}: file ${file?.status ?? 'unknown'}${file?.detail ? ` (${file.detail})` : ''}`);
+    return `${file?.status ?? 'unknown'}${file?.detail ? ` (${file.detail})` : ''}`;
   }
 }

@@ -287,4 +287,35 @@ describe('PlayerSync with a fake player', () => {
     expect(errorNowMs(t, p).track).toBe(1);
     sync.stop();
   });
+
+  it('other files checked meanwhile neither wake a silent member again nor re-queue the next track', async () => {
+    const { host, sync, supply } = setup({ startLatencyMs: 0 }, [0]);
+    const t = timeline('playing', 0, 0, sharedNow() + 300);
+    sync.setTimeline(t);
+    await vi.advanceTimersByTimeAsync(800);
+    expect(sync.status().playerState).toBe('silent');
+    const p = host.current!;
+    const stops = p.calls.filter((c) => c.call === 'stop').length;
+    // A background check: verdicts for other tracks, many ticks apart.
+    for (let i = 0; i < 20; i++) {
+      sync.filesChanged();
+      await vi.advanceTimersByTimeAsync(50);
+    }
+    expect(p.calls.filter((c) => c.call === 'stop').length).toBe(stops);
+    expect(sync.status().playerState).toBe('silent');
+    supply(0);
+    await vi.advanceTimersByTimeAsync(800);
+    expect(sync.status().playerState).toBe('playing');
+    const queued = p.calls.filter((c) => c.call === 'append' || c.call === 'remove').length;
+    expect(queued).toBe(1); // track 1 appended once
+    for (let i = 0; i < 20; i++) {
+      sync.filesChanged();
+      await vi.advanceTimersByTimeAsync(50);
+    }
+    expect(p.calls.filter((c) => c.call === 'append' || c.call === 'remove').length).toBe(queued);
+    expect(Math.abs(errorNowMs(t, p).errorMs)).toBeLessThan(1);
+    await vi.advanceTimersByTimeAsync(TRACK_SEC * 1000);
+    expect(errorNowMs(t, p).track).toBe(1);
+    sync.stop();
+  });
 });
