@@ -141,12 +141,20 @@ export class Member {
     });
   }
 
-  /** Starts mpv (throws if it cannot be found) and begins following the leader. */
+  /**
+   * Begins following the leader and starts mpv (throws if it cannot be found). The link joins and
+   * the clock exchange runs while mpv starts (~0.3 s): the sync takes the player when it is ready.
+   */
   async start(): Promise<void> {
-    await this.mpv.start();
     this.sync.start();
     this.link.start();
     this.fetcher?.start();
+    try {
+      await this.mpv.start();
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
   }
 
   async stop(): Promise<void> {

@@ -9,8 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { z } from 'zod';
 import { JsonLineConnection, PROTOCOL_VERSION, leaderToMember, type LeaderMessage, type MemberMessage, type PartyInfo } from '../protocol/index.js';
 import { normalizeJoinCode } from './join-code.js';
-import { pairWelcomeAad } from './party-access.js';
-import { Spake2, confirmationsMatch, passwordScalar } from './spake2.js';
+import type { Spake2 } from './spake2.js';
 
 export type ServerHello = Extract<LeaderMessage, { type: 'server-hello' }>;
 
@@ -63,9 +62,12 @@ export function readServerHello(host: string, port: number, timeoutMs = 5000): P
 }
 
 /** Pairs with the leader using the join code; returns the party and this member's own key. */
-export function pairWithLeader(o: { host: string; port: number; code: string; name: string; version: string; timeoutMs?: number }): Promise<PairResult> {
+export async function pairWithLeader(o: { host: string; port: number; code: string; name: string; version: string; timeoutMs?: number }): Promise<PairResult> {
   const digits = normalizeJoinCode(o.code);
-  if (digits === null) return Promise.reject(new Error(`a join code is 8 digits, like 1234-5678 (got "${o.code.slice(0, 20)}")`));
+  if (digits === null) throw new Error(`a join code is 8 digits, like 1234-5678 (got "${o.code.slice(0, 20)}")`);
+  // The curve arithmetic loads only to pair (once per device), not on every member start.
+  const { Spake2, confirmationsMatch, passwordScalar } = await import('./spake2.js');
+  const { pairWelcomeAad } = await import('./party-access.js');
   let spake: Spake2 | null = null;
   let partyId = '';
   let keys: ReturnType<Spake2['finish']> | null = null;
