@@ -11,16 +11,18 @@
  *   - the onset is the grid edge s nearest the instant T (never before it when the position is 0),
  *   - the player is armed at the position the timeline has at s, not at T (so the first sample
  *     heard at s is the right one: the shift is < one block),
- *   - the unpause is sent half a block before the edge's "catch" point: onset = first edge at or
- *     after u + d, where d (send-to-output delay) is bounded by every start seen: onset − u lies in
- *     [d, d + block). Aiming u + d at the middle of the block before s leaves half a block of margin
- *     each way for the jitter of d.
+ *   - the unpause is sent so that it is caught by that edge: onset = first edge at or after u + d,
+ *     where d (send-to-output delay) is bounded by every start seen: onset − u lies in
+ *     [d, d + block), so d > max(onset − u) − block. u + that lowest d is aimed just after the edge
+ *     before s (by blockEarlyMarginMs); a start may then be up to (the spread of the delays seen −
+ *     that margin) slower than the fastest seen and still be caught by s. Jitter is late-sided
+ *     (a busy CPU, the first start after a load), so the margin is put there.
  * Outputs without such a grid (hardware sinks on timer scheduling, a null audio output) never show
  * one, and starts stay as before (unpaused at T minus the learned lead).
  */
 import type { SyncTunables } from './tunables.js';
 
-type BlockTunables = Pick<SyncTunables, 'outputBlockMs' | 'blockToleranceMs' | 'blockWindow' | 'blockMinStarts'>;
+type BlockTunables = Pick<SyncTunables, 'outputBlockMs' | 'blockToleranceMs' | 'blockMinDelayRangeMs' | 'blockEarlyMarginMs' | 'blockWindow' | 'blockMinStarts'>;
 
 interface Start {
   unpauseMs: number;
@@ -46,6 +48,11 @@ export class OutputBlocks {
   /** The grid phase (onset mod block, ms) when the starts agree on one, else null. */
   phaseMs(): number | null {
     if (this.starts.length < this.t.blockMinStarts) return null;
+    // Evidence of blocks, not chance: the starts' delays (onset − unpause) must differ by a good
+    // part of a block while their onsets agree. On an output without a grid the delay is nearly
+    // constant and the onsets follow the unpauses' random phases.
+    const delays = this.delays();
+    if (Math.max(...delays) - Math.min(...delays) < this.t.blockMinDelayRangeMs) return null;
     return this.phaseOf(this.starts);
   }
 
@@ -62,6 +69,17 @@ export class OutputBlocks {
     const phase = ((((Math.atan2(s, c) / (2 * Math.PI)) * p) % p) + p) % p;
     for (const x of starts) if (Math.abs(this.residual(x.onsetMs, phase)) > this.t.blockToleranceMs) return null;
     return phase;
+  }
+
+  /**
+   * The starts' delays (onset − unpause), ms. Slower starts only ever add delay (a busy CPU, the
+   * first start after a load): one more than a block over the fastest says nothing of the grid and
+   * is left out.
+   */
+  private delays(): number[] {
+    const all = this.starts.map((x) => x.onsetMs - x.unpauseMs);
+    const fastest = Math.min(...all);
+    return all.filter((d) => d < fastest + this.t.outputBlockMs);
   }
 
   /** onset − the nearest grid edge, ms, in [−block/2, block/2) */
@@ -111,12 +129,11 @@ export class OutputBlocks {
     // The edge nearest the instant; the next one when the nearest is before a position-0 start.
     let onset = instantMs - this.residual(instantMs, phase);
     if (positionSec + (onset - instantMs) / 1000 < 0) onset += p;
-    // d, the send-to-output delay: every start says d ≤ onset − u < d + block.
-    const delays = this.starts.map((x) => x.onsetMs - x.unpauseMs);
-    const lo = Math.max(...delays) - p;
-    const hi = Math.min(...delays);
-    const sorted = [...delays].sort((a, b) => a - b);
-    const d = lo <= hi ? (lo + hi) / 2 : sorted[Math.floor(sorted.length / 2)]! - p / 2;
-    return { onsetMs: onset, positionSec: positionSec + (onset - instantMs) / 1000, unpauseMs: onset - p / 2 - d };
+    // d, the send-to-output delay: a start sent at u is heard at the first edge ≥ u + d, so
+    // d ≤ onset − u < d + block for every start.
+    const lo = Math.max(...this.delays()) - p; // d is at least this
+    // Aim u + lo just after the edge before s (see the module comment).
+    const unpause = onset - p - lo + this.t.blockEarlyMarginMs;
+    return { onsetMs: onset, positionSec: positionSec + (onset - instantMs) / 1000, unpauseMs: unpause };
   }
 }

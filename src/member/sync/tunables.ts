@@ -53,7 +53,7 @@ export interface SyncTunables {
   leadGain: number;
 
   // ---- probing the start latency before the first start (start-probe.ts)
-  /** Rounds of unpause-and-measure on silence (the first sets the lead, later ones refine it; five give the block grid three starts to agree on). */
+  /** Rounds of unpause-and-measure on silence (the first sets the lead, later ones refine it; six give the block grid four starts to agree on). */
   probeRounds: number;
   /** Position in the silent file each round starts from, s (past any decoder start-up). */
   probePositionSec: number;
@@ -63,17 +63,21 @@ export interface SyncTunables {
   probeReadingGapMs: number;
   /** Readings tried per round for three good ones. */
   probeReadingsPerRound: number;
-  /** No probe when a start is due within this, ms (the probe takes ~5 × 150 ms plus loading). */
+  /** No probe when a start is due within this, ms (the probe takes ~6 × 150 ms plus loading). */
   probeBudgetMs: number;
 
   // ---- starting on the output's block grid (output-blocks.ts)
   /** The block a grid-driven output mixes at a time, ms (PulseAudio's null/remap sinks: 10 ms at their default latency). */
   outputBlockMs: number;
-  /** Onsets within this of one phase are on one grid, ms (reading noise ~0.2 ms; the half-block margin covers the rest). */
+  /** Onsets within this of one phase are on one grid, ms (reading noise ~0.2 ms; members of one room agreed within 0.1 ms). */
   blockToleranceMs: number;
+  /** …and their delays (onset − unpause) must differ by at least this, ms: the sign of quantization (a gridless output's delay is nearly constant). */
+  blockMinDelayRangeMs: number;
+  /** The unpause is aimed this long after the earliest it could be caught by the planned edge, ms (reading noise on the delays learned). */
+  blockEarlyMarginMs: number;
   /** Starts remembered for the grid and the send-to-output delay (recent ones: a device clock's grid moves slowly). */
   blockWindow: number;
-  /** Starts that must agree before one is planned on the grid (three random phases agree by chance < 10 % of the time). */
+  /** Starts that must agree before one is planned on the grid (four random phases agree within ±1 ms by chance < 1 % of the time). */
   blockMinStarts: number;
 
   // ---- the calibration signal (timing aligned during its silent lead-in)
@@ -129,7 +133,7 @@ export const DEFAULT_SYNC_TUNABLES: Readonly<SyncTunables> = Object.freeze({
   leadMaxMs: 50,
   leadGain: 0.5,
 
-  probeRounds: 5,
+  probeRounds: 6,
   probePositionSec: 0.1,
   probeReadAfterMs: 40,
   probeReadingGapMs: 5,
@@ -137,9 +141,11 @@ export const DEFAULT_SYNC_TUNABLES: Readonly<SyncTunables> = Object.freeze({
   probeBudgetMs: 2000,
 
   outputBlockMs: 10,
-  blockToleranceMs: 1.5,
+  blockToleranceMs: 1,
+  blockMinDelayRangeMs: 3,
+  blockEarlyMarginMs: 1.5,
   blockWindow: 8,
-  blockMinStarts: 3,
+  blockMinStarts: 4,
 
   signalSettleMs: 450,
   signalMinSlewMs: 300,

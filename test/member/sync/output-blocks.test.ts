@@ -20,18 +20,20 @@ describe('OutputBlocks', () => {
     b.observe(2004, onsetOf(2004, 12, 3.3));
     expect(b.plan(5000, 10)).toBeNull();
     b.observe(3007, onsetOf(3007, 12, 3.3));
+    expect(b.plan(5000, 10)).toBeNull();
+    b.observe(4001.5, onsetOf(4001.5, 12, 3.3));
     expect(b.phaseMs()).toBeCloseTo(3.3, 6);
     expect(b.plan(5000, 10)).not.toBeNull();
   });
 
-  it('plans every start so that it lands on the edge it names, whatever the instant, with the delay jittering ±3 ms', () => {
+  it('plans every start so that it lands on the edge it names, whatever the instant, with the delay 1 ms faster to 4 ms slower than usual', () => {
     const phase = 7.25;
     const d = 11.6;
     const b = new OutputBlocks(DEFAULT_SYNC_TUNABLES);
     // Learning starts at scattered phases, as a probe's are.
-    for (const u of [1000.4, 2003.1, 3005.9, 4008.2, 5001.7]) b.observe(u, onsetOf(u, d, phase));
+    for (const u of [1000.4, 2003.1, 3005.9, 4008.2, 5001.7, 6009.3]) b.observe(u, onsetOf(u, d, phase));
     let seed = 1;
-    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
     for (let i = 0; i < 200; i++) {
       const instant = 10_000 + i * 37.13;
       const plan = b.plan(instant, 30)!;
@@ -40,14 +42,14 @@ describe('OutputBlocks', () => {
       expect(Math.abs(((plan.onsetMs - phase) % BLOCK + BLOCK) % BLOCK) < 1e-6 || Math.abs(((plan.onsetMs - phase) % BLOCK + BLOCK) % BLOCK - BLOCK) < 1e-6).toBe(true);
       expect(Math.abs(plan.onsetMs - instant)).toBeLessThanOrEqual(BLOCK / 2 + 1e-9);
       expect(plan.positionSec - 30).toBeCloseTo((plan.onsetMs - instant) / 1000, 9);
-      // Sent at the planned instant with the delay off by up to ±3 ms, it is heard at the planned edge.
-      expect(onsetOf(plan.unpauseMs, d + 3 * rand(), phase)).toBeCloseTo(plan.onsetMs, 6);
+      // Sent at the planned instant with the delay off by −1…+4 ms, it is heard at the planned edge.
+      expect(onsetOf(plan.unpauseMs, d - 1 + 5 * rand(), phase)).toBeCloseTo(plan.onsetMs, 6);
     }
   });
 
   it('never plans a position-0 start before its instant (that would need a negative position)', () => {
     const b = new OutputBlocks(DEFAULT_SYNC_TUNABLES);
-    for (const u of [1000, 2002.5, 3005, 4007.5]) b.observe(u, onsetOf(u, 12, 0));
+    for (const u of [1000, 2002.5, 3005, 4007.5, 5004]) b.observe(u, onsetOf(u, 12, 0));
     const plan = b.plan(5009, 0)!; // nearest edge 5010 is after; 5001 → nearest 5000 is before
     expect(plan.positionSec).toBeGreaterThanOrEqual(0);
     const early = b.plan(5001, 0)!;
@@ -61,15 +63,23 @@ describe('OutputBlocks', () => {
     expect(b.plan(9000, 10)).toBeNull();
 
     const g = new OutputBlocks(DEFAULT_SYNC_TUNABLES);
-    for (const u of [1000, 2003, 3006, 4009]) g.observe(u, onsetOf(u, 12, 2));
+    for (const u of [1000, 2003, 3006, 4009, 5001]) g.observe(u, onsetOf(u, 12, 2));
     expect(g.phaseMs()).toBeCloseTo(2, 6);
     // One start off the grid is noise: the grid stays.
-    g.observe(5000, onsetOf(5000, 12, 7));
+    g.observe(6000, onsetOf(6000, 12, 7));
     expect(g.phaseMs()).toBeCloseTo(2, 6);
-    // The output restarted on another grid: two agreeing starts replace the old one, a third plans on it.
-    g.observe(6004, onsetOf(6004, 12, 7));
+    // The output restarted on another grid: two agreeing starts replace the old one; with two more it plans on it.
+    g.observe(7004, onsetOf(7004, 12, 7));
     expect(g.phaseMs()).toBeNull();
-    g.observe(7008, onsetOf(7008, 12, 7));
+    g.observe(8008, onsetOf(8008, 12, 7));
+    expect(g.phaseMs()).toBeNull();
+    g.observe(9002, onsetOf(9002, 12, 7));
     expect(g.phaseMs()).toBeCloseTo(7, 6);
+  });
+
+  it('finds no grid when the onsets agree only because the unpauses did (the delay never varied)', () => {
+    const b = new OutputBlocks(DEFAULT_SYNC_TUNABLES);
+    for (const u of [1000, 2000.2, 3000.1, 4000.3, 5000]) b.observe(u, u + 12.4);
+    expect(b.phaseMs()).toBeNull();
   });
 });
