@@ -257,7 +257,7 @@ export class PlayerSync {
     if (this.filesDirty) {
       this.filesDirty = false;
       // Silent: try again only when the silent track's file changed (not for every other file checked).
-      if (this.phase === 'silent' && this.pausedAt && this.silentFor !== this.fileState(this.pausedAt.track)) this.pausedAt = null;
+      if (this.phase === 'silent' && this.pausedAt && (this.silentFor !== this.fileState(this.pausedAt.track) || this.opts.files.file(this.pausedAt.track)?.status === 'ok')) this.pausedAt = null;
       else if (this.phase === 'playing' || this.phase === 'paused') await this.queue.queueNext(player);
     }
     const sharedNow = clock.toShared(this.time.now());
@@ -442,12 +442,17 @@ export class PlayerSync {
   /** This device lacks the right file for `trackIndex`: stay silent rather than play the wrong audio. */
   private async silence(player: Player, trackIndex: number): Promise<void> {
     if (this.phase === 'silent' && this.pausedAt?.track === trackIndex) return;
+    // The state that silences it, read before anything is awaited: a verdict that lands meanwhile
+    // differs from it, and the next tick tries again.
+    const reason = this.fileState(trackIndex);
     await player.stop();
     this.queue.clear();
     this.phase = 'silent';
     this.pausedAt = { track: trackIndex, positionSec: 0 };
-    this.silentFor = this.fileState(trackIndex);
-    this.opts.log.warn(`silent for track ${trackIndex + 1}: file ${this.silentFor}`);
+    this.silentFor = reason;
+    // Playable by now (its verdict came while this was decided): the next tick starts it.
+    if (this.opts.files.file(trackIndex)?.status === 'ok') return this.filesChanged();
+    this.opts.log.warn(`silent for track ${trackIndex + 1}: file ${reason}`);
   }
 
   /** "missing (reason)": what the file check says of a track's file here. */

@@ -318,4 +318,40 @@ describe('PlayerSync with a fake player', () => {
     expect(errorNowMs(t, p).track).toBe(1);
     sync.stop();
   });
+
+  it('starts a track whose file became playable while the player was being stopped for it', async () => {
+    const { host, sync, supply } = setup({ startLatencyMs: 0 }, [0]);
+    await vi.advanceTimersByTimeAsync(10);
+    const p = host.current!;
+    // The verdict lands while the sync silences the player (its stop is awaited).
+    const stop = p.stop.bind(p);
+    let supplied = false;
+    p.stop = async () => {
+      await stop();
+      if (!supplied) {
+        supplied = true;
+        supply(0);
+      }
+    };
+    const t = timeline('playing', 0, 0, sharedNow() + 300);
+    sync.setTimeline(t);
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(supplied).toBe(true);
+    expect(sync.status().playerState).toBe('playing');
+    expect(Math.abs(errorNowMs(t, p).errorMs)).toBeLessThan(1);
+    sync.stop();
+  });
+
+  it('starts a track whose file became playable while its start instant was awaited', async () => {
+    const { sync, host, supply } = setup({ startLatencyMs: 0 }, [0]);
+    await vi.advanceTimersByTimeAsync(10);
+    const t = timeline('playing', 0, 0, sharedNow() + 600);
+    sync.setTimeline(t);
+    await vi.advanceTimersByTimeAsync(200);
+    supply(0);
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(sync.status().playerState).toBe('playing');
+    expect(Math.abs(errorNowMs(t, host.current!).errorMs)).toBeLessThan(1);
+    sync.stop();
+  });
 });
