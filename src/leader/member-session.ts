@@ -242,6 +242,8 @@ export class MemberSession {
     if (m.type === 'status') {
       this.lastStatus = m;
       this.lastStatusAtMs = monotonicMs();
+      // It plays (or holds its place paused): the rest of the playlist's pages may follow now.
+      if (m.playerState === 'playing' || m.playerState === 'paused') this.pageSender?.release();
     } else if (m.type === 'error') {
       this.ctx.log.warn(`${this.label} reports: ${m.code}: ${m.message}`);
     }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MAX_LINE_BYTES, PAGING, PageSender, PlaylistPages, leaderToMember, parseLine, playlistDigest, type PageSink, type Track } from '../../src/protocol/index.js';
+import type { SenderPacing } from '../../src/protocol/playlist-pages.js';
 
 const hash = (i: number): string => i.toString(16).padStart(64, '0');
 function tracks(n: number, title = (i: number) => `Song ${i} — «Ünïcode» it's`): Track[] {
@@ -84,34 +85,105 @@ class QueueSink extends EventEmitter implements PageSink {
   }
 }
 
+/** Pacing for the tests: 200 kB/s in 100 ms ticks (5,000 tracks, ~1.2 MB, take a few seconds). */
+const PACING: SenderPacing = { FIRST_BLOCKS: 2, HOLD_MS: 3000, PACE_BYTES_PER_SEC: 200_000, PACE_TICK_MS: 100, SEND_QUEUE_BYTES: PAGING.SEND_QUEUE_BYTES };
+const startsOf = (lines: string[]): number[] => lines.map((l) => JSON.parse(l).start as number);
+const bytesOf = (lines: string[]): number => lines.reduce((n, l) => n + Buffer.byteLength(l), 0);
+
 describe('PageSender', () => {
-  it('keeps the write queue short and finishes once drained', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('sends the current block and the next at once and holds the rest until released', async () => {
     const pages = new PlaylistPages(1, tracks(5000));
     const sink = new QueueSink();
     let done = false;
-    const sender = new PageSender(pages, sink, 4100, () => (done = true));
+    const sender = new PageSender(pages, sink, 4100, () => (done = true), PACING);
     sender.start();
-    // The first block written is the one holding track 4100.
-    expect(JSON.parse(sink.written[0]!).start).toBe(4000);
-    let rounds = 0;
-    while (!done && rounds++ < 1000) sink.drain();
+    expect(startsOf(sink.written)).toEqual([4000, 4200]);
+    sink.drain();
+    await vi.advanceTimersByTimeAsync(2000);
+    sink.drain();
+    expect(sink.written).toHaveLength(2);
+    sender.release();
+    // Paced: a tick's allowance at a time (at most one block over it), every block once, wrapping.
+    let ticks = 0;
+    let before = sink.written.length;
+    const perTick: number[] = [];
+    while (!done && ticks++ < 1000) {
+      perTick.push(bytesOf(sink.written.slice(before)));
+      before = sink.written.length;
+      sink.drain();
+      await vi.advanceTimersByTimeAsync(PACING.PACE_TICK_MS);
+    }
     expect(done).toBe(true);
-    // At most one block beyond the queue bound is ever queued.
-    const largestBlock = Math.max(...pages.order(0).map((b) => pages.lines(b).reduce((n, l) => n + Buffer.byteLength(l), 0)));
-    expect(sink.maxQueued).toBeLessThan(PAGING.SEND_QUEUE_BYTES + largestBlock);
-    const starts = sink.written.map((l) => JSON.parse(l).start as number).sort((a, b) => a - b);
-    expect(starts).toEqual(Array.from({ length: 25 }, (_, i) => i * PAGING.BLOCK_TRACKS));
-    expect(sender.sentBytes).toBe(sink.written.reduce((n, l) => n + Buffer.byteLength(l), 0));
+    const largestBlock = Math.max(...pages.order(0).map((b) => bytesOf(pages.lines(b))));
+    for (const b of perTick) expect(b).toBeLessThanOrEqual((PACING.PACE_BYTES_PER_SEC * PACING.PACE_TICK_MS) / 1000 + largestBlock);
+    // 1.2 MB at 200 kB/s: several seconds, not all at once.
+    const pacedTicks = ((bytesOf(sink.written) - bytesOf(sink.written.slice(0, 2))) / PACING.PACE_BYTES_PER_SEC) * (1000 / PACING.PACE_TICK_MS);
+    expect(ticks).toBeGreaterThan(pacedTicks * 0.8);
+    expect(ticks).toBeLessThan(pacedTicks * 1.2 + 2);
+    expect(startsOf(sink.written)).toEqual([...Array.from({ length: 5 }, (_, i) => 4000 + i * 200), ...Array.from({ length: 20 }, (_, i) => i * 200)]);
+    expect(sender.sentBytes).toBe(bytesOf(sink.written));
   });
 
-  it('writes nothing more once cancelled', () => {
+  it('releases the rest by itself after the hold', async () => {
+    const pages = new PlaylistPages(1, tracks(2000));
+    const sink = new QueueSink();
+    let done = false;
+    const sender = new PageSender(pages, sink, 0, () => (done = true), PACING);
+    sender.start();
+    expect(sink.written).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(PACING.HOLD_MS - 100);
+    expect(sink.written).toHaveLength(2);
+    for (let i = 0; i < 100 && !done; i++) {
+      sink.drain();
+      await vi.advanceTimersByTimeAsync(PACING.PACE_TICK_MS);
+    }
+    expect(done).toBe(true);
+    expect(startsOf(sink.written)).toEqual(Array.from({ length: 10 }, (_, i) => i * 200));
+  });
+
+  it('never tops the write queue beyond its bound (a member that does not read)', async () => {
     const pages = new PlaylistPages(1, tracks(5000));
     const sink = new QueueSink();
-    const sender = new PageSender(pages, sink, 0);
+    const fast: SenderPacing = { ...PACING, PACE_BYTES_PER_SEC: 100_000_000 };
+    const sender = new PageSender(pages, sink, 0, undefined, fast);
+    sender.start();
+    sender.release();
+    await vi.advanceTimersByTimeAsync(5000);
+    const largestBlock = Math.max(...pages.order(0).map((b) => bytesOf(pages.lines(b))));
+    expect(sink.maxQueued).toBeLessThan(PAGING.SEND_QUEUE_BYTES + largestBlock);
+    expect(sender.done).toBe(false);
+    // Reading again lets it go on.
+    const sent = sink.written.length;
+    sink.drain();
+    expect(sink.written.length).toBeGreaterThan(sent);
+  });
+
+  it('a small playlist goes out at once', () => {
+    const pages = new PlaylistPages(1, tracks(300));
+    const sink = new QueueSink();
+    let done = false;
+    new PageSender(pages, sink, 0, () => (done = true), PACING).start();
+    expect(done).toBe(true);
+    expect(startsOf(sink.written)).toEqual([0, 200]);
+  });
+
+  it('writes nothing more once cancelled', async () => {
+    const pages = new PlaylistPages(1, tracks(5000));
+    const sink = new QueueSink();
+    const sender = new PageSender(pages, sink, 0, undefined, PACING);
     sender.start();
     const before = sink.written.length;
     sender.cancel();
+    sender.release();
     sink.drain();
+    await vi.advanceTimersByTimeAsync(10_000);
     expect(sink.written.length).toBe(before);
     expect(sender.done).toBe(false);
   });
