@@ -94,13 +94,18 @@ export class JsonLineConnection<In, Out extends { type: string }> {
   }
 
   send(message: Out): void {
-    this.sendLine(JSON.stringify(message) + '\n');
+    if (!this.isOpen) return;
+    const json = JSON.stringify(message);
+    this.write(this.auth ? `${this.auth.seal(json)}\n` : `${json}\n`);
   }
 
   /** Sends a message already serialised (with its newline): a broadcast serialises once. */
   sendLine(line: string): void {
     if (!this.isOpen) return;
-    const out = this.auth ? this.auth.seal(line.slice(0, -1)) + '\n' : line;
+    this.write(this.auth ? `${this.auth.seal(line.slice(0, -1))}\n` : line);
+  }
+
+  private write(out: string): void {
     if (this.socket.writableLength > this.maxWriteBufferBytes + this.largestLine) {
       this.drop(`not reading: ${this.socket.writableLength} bytes waiting to be sent`);
       return;

@@ -171,9 +171,9 @@ const welcome = z.object({
   /** where the leader serves the playlist's files to members that lack them (file-transfer.ts) */
   files: z.object({ port: z.number().int().min(1).max(65_535) }).optional(),
 });
-const timeReq = z.object({ type: z.literal('time-req'), id: z.number().int(), t1: finite });
+export const timeReq = z.object({ type: z.literal('time-req'), id: z.number().int(), t1: finite });
 /** paceMs: in a large party, the spacing the leader asks for between a member's chains (leader/exchange-pace.ts) */
-const timeRes = z.object({ type: z.literal('time-res'), id: z.number().int(), t1: finite, t2: finite, t3: finite, paceMs: z.number().int().min(0).max(60_000).optional() });
+export const timeRes = z.object({ type: z.literal('time-res'), id: z.number().int(), t1: finite, t2: finite, t3: finite, paceMs: z.number().int().min(0).max(60_000).optional() });
 const timelineMsg = z.object({ type: z.literal('timeline'), timeline: timelineSchema });
 const heartbeat = z.object({ type: z.literal('heartbeat'), leaderMs: finite, timeline: timelineSchema });
 const playlistMsg = z.object({ type: z.literal('playlist'), playlist: playlistInfoSchema });
@@ -248,6 +248,30 @@ export type ReplyMessage = z.infer<typeof reply>;
 export type PlaylistInfo = z.infer<typeof playlistInfoSchema>;
 export type PlaylistPageMessage = z.infer<typeof playlistPage>;
 
+/**
+ * The time exchange's two messages, checked by hand (a member sends 8 requests a second, each
+ * answered): the schema's parse allocated ~0.7 KB per message against ~0.1 KB for the JSON
+ * itself, and on a leader at rest that garbage was most of what filled its heap. Each check
+ * accepts exactly what its schema accepts, or returns null and the schema decides (and explains).
+ */
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
+const isFinite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+/** The fields each check knows (a test holds them to the schemas' fields: a new field needs its check here). */
+export const QUICK_FIELDS = { 'time-req': ['type', 'id', 't1'], 'time-res': ['type', 'id', 't1', 't2', 't3', 'paceMs'] } as const;
+export function quickTimeRequest(raw: Record<string, unknown>): z.infer<typeof timeReq> | null {
+  return raw.type === 'time-req' && isInt(raw.id) && isFinite(raw.t1) ? { type: 'time-req', id: raw.id, t1: raw.t1 } : null;
+}
+export function quickTimeResponse(raw: Record<string, unknown>): z.infer<typeof timeRes> | null {
+  if (raw.type !== 'time-res' || !isInt(raw.id) || !isFinite(raw.t1) || !isFinite(raw.t2) || !isFinite(raw.t3)) return null;
+  const pace = raw.paceMs;
+  if (pace === undefined) return { type: 'time-res', id: raw.id, t1: raw.t1, t2: raw.t2, t3: raw.t3 };
+  return isInt(pace) && pace >= 0 && pace <= 60_000 ? { type: 'time-res', id: raw.id, t1: raw.t1, t2: raw.t2, t3: raw.t3, paceMs: pace } : null;
+}
+const quickParsers = new Map<z.ZodType, (raw: Record<string, unknown>) => unknown>([
+  [memberToLeader, quickTimeRequest],
+  [leaderToMember, quickTimeResponse],
+]);
+
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; code: string; error: string };
 
 /**
@@ -266,6 +290,8 @@ export function parseLine<T>(schema: z.ZodType<T>, line: string, kindKey = 'type
     return { ok: false, code: 'not-an-object', error: 'a message must be a JSON object' };
   }
   const kind = (raw as Record<string, unknown>)[kindKey];
+  const quick = quickParsers.get(schema)?.(raw as Record<string, unknown>);
+  if (quick) return { ok: true, message: quick as T };
   const result = schema.safeParse(raw);
   if (result.success) return { ok: true, message: result.data };
   const issue = result.error.issues[0];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LineAuth, sessionKeys } from '../../src/protocol/line-auth.js';
+import { createHmac } from 'node:crypto';
+import { LineAuth, lineTag, sessionKeys } from '../../src/protocol/line-auth.js';
 import { TokenBucket } from '../../src/leader/token-bucket.js';
 
 const pair = (secret = 'party-secret', ln = 'leader-nonce', mn = 'member-nonce') => ({
@@ -58,5 +59,36 @@ describe('token bucket, refusing', () => {
     expect(b.tryTake()).toBe(true);
     expect(b.tryTake()).toBe(true);
     expect(b.tryTake()).toBe(false);
+  });
+});
+
+describe('line tags on the wire', () => {
+  // The tag is HMAC-SHA256(direction key, seq as 8 big-endian bytes ‖ line), first 16 bytes in hex.
+  const reference = (key: Buffer, seq: bigint, payload: string): string => {
+    const n = Buffer.alloc(8);
+    n.writeBigUInt64BE(seq);
+    return createHmac('sha256', key).update(n).update(payload, 'utf8').digest('hex').slice(0, 32);
+  };
+
+  it('encodes the sequence number as 8 big-endian bytes, also past 2^32 lines', () => {
+    const key = Buffer.alloc(32, 7);
+    for (const seq of [0, 1, 255, 0xffff_ffff, 0x1_0000_0000, 0x1_0000_0005, 0x1234_5678_9abc, Number.MAX_SAFE_INTEGER]) {
+      expect(lineTag(key, seq, '{"type":"heartbeat"}')).toBe(reference(key, BigInt(seq), '{"type":"heartbeat"}'));
+    }
+  });
+
+  it('the lines sealed are the reference tag, a space and the line, numbered from 0', () => {
+    const keys = sessionKeys('party-secret', 'l', 'm', 'leader');
+    const auth = new LineAuth(keys);
+    for (let i = 0; i < 3; i++) expect(auth.seal(`{"n":${i}}`)).toBe(`${reference(keys.send, BigInt(i), `{"n":${i}}`)} {"n":${i}}`);
+  });
+
+  it('refuses a tag that differs in its last digit, or one in capitals', () => {
+    const { leader, member } = pair();
+    const line = leader.seal('{"n":1}');
+    const last = line[31] === '0' ? '1' : '0';
+    expect(member.open(line.slice(0, 31) + last + line.slice(32))).toBeNull();
+    expect(member.open(line.slice(0, 32).toUpperCase() + line.slice(32))).toBe(/[a-f]/.test(line.slice(0, 32)) ? null : '{"n":1}');
+    expect(member.open(line)).toBe('{"n":1}');
   });
 });
