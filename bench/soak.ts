@@ -12,7 +12,12 @@
  * Each process is reported on its own (leader, every member, every member's mpv), RSS and
  * anonymous RSS (heap and buffers, where a leak shows; the rest is mapped code).
  * `--heap` preloads heap-sampler.js into the leader and members: their V8 heap (committed, used,
- * and what is left after each full collection) every 10 s, to tell retained memory from headroom.
+ * what is left after each full collection, bytes promoted to the old space) every 10 s, to tell
+ * retained memory from headroom. With it the soak also has each of them run one full collection
+ * at the start and at the end of the measured window (SIGUSR2 to the sampler) and reports the
+ * growth of what survived it — the heap and the RSS after a full collection, end minus start:
+ * that is what a house running for days would keep; the RSS slope also counts garbage that V8
+ * has not collected yet (it collects the old space when it reaches a limit, not on a clock).
  * Writes DIR/rss.jsonl (one sample line per interval), DIR/status.jsonl (the leader's member
  * table every minute: sync error, hard seeks), DIR/heap-*.jsonl with --heap, and DIR/summary.json.
  * `--root` runs another build (a copied dist/), so rebuilding the worktree cannot touch a soak
@@ -110,6 +115,8 @@ export interface GrowthRow {
   /** the same over its first and second halves */
   firstHalfMbPerHour: number;
   secondHalfMbPerHour: number;
+  /** the same over the last 60 minutes, when the window is longer than that (else null) */
+  last60MbPerHour: number | null;
 }
 
 /** Growth of one process over the measured window [fromS, toS]: slopes in MB/h, start, end and peak. */
@@ -125,7 +132,53 @@ export function growth(series: RssSeries, fromS: number, toS = Infinity): Growth
     mbPerHour: fit(pts),
     firstHalfMbPerHour: fit(pts.filter((p) => p.t <= mid)),
     secondHalfMbPerHour: fit(pts.filter((p) => p.t >= mid)),
+    last60MbPerHour: pts.length && pts[pts.length - 1]!.t - pts[0]!.t > 3600 ? fit(pts.filter((p) => p.t >= pts[pts.length - 1]!.t - 3600)) : null,
   };
+}
+
+/** One line of heap-sampler.ts's log. */
+interface HeapLine {
+  t: number;
+  forced?: boolean;
+  rssKb: number;
+  heapTotalKb: number;
+  heapUsedKb: number;
+  heapAfterFullGcKb: number | null;
+  promotedKb?: number;
+}
+
+export interface RetainedRow {
+  name: string;
+  heapStartMb: number;
+  heapEndMb: number;
+  heapMbPerHour: number;
+  rssStartMb: number;
+  rssEndMb: number;
+  rssMbPerHour: number;
+}
+
+/** Growth of what a full collection left, between the one at the start and the one at the end of the window. */
+export function retainedGrowth(name: string, start: HeapLine, end: HeapLine): RetainedRow {
+  const hours = (end.t - start.t) / 3600;
+  const mb = (k: number): number => k / 1024;
+  const heapStart = mb(start.heapUsedKb);
+  const heapEnd = mb(end.heapUsedKb);
+  return {
+    name,
+    heapStartMb: heapStart,
+    heapEndMb: heapEnd,
+    heapMbPerHour: hours > 0 ? (heapEnd - heapStart) / hours : 0,
+    rssStartMb: mb(start.rssKb),
+    rssEndMb: mb(end.rssKb),
+    rssMbPerHour: hours > 0 ? (mb(end.rssKb) - mb(start.rssKb)) / hours : 0,
+  };
+}
+
+/** Each process's heap sampler runs a full collection and logs what is left (a line marked `forced`). */
+async function collectAll(children: Child[]): Promise<void> {
+  for (const c of children) if (!c.exited) process.kill(c.pid, 'SIGUSR2');
+  // A collection of a ~20 MB heap takes tens of ms; the RSS settles as pages are given back.
+  await sleep(2000);
 }
 
 async function main(): Promise<void> {
@@ -185,8 +238,13 @@ async function main(): Promise<void> {
   process.stdout.write(`soak: ${a.members} members, ${a.warmupMin} min warm-up then ${a.minutes} min measured, sampling every ${a.intervalS} s into ${a.out}\n`);
   let lastStatus = 0;
   let lastProgress = started;
+  let collectedAtStart = !a.heap;
   for (let next = started; Date.now() < endAt; ) {
     assertAlive(all);
+    if (!collectedAtStart && Date.now() - started >= warmupS * 1000) {
+      collectedAtStart = true;
+      await collectAll(all);
+    }
     const t = (Date.now() - started) / 1000;
     const sample: Record<string, unknown> = { t, load1: loadavg()[0] };
     const lm = memoryKb(leader.pid);
@@ -228,27 +286,38 @@ async function main(): Promise<void> {
     next += a.intervalS * 1000;
     await sleep(next - Date.now());
   }
+  if (a.heap) await collectAll(all);
   const durationS = (Date.now() - started) / 1000;
+  const retained: RetainedRow[] = [];
   if (a.heap) {
     // The processes' own heap figures, on the soak's time axis (each sampler counts from its start).
     all.forEach((c) => {
       const file = join(a.out, `heap-${c === leader ? 'leader' : 'member'}-${c.pid}.jsonl`);
       if (!existsSync(file)) return;
-      const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { t: number; heapTotalKb: number; heapAfterFullGcKb: number | null });
+      const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as HeapLine);
       const offsetS = ((spawnedAt.get(c) ?? started) - started) / 1000;
       for (const l of lines) {
+        if (l.forced) continue;
         push(`${c.name}-heap-total`, l.t + offsetS, l.heapTotalKb);
         if (l.heapAfterFullGcKb !== null) push(`${c.name}-heap-after-gc`, l.t + offsetS, l.heapAfterFullGcKb);
+        if (l.promotedKb !== undefined) push(`${c.name}-promoted`, l.t + offsetS, l.promotedKb);
       }
+      const forced = lines.filter((l) => l.forced);
+      if (forced.length >= 2) retained.push(retainedGrowth(c.name, forced[0]!, forced[forced.length - 1]!));
     });
   }
   const rows = [...series.values()].map((s) => growth(s, warmupS));
   const crashed = all.filter((c) => c.exited).map((c) => c.name);
-  const summary = { ...meta, durationS, warmupS, intervalS: a.intervalS, crashed, rows };
+  const summary = { ...meta, durationS, warmupS, intervalS: a.intervalS, crashed, rows, retained };
   writeFileSync(join(a.out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-  process.stdout.write(`\ngrowth over the ${((durationS - warmupS) / 60).toFixed(0)} min after a ${a.warmupMin} min warm-up (MB/h: whole, first half, second half)\n`);
-  process.stdout.write(`process        start MB  end MB  max MB   whole  1st half  2nd half\n`);
-  for (const r of rows) process.stdout.write(`${r.name.padEnd(14)} ${r.startMb.toFixed(1).padStart(8)} ${r.endMb.toFixed(1).padStart(7)} ${r.maxMb.toFixed(1).padStart(7)} ${r.mbPerHour.toFixed(2).padStart(7)} ${r.firstHalfMbPerHour.toFixed(2).padStart(9)} ${r.secondHalfMbPerHour.toFixed(2).padStart(9)}\n`);
+  process.stdout.write(`\ngrowth over the ${((durationS - warmupS) / 60).toFixed(0)} min after a ${a.warmupMin} min warm-up (MB/h: whole, first half, second half, last 60 min)\n`);
+  process.stdout.write(`process                start MB  end MB  max MB   whole  1st half  2nd half  last 60\n`);
+  for (const r of rows) process.stdout.write(`${r.name.padEnd(22)} ${r.startMb.toFixed(1).padStart(8)} ${r.endMb.toFixed(1).padStart(7)} ${r.maxMb.toFixed(1).padStart(7)} ${r.mbPerHour.toFixed(2).padStart(7)} ${r.firstHalfMbPerHour.toFixed(2).padStart(9)} ${r.secondHalfMbPerHour.toFixed(2).padStart(9)} ${r.last60MbPerHour === null ? '      —' : r.last60MbPerHour.toFixed(2).padStart(8)}\n`);
+  if (retained.length) {
+    process.stdout.write(`\nafter a full collection at the start and the end of the window (what is kept; MB, MB/h)\n`);
+    process.stdout.write(`process      heap start  heap end  heap MB/h   RSS start  RSS end  RSS MB/h\n`);
+    for (const r of retained) process.stdout.write(`${r.name.padEnd(12)} ${r.heapStartMb.toFixed(2).padStart(10)} ${r.heapEndMb.toFixed(2).padStart(9)} ${r.heapMbPerHour.toFixed(2).padStart(10)} ${r.rssStartMb.toFixed(1).padStart(11)} ${r.rssEndMb.toFixed(1).padStart(8)} ${r.rssMbPerHour.toFixed(2).padStart(9)}\n`);
+  }
   for (const c of [...members].reverse()) await stopChild(c);
   await stopChild(leader);
 }
