@@ -235,7 +235,17 @@ describe.skipIf(missing !== null)('syncplay calibrate in a PulseAudio room', () 
 
   it('finds each hidden delay within 1 ms, stores the offsets, and the members then line up within 1 ms', async () => {
     // 1. Measure and apply. Three sweeps per member: the median counts, and they must agree.
-    const first = await calibrate(['--repeat', '3']);
+    // A device too busy to keep its timing is refused with "run calibrate again" (a loaded 2-core
+    // machine can starve the players for tens of ms); the test does what the message says, twice at most.
+    let first = await calibrate(['--repeat', '3']);
+    for (let retry = 0; retry < 2 && first.code !== 0; retry++) {
+      const refused = first.report.members.filter((m) => m.status === 'refused');
+      if (refused.length === 0 || !refused.every((m) => /timing varied/.test(m.reason ?? ''))) break;
+      console.log(`calibrate refused a busy device, running it again: ${refused.map((m) => `${m.member}: ${m.reason}`).join('; ')}`);
+      // The members it did measure were stored: back to 0, so the run starts over from where it began.
+      for (const name of Object.keys(HIDDEN)) expect((await cli(['ctl', '--socket', socket(), 'offset', name, '0'])).code).toBe(0);
+      first = await calibrate(['--repeat', '3']);
+    }
     expect(first.code, `${JSON.stringify(first.report, null, 1)}\n${first.stderr}\n${logs()}`).toBe(0);
     const r1 = first.report;
     expect(r1.reference).toBe('c1');
