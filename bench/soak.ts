@@ -12,7 +12,7 @@
  * Each process is reported on its own (leader, every member, every member's mpv), RSS and
  * anonymous RSS (heap and buffers, where a leak shows; the rest is mapped code).
  * `--heap` preloads heap-sampler.js into the leader and members: their V8 heap (committed, used,
- * what is left after each full collection, bytes promoted to the old space) every 10 s, to tell
+ * what is left after each full collection, growth of the old generation between full collections) every 10 s, to tell
  * retained memory from headroom. With it the soak also has each of them run one full collection
  * at the start and at the end of the measured window (SIGUSR2 to the sampler) and reports the
  * growth of what survived it — the heap and the RSS after a full collection, end minus start:
@@ -144,7 +144,8 @@ interface HeapLine {
   heapTotalKb: number;
   heapUsedKb: number;
   heapAfterFullGcKb: number | null;
-  promotedKb?: number;
+  /** growth of the old generation between full collections so far */
+  oldGrownKb?: number;
 }
 
 export interface RetainedRow {
@@ -300,7 +301,7 @@ async function main(): Promise<void> {
         if (l.forced) continue;
         push(`${c.name}-heap-total`, l.t + offsetS, l.heapTotalKb);
         if (l.heapAfterFullGcKb !== null) push(`${c.name}-heap-after-gc`, l.t + offsetS, l.heapAfterFullGcKb);
-        if (l.promotedKb !== undefined) push(`${c.name}-promoted`, l.t + offsetS, l.promotedKb);
+        if (l.oldGrownKb !== undefined) push(`${c.name}-old-grown`, l.t + offsetS, l.oldGrownKb);
       }
       const forced = lines.filter((l) => l.forced);
       if (forced.length >= 2) retained.push(retainedGrowth(c.name, forced[0]!, forced[forced.length - 1]!));
