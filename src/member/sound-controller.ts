@@ -13,6 +13,13 @@
  *
  * The loop here:
  * - Robust reading: the median of the last `medianOf` readings (a loaded machine gives outliers).
+ * - Once a start transient is over, an observer: the error estimate ê moves between readings by
+ *   what the controller's own speeds moved the sound (∫ (s(τ − L) − s₀) dτ, known exactly), and
+ *   each reading pulls it by `observerGain` of its surprise (clamped to observerMaxSurpriseSec). Reading
+ *   noise (0.15–0.2 ms per reading: the timestamp of a position read over IPC is uncertain by
+ *   half its ~1 ms round trip) then reaches the speed ~1/4 as strong as through a median of three,
+ *   so the speed stops wandering with it. A median beyond observerJumpSec from the estimate (an
+ *   underrun, a stall) starts a new transient.
  * - Smith predictor: the controller knows what it asked for; what is still "in the pipe" is
  *   pending = ∫_{t−L'}^{t} (s(τ) − s₀) dτ, L' = L plus the median's own delay, s₀ the speed at
  *   which the device keeps time (1 − the drift learned). The predicted error
@@ -52,6 +59,12 @@ export interface SoundControllerOptions {
   plantDelaySec: number;
   /** readings per median */
   medianOf: number;
+  /** once the start transient is over, each reading moves the error estimate by this fraction of its surprise */
+  observerGain: number;
+  /** no single reading's surprise counts for more than this, s (a slow IPC round trip under load) */
+  observerMaxSurpriseSec: number;
+  /** a median this far from the estimate is a jump, not noise: a new start transient, s */
+  observerJumpSec: number;
   /** no proportional action below this predicted error, s */
   deadbandSec: number;
   /** smaller speed changes than this are not sent (ratio) */
@@ -76,6 +89,9 @@ export const DEFAULT_SOUND_CONTROLLER: SoundControllerOptions = {
   ki: 0.1, // learns 200 ppm of drift within ~10 s without ringing against kp
   plantDelaySec: 0.3, // measured dead time (speed step → sound and audio-pts), mpv's 0.2 s buffer + output
   medianOf: 3, // one outlier in three readings (a slow IPC round trip) is ignored
+  observerGain: 0.15, // averages ~12 readings (1.2 s): 0.2 ms of reading noise → ~0.055 ms in the estimate (simulated at 0.15–0.3 ms noise: the sound's p95 ½–⅘ of a median of three's)
+  observerMaxSurpriseSec: 0.75e-3, // ~4 × a quiet reading's noise
+  observerJumpSec: 2e-3, // ~6 × the median's noise on a loaded machine (0.3 ms): an underrun or a stall, not noise
   deadbandSec: 20e-6, // below the reading noise (35–60 µs std): noise alone does not move the speed
   minSpeedStep: 2e-6, // 2 ppm for 1 s is 2 µs: not worth a change
   maxCorrection: 0.005, // ±0.5 % (8.6 cents): inaudible as pitch
@@ -104,6 +120,8 @@ export class SoundController {
   private settle: { t: number; e: number } | null = null;
   private lastSpeed = 1;
   private meanDt = 0.1;
+  /** the observer's error estimate, s (null until the first reading after a re-arm) */
+  private est: number | null = null;
 
   constructor(options: Partial<SoundControllerOptions> = {}) {
     this.o = { ...DEFAULT_SOUND_CONTROLLER, ...options };
@@ -129,6 +147,7 @@ export class SoundController {
     this.settle = null;
     this.transient = true;
     this.transientFrom = this.t;
+    this.est = null;
   }
 
   /** Forget the learned drift too (a different device or a restarted player). */
@@ -143,20 +162,30 @@ export class SoundController {
    * is the speed at which this device keeps time: only the corrections beyond it are "in the pipe".
    */
   private pending(windowSec: number): number {
-    const from = this.t - windowSec;
+    return this.speedIntegral(this.t - windowSec, this.t);
+  }
+
+  /** ∫_{from}^{to} (s(τ) − s₀) dτ over the speeds asked for (controller time, s). */
+  private speedIntegral(from: number, to: number): number {
     const base = 1 - this.learnedDrift;
     let sum = 0;
     for (let i = this.speeds.length - 1; i >= 0; i--) {
       const [start, s] = this.speeds[i]!;
       const end = i + 1 < this.speeds.length ? this.speeds[i + 1]![0] : this.t;
       const a = Math.max(start, from);
-      if (end > a) sum += (s - base) * (end - a);
-      if (start <= from) {
-        this.speeds.splice(0, i); // older entries can no longer matter
-        break;
-      }
+      const b = Math.min(end, to);
+      if (b > a) sum += (s - base) * (b - a);
+      if (start <= from) break;
     }
     return sum;
+  }
+
+  /** Forgets speeds that no window can reach any more (the dead time, the median's lag, a reading gap). */
+  private prune(): void {
+    const keepFrom = this.t - this.o.plantDelaySec - this.o.medianOf * this.meanDt - 1;
+    let i = 0;
+    while (i + 1 < this.speeds.length && this.speeds[i + 1]![0] <= keepFrom) i++;
+    if (i > 0) this.speeds.splice(0, i);
   }
 
   /** One reading: `errorSec` measured `dtSec` after the previous one. */
@@ -170,9 +199,31 @@ export class SoundController {
     const e = sorted[Math.floor(sorted.length / 2)]!;
     if (Math.abs(e) > this.o.hardSeekSec) return { action: 'hard-seek' };
 
-    // the median of n readings lags by (n − 1)/2 of them
-    const lag = this.o.plantDelaySec + ((this.recent.length - 1) / 2) * this.meanDt;
-    const predicted = e + this.pending(lag);
+    // What the sound did since the last reading by the speeds asked for a dead time ago.
+    const moved = this.speedIntegral(this.t - dt - this.o.plantDelaySec, this.t - this.o.plantDelaySec);
+    let predicted: number;
+    if (!this.transient && this.est !== null) {
+      const prior = this.est + moved;
+      if (Math.abs(e - prior) > this.o.observerJumpSec) {
+        // The sound jumped (an underrun, a stall): a new transient, from the reading.
+        this.transient = true;
+        this.transientFrom = this.t;
+        this.est = errorSec;
+      } else {
+        const surprise = Math.min(this.o.observerMaxSurpriseSec, Math.max(-this.o.observerMaxSurpriseSec, errorSec - prior));
+        this.est = prior + this.o.observerGain * surprise;
+      }
+    } else {
+      this.est = errorSec;
+    }
+    if (!this.transient) {
+      predicted = this.est + this.pending(this.o.plantDelaySec);
+    } else {
+      // the median of n readings lags by (n − 1)/2 of them
+      const lag = this.o.plantDelaySec + ((this.recent.length - 1) / 2) * this.meanDt;
+      predicted = e + this.pending(lag);
+    }
+    this.prune();
 
     if (!this.integrating) {
       // Once a start transient is over the error left is drift (and noise): integrate it. Waiting

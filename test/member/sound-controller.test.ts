@@ -101,6 +101,34 @@ describe('SoundController', () => {
     expect(mine.changes).toBeLessThan(0.8 * theirs.changes);
   });
 
+  it('with real reading noise (0.2 ms), the observer keeps it off the sound: a steady p95 under that of acting on each reading', () => {
+    for (const seed of [1, 2, 3]) {
+      const noisy = { drift: 100e-6, start: 0.003, noiseSec: 200e-6, seconds: 60, seed };
+      const c = new SoundController();
+      const raw = new SoundController({ observerGain: 1 }); // the estimate is each reading itself
+      const mine = run((m, dt) => speedOf(c.update(m, dt)), noisy);
+      const theirs = run((m, dt) => speedOf(raw.update(m, dt)), noisy);
+      expect(p95(mine.trueErr.slice(-200))).toBeLessThan(0.85 * p95(theirs.trueErr.slice(-200)));
+      expect(p95(mine.trueErr.slice(-200))).toBeLessThan(110e-6);
+    }
+  });
+
+  it('a jump in the sound (an underrun) is a new start transient: removed at the speed limit, not at the observer\'s pace', () => {
+    const c = new SoundController();
+    const { trueErr } = run((m, dt) => speedOf(c.update(m, dt)), { drift: 0, start: 0, noiseSec: 50e-6, seconds: 5 });
+    expect(Math.abs(trueErr.at(-1)!)).toBeLessThan(100e-6);
+    // The sound falls 8 ms behind at once.
+    let e = trueErr.at(-1)! - 0.008;
+    const pipe = [c.speed, c.speed, c.speed];
+    let k = 0;
+    for (; k < 40 && Math.abs(e) > 250e-6; k++) {
+      const d = c.update(e, DT);
+      pipe.push(d.action === 'speed' ? d.speed : 1);
+      e += (pipe.shift()! - 1) * DT;
+    }
+    expect(k * DT).toBeLessThan(0.008 / 0.005 + 0.8);
+  });
+
   it('asks for a re-arm beyond 50 ms, judged on the median (one wild reading is not enough)', () => {
     const c = new SoundController();
     expect(c.update(0.001, DT).action).toBe('speed');
