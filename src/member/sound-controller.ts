@@ -61,6 +61,8 @@ export interface SoundControllerOptions {
   medianOf: number;
   /** once the start transient is over, each reading moves the error estimate by this fraction of its surprise */
   observerGain: number;
+  /** the observer starts this long after a transient's speeds have left the pipe, s (median-based until then) */
+  observerSettleSec: number;
   /** no single reading's surprise counts for more than this, s (a slow IPC round trip under load) */
   observerMaxSurpriseSec: number;
   /** a median this far from the estimate is a jump, not noise: a new start transient, s */
@@ -90,6 +92,7 @@ export const DEFAULT_SOUND_CONTROLLER: SoundControllerOptions = {
   plantDelaySec: 0.3, // measured dead time (speed step → sound and audio-pts), mpv's 0.2 s buffer + output
   medianOf: 3, // one outlier in three readings (a slow IPC round trip) is ignored
   observerGain: 0.15, // averages ~12 readings (1.2 s): 0.2 ms of reading noise → ~0.055 ms in the estimate (simulated at 0.15–0.3 ms noise: the sound's p95 ½–⅘ of a median of three's)
+  observerSettleSec: 1, // the remainder of a pull (≤ ~1.5 ms measured) is removed at kp from readings first
   observerMaxSurpriseSec: 0.75e-3, // ~4 × a quiet reading's noise
   observerJumpSec: 2e-3, // ~6 × the median's noise on a loaded machine (0.3 ms): an underrun or a stall, not noise
   deadbandSec: 20e-6, // below the reading noise (35–60 µs std): noise alone does not move the speed
@@ -122,6 +125,8 @@ export class SoundController {
   private meanDt = 0.1;
   /** the observer's error estimate, s (null until the first reading after a re-arm) */
   private est: number | null = null;
+  /** when the last start transient ended (controller time, s) */
+  private transientEnd: number | null = null;
 
   constructor(options: Partial<SoundControllerOptions> = {}) {
     this.o = { ...DEFAULT_SOUND_CONTROLLER, ...options };
@@ -147,6 +152,7 @@ export class SoundController {
     this.settle = null;
     this.transient = true;
     this.transientFrom = this.t;
+    this.transientEnd = null;
     this.est = null;
   }
 
@@ -202,12 +208,17 @@ export class SoundController {
     // What the sound did since the last reading by the speeds asked for a dead time ago.
     const moved = this.speedIntegral(this.t - dt - this.o.plantDelaySec, this.t - this.o.plantDelaySec);
     let predicted: number;
-    if (!this.transient && this.est !== null) {
+    // The observer takes over only once a transient's large speeds have left the pipe: the sound
+    // moves a little more or less than they imply (measured: up to ~1.5 ms after a 10 ms pull), and
+    // the readings, not the model, must remove that.
+    const settled = this.transientEnd !== null && this.t - this.transientEnd > this.o.plantDelaySec + this.o.observerSettleSec;
+    if (!this.transient && settled && this.est !== null) {
       const prior = this.est + moved;
       if (Math.abs(e - prior) > this.o.observerJumpSec) {
         // The sound jumped (an underrun, a stall): a new transient, from the reading.
         this.transient = true;
         this.transientFrom = this.t;
+        this.transientEnd = null;
         this.est = errorSec;
       } else {
         const surprise = Math.min(this.o.observerMaxSurpriseSec, Math.max(-this.o.observerMaxSurpriseSec, errorSec - prior));
@@ -216,7 +227,7 @@ export class SoundController {
     } else {
       this.est = errorSec;
     }
-    if (!this.transient) {
+    if (!this.transient && settled) {
       predicted = this.est + this.pending(this.o.plantDelaySec);
     } else {
       // the median of n readings lags by (n − 1)/2 of them
@@ -237,7 +248,10 @@ export class SoundController {
       const limit = this.o.maxIntegralCorrection / this.o.ki;
       this.integral = Math.min(limit, Math.max(-limit, this.integral + predicted * dt));
     }
-    if (this.transient && (Math.abs(predicted) < this.o.startBandSec || this.t - this.transientFrom > this.o.startMaxSec)) this.transient = false;
+    if (this.transient && (Math.abs(predicted) < this.o.startBandSec || this.t - this.transientFrom > this.o.startMaxSec)) {
+      this.transient = false;
+      this.transientEnd = this.t;
+    }
     const excess = Math.sign(predicted) * Math.max(0, Math.abs(predicted) - this.o.deadbandSec);
     const correction = (this.transient ? this.o.kpStart : this.o.kp) * excess + this.o.ki * this.integral;
     const clamped = Math.min(this.o.maxCorrection, Math.max(-this.o.maxCorrection, correction));

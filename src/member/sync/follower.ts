@@ -46,7 +46,7 @@ export class Follower {
   readonly lead: StartLead;
   readonly blocks: OutputBlocks;
   /** the last start, until its first reading shows where its first sample was heard (local ms) */
-  private pendingStart: { unpauseMs: number; onsetMs: number } | null = null;
+  private pendingStart: { unpauseMs: number; onsetMs: number; planned: boolean } | null = null;
   private readonly gate: ReadingGate;
   private lastReadingMs: LocalMs | null = null;
   /** the last error measured, ms */
@@ -80,11 +80,11 @@ export class Follower {
     this.controller.rearmed(this.speed);
   }
 
-  /** Playback started: the unpause was sent at `unpauseMs`, the first sample was due at `onsetMs` (local ms). */
-  started(unpauseMs: number, onsetMs: number): void {
+  /** Playback started: the unpause was sent at `unpauseMs`, the first sample was due at `onsetMs` (local ms); `planned` on the output's block grid. */
+  started(unpauseMs: number, onsetMs: number, planned = false): void {
     this.lastReadingMs = null;
     this.lead.started();
-    this.pendingStart = { unpauseMs, onsetMs };
+    this.pendingStart = { unpauseMs, onsetMs, planned };
   }
 
   /**
@@ -115,7 +115,10 @@ export class Follower {
     this.lead.observe(this.lastErrorMs);
     if (this.pendingStart) {
       // Ahead by e: the first sample was heard e before it was due.
-      if (Math.abs(this.lastErrorMs) < this.t.leadMaxErrorMs) this.blocks.observe(this.pendingStart.unpauseMs, this.pendingStart.onsetMs - this.lastErrorMs);
+      if (Math.abs(this.lastErrorMs) < this.t.leadMaxErrorMs) {
+        this.blocks.observe(this.pendingStart.unpauseMs, this.pendingStart.onsetMs - this.lastErrorMs);
+        if (this.pendingStart.planned) this.blocks.plannedOutcome(this.lastErrorMs);
+      }
       this.pendingStart = null;
     }
     const decision = this.controller.update(errorSec, dtSec);

@@ -42,6 +42,8 @@ export class OutputBlocks {
   private starts: Start[] = [];
   /** consecutive starts off the grid: two in a row mean the grid moved (the sink restarted) */
   private misses: Start[] = [];
+  /** sent this much earlier than the learned delays say, ms: grows when planned starts land a block late */
+  private extraLeadMs = 0;
 
   constructor(private readonly t: BlockTunables) {}
 
@@ -119,6 +121,17 @@ export class OutputBlocks {
   }
 
   /**
+   * How a planned start came out (its first reading's error, ms; positive: ahead). A kind of
+   * start whose delay is longer than the probe's (a seek while loaded, a first start after a
+   * load) lands a whole block late: the next is sent a quarter block earlier (a block early: later).
+   */
+  plannedOutcome(errorMs: number): void {
+    const p = this.t.outputBlockMs;
+    if (errorMs < -p / 2) this.extraLeadMs = Math.min(p / 2, this.extraLeadMs + p / 4);
+    else if (errorMs > p / 2) this.extraLeadMs = Math.max(-p / 2, this.extraLeadMs - p / 4);
+  }
+
+  /**
    * Plans a start at local instant `instantMs` from `positionSec` (the timeline's position there),
    * or null when the output has shown no grid.
    */
@@ -133,7 +146,7 @@ export class OutputBlocks {
     // d ≤ onset − u < d + block for every start.
     const lo = Math.max(...this.delays()) - p; // d is at least this
     // Aim u + lo just after the edge before s (see the module comment).
-    const unpause = onset - p - lo + this.t.blockEarlyMarginMs;
+    const unpause = onset - p - lo + this.t.blockEarlyMarginMs - this.extraLeadMs;
     return { onsetMs: onset, positionSec: positionSec + (onset - instantMs) / 1000, unpauseMs: unpause };
   }
 }

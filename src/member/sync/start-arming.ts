@@ -119,6 +119,6 @@ export class StartArming {
     const unpauseMs = this.time.now();
     await player.setPaused(false);
     onStarted();
-    follower.started(unpauseMs, plan ? plan.onsetMs : clock.toLocal(startShared));
+    follower.started(unpauseMs, plan ? plan.onsetMs : clock.toLocal(startShared), plan !== null);
   }
 }

@@ -83,3 +83,24 @@ describe('OutputBlocks', () => {
     expect(b.phaseMs()).toBeNull();
   });
 });
+
+describe('OutputBlocks, starts slower than the probe\'s', () => {
+  it('a planned start that lands a block late sends the next ones earlier, until they are caught by their edge', () => {
+    const b = new OutputBlocks(DEFAULT_SYNC_TUNABLES);
+    // The probe's starts: delay 12 ms.
+    for (const u of [1000.4, 2003.1, 3005.9, 4008.2, 5001.7]) b.observe(u, onsetOf(u, 12, 4));
+    // Real starts are 7 ms slower (a seek while loaded, say): more than the delays seen leave as margin.
+    let late = 0;
+    for (let i = 0; i < 6; i++) {
+      const plan = b.plan(10_000 + i * 1000.3, 20)!;
+      const onset = onsetOf(plan.unpauseMs, 19, 4);
+      const errorMs = plan.onsetMs - onset; // positive: ahead
+      if (errorMs < -5) late++;
+      b.plannedOutcome(errorMs);
+      b.observe(plan.unpauseMs, onset);
+    }
+    expect(late).toBeLessThanOrEqual(2);
+    const last = b.plan(20_000.7, 20)!;
+    expect(onsetOf(last.unpauseMs, 19, 4)).toBeCloseTo(last.onsetMs, 6);
+  });
+});
