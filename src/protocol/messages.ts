@@ -40,8 +40,10 @@
  * The playlist travels in pages (see playlist-pages.ts): a 100,000-track playlist is ~20 MB of
  * JSON, far over the line limit, so the welcome and `playlist` messages carry only its identity
  * (version, track count, digest) and `playlist-page` lines carry the tracks, each line well under
- * the limit. The leader sends the page holding the current track first, then the pages after
- * it, so a member can play the current track before the rest has arrived. A track is identified
+ * the limit. The leader sends the page holding the current track and the next one first, then
+ * the pages after them — once the member plays (or after a few seconds), paced, so that its time
+ * replies never wait behind megabytes of playlist — so a member can play the current track before
+ * the rest has arrived. A track is identified
  * by its index in a playlist version and its content hash; every timeline names the playlist
  * version it refers to, and a member never acts on a timeline for a version it does not hold.
  */
