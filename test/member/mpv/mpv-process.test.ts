@@ -73,17 +73,18 @@ describe('MpvProcess + MpvIpcClient with a real mpv', () => {
     await mpv.setProperty('pause', false);
     await sleep(200);
     const a = await mpv.timedGetProperty('audio-pts');
-    await sleep(300);
+    await sleep(1000);
     const b = await mpv.timedGetProperty('audio-pts');
     const mediaS = b.value - a.value;
     const localS = (b.localMs - a.localMs) / 1000;
     console.log(
       `[mpv] audio-pts advanced ${mediaS.toFixed(4)} s over ${localS.toFixed(4)} s local (rtt ${a.rttMs.toFixed(3)} / ${b.rttMs.toFixed(3)} ms)`,
     );
-    expect(localS).toBeGreaterThan(0.29);
-    expect(mediaS).toBeGreaterThan(0.25);
-    expect(mediaS).toBeLessThan(0.36);
-    expect(Math.abs(mediaS - localS)).toBeLessThan(0.03);
+    expect(localS).toBeGreaterThan(0.99);
+    expect(mediaS).toBeGreaterThan(0.9);
+    // Each reading was taken somewhere inside its round trip; a loaded machine stretches those
+    // and can hold the player back by a time slice: 30 ms on top of them is still real time.
+    expect(Math.abs(mediaS - localS)).toBeLessThan(0.03 + (a.rttMs + b.rttMs) / 1000);
   });
 
   it('sets and reads back speed', async () => {
