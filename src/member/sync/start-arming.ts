@@ -55,15 +55,8 @@ export class StartArming {
   }
 
   /** Waits until shared instant `sharedMs` (returns at once if it has passed or on abort). */
-  async waitShared(clock: ClockMapping, shared: SharedMs, signal: AbortSignal): Promise<void> {
-    const local = clock.toLocal(shared);
-    if (local > this.time.now()) {
-      try {
-        await this.time.waitUntil(local, signal);
-      } catch {
-        /* aborted */
-      }
-    }
+  waitShared(clock: ClockMapping, shared: SharedMs, signal: AbortSignal): Promise<void> {
+    return this.waitLocal(clock.toLocal(shared), signal);
   }
 
   /**
