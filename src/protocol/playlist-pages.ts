@@ -113,7 +113,7 @@ export class PageSender {
   private cancelled = false;
   private readonly onDrain = (): void => this.pump();
   /** blocks that may still go out before release() (or the hold's end) */
-  private unheld: number = PAGING.FIRST_BLOCKS;
+  private unheld: number;
   private released = false;
   private holdTimer: NodeJS.Timeout | null = null;
   private paceTimer: NodeJS.Timeout | null = null;
@@ -149,17 +149,20 @@ export class PageSender {
   release(): void {
     if (this.released || this.cancelled) return;
     this.released = true;
-    if (this.holdTimer) clearTimeout(this.holdTimer);
-    this.holdTimer = null;
+    this.stopTimers();
     this.tick();
   }
 
   cancel(): void {
     this.cancelled = true;
+    this.stopTimers();
+    this.sink.off('drain', this.onDrain);
+  }
+
+  private stopTimers(): void {
     if (this.holdTimer) clearTimeout(this.holdTimer);
     if (this.paceTimer) clearTimeout(this.paceTimer);
     this.holdTimer = this.paceTimer = null;
-    this.sink.off('drain', this.onDrain);
   }
 
   /** A new pacing slice: this tick's allowance, then the next tick while pages are left. */
@@ -192,9 +195,7 @@ export class PageSender {
     if (this.queue.length > 0) this.sink.once('drain', this.onDrain);
     else if (!this.finished) {
       this.finished = true;
-      if (this.holdTimer) clearTimeout(this.holdTimer);
-      if (this.paceTimer) clearTimeout(this.paceTimer);
-      this.holdTimer = this.paceTimer = null;
+      this.stopTimers();
       this.onDone?.();
     }
   }
