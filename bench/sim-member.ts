@@ -35,13 +35,13 @@ import { pathToFileURL } from 'node:url';
 import { monotonicMs } from '../src/clock/monotonic.js';
 import { localMs } from '../src/clock/time.js';
 import { OffsetEstimator } from '../src/clock/offset-estimator.js';
-import { TIME_EXCHANGE } from '../src/member/time-exchange.js';
+import { TIME_EXCHANGE, chainSpacingMs } from '../src/member/time-exchange.js';
 import { memberProof } from '../src/protocol/auth.js';
 import { LineAuth, sessionKeys } from '../src/protocol/line-auth.js';
 import { PROTOCOL_VERSION } from '../src/protocol/messages.js';
 import { benchArgs } from './args.js';
 
-const { burstCount: BURST_COUNT, burstIntervalMs: BURST_INTERVAL_MS, chainLength: CHAIN_LENGTH, steadyHz: EXCHANGE_HZ, statusIntervalMs: STATUS_INTERVAL_MS, maxLeaderPaceMs: MAX_LEADER_PACE_MS } = TIME_EXCHANGE;
+const { burstCount: BURST_COUNT, burstIntervalMs: BURST_INTERVAL_MS, chainLength: CHAIN_LENGTH, steadyHz: EXCHANGE_HZ, statusIntervalMs: STATUS_INTERVAL_MS } = TIME_EXCHANGE;
 
 /** The process's monotonic clock, ms. */
 export const nowMs = monotonicMs;
@@ -321,7 +321,7 @@ class SimMember {
   };
 
   private chainSpacingMs(): number {
-    return Math.max(1000 / EXCHANGE_HZ, Math.min(this.leaderPaceMs, MAX_LEADER_PACE_MS));
+    return chainSpacingMs(this.leaderPaceMs, EXCHANGE_HZ);
   }
 
   private requestTime(chainLeft = CHAIN_LENGTH - 1): void {

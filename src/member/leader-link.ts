@@ -3,7 +3,7 @@
  * reconnection with backoff. It never stops trying; while the leader is away the member keeps
  * following the last timeline on its current clock estimate.
  */
-import { TIME_EXCHANGE } from './time-exchange.js';
+import { TIME_EXCHANGE, chainSpacingMs } from './time-exchange.js';
 import { ReconnectBackoff, type ReconnectTunables } from './reconnect-backoff.js';
 import { sharedMs, type SharedMs } from '../clock/time.js';
 import { EventEmitter } from 'node:events';
@@ -362,8 +362,7 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
 
   /** ms between chains after the burst: this member's own rate, or the slower pace its leader asks for (bounded). */
   chainSpacingMs(): number {
-    const own = 1000 / (this.opts.exchangeHz ?? TIME_EXCHANGE.steadyHz);
-    return Math.max(own, Math.min(this.leaderPaceMs, TIME_EXCHANGE.maxLeaderPaceMs));
+    return chainSpacingMs(this.leaderPaceMs, this.opts.exchangeHz ?? TIME_EXCHANGE.steadyHz);
   }
 
   private requestTime(chainLeft = CHAIN_LENGTH - 1): void {

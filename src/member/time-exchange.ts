@@ -25,3 +25,11 @@ export const TIME_EXCHANGE = Object.freeze({
   /** a status report to the leader this often, ms */
   statusIntervalMs: 1000,
 });
+
+/**
+ * ms between chains after the burst: the member's own rate (`ownHz`), or the slower pace its
+ * leader asked for (`leaderPaceMs`, 0: none), never slower than maxLeaderPaceMs.
+ */
+export function chainSpacingMs(leaderPaceMs: number, ownHz: number = TIME_EXCHANGE.steadyHz): number {
+  return Math.max(1000 / ownHz, Math.min(leaderPaceMs, TIME_EXCHANGE.maxLeaderPaceMs));
+}
