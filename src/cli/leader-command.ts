@@ -24,7 +24,7 @@ import { TRANSFER } from '../protocol/file-transfer.js';
 import { WebServer } from '../web/web-server.js';
 import { webToken } from '../web/token.js';
 import { qrForLog } from '../leader/ui/qr.js';
-import { FirstFrame } from '../leader/ui/first-frame.js';
+import type { FirstFrame } from '../leader/ui/first-frame.js';
 import { loadLeaderUi } from '../leader/ui/load-ui.js';
 import type { ProgressView } from '../playlist/progress.js';
 import { terminalUiWanted } from './terminal-ui.js';
@@ -260,20 +260,16 @@ function resolvePartySecret(o: LeaderCommandOptions, stateDir: string, log: Logg
 const FIRST_FRAME_EVERY_MS = 250;
 
 /**
- * Runs the leader until it is quit. `frame`: the plain first frame, when the caller drew it
- * before this module loaded (main.ts does, so that it shows before the leader's code loads).
+ * Runs the leader until it is quit. `frame`: the plain first frame the caller drew when the UI is
+ * wanted (main.ts draws it before this module loads, so that it shows before the leader's code).
  */
-export async function runLeader(o: LeaderCommandOptions, frame: FirstFrame | null = null): Promise<void> {
+export async function runLeader(o: LeaderCommandOptions, frame: FirstFrame | null): Promise<void> {
   const withUi = terminalUiWanted(o.ui);
   // React's development build (chosen when NODE_ENV is unset) checks every render and costs the
   // UI several times the CPU: the production build unless asked otherwise (the bundle has it
   // built in). The UI loads while the leader starts; until it can draw, a plain frame shows the
   // header and the scan's progress.
   if (withUi) process.env.NODE_ENV ??= 'production';
-  if (withUi && !frame) {
-    frame = new FirstFrame();
-    frame.start();
-  }
   const uiModule = withUi ? loadLeaderUi() : null;
   uiModule?.catch(() => {});
   const logs = withUi ? new (await import('../leader/ui/log-buffer.js')).LogBuffer() : null;

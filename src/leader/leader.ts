@@ -184,7 +184,7 @@ export class Leader {
   private pendingAdoption: MemberSession | null = null;
   private resumeTried = false;
 
-  /** Every change of the timeline goes through here, so the saved party is never behind. */
+  /** A change of the timeline, saved at once (command() alone sends to the members first, then saves): the saved party is never behind. */
   private setTimeline(t: Timeline, stopped = false): void {
     this.timeline = t;
     this.saveParty(stopped);
