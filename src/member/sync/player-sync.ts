@@ -88,8 +88,10 @@ export class PlayerSync {
   private readonly arming: StartArming;
   private readonly signalPlayback: SignalPlayback;
   private readonly probe: StartProbe;
-  /** the start latency has not been measured on this player yet */
+  /** the start latency has not been measured (fully) on this player yet */
   private probePending = false;
+  /** the start probe is running */
+  private probing = false;
 
   constructor(private readonly opts: PlayerSyncOptions) {
     this.t = { ...DEFAULT_SYNC_TUNABLES, ...opts.tunables };
@@ -150,8 +152,9 @@ export class PlayerSync {
 
   setTimeline(timeline: Timeline): void {
     if (!this.history.add(timeline)) return;
-    // A new command cancels whatever was being prepared for an older one.
-    this.abort?.abort();
+    // A new command cancels whatever was being prepared for an older one; the start probe goes on
+    // while the command leaves it time (it looks again before each round).
+    if (!this.probing || !this.probeMayRun()) this.abort?.abort();
     this.poke();
   }
 
@@ -227,12 +230,16 @@ export class PlayerSync {
   private async tick(): Promise<void> {
     if (this.busy || !this.player || this.stopped) return;
     const clock = this.opts.clock();
-    if (!clock || this.tracks.length === 0) return;
     if (this.time.now() < this.retryAfterMs) return;
+    // The start probe needs neither the clock nor the playlist: it runs as soon as the player is
+    // ready, while the member is still joining, so that it is done before the first command.
+    const probe = this.probePending && this.opts.startProbe && !this.pendingSignal && this.probeMayRun() ? this.opts.startProbe : null;
+    if (!probe && (!clock || this.tracks.length === 0)) return;
     this.busy = true;
     const player = this.player;
     try {
-      await this.step(player, clock);
+      if (probe) await this.runProbe(player, probe);
+      else await this.step(player, clock!);
     } catch (e) {
       if (this.player === player && !this.stopped) {
         this.opts.log.warn(`player: ${(e as Error).message}`);
@@ -265,13 +272,6 @@ export class PlayerSync {
     this.history.prune(t);
     const upcoming = this.history.upcoming(t);
     const current = this.history.effective(t);
-    if (this.probePending) {
-      // Only while nothing is to be heard for a while; a start that comes first teaches the lead itself.
-      const startsSoon = (upcoming && upcoming.at - t < this.t.probeBudgetMs) || (current && current.state !== 'stopped');
-      this.probePending = false;
-      if (!startsSoon && this.opts.startProbe) return this.runProbe(player, this.opts.startProbe);
-    }
-
     if (upcoming) {
       const leadMs = upcoming.at - t;
       const audible = this.phase === 'playing';
@@ -355,12 +355,34 @@ export class PlayerSync {
     const abort = new AbortController();
     this.abort = abort;
     this.queue.clear();
+    this.probing = true;
     try {
-      await this.probe.run(player, this.follower.lead, this.follower.blocks, file, abort.signal);
+      const r = await this.probe.run(player, this.follower.lead, this.follower.blocks, file, abort.signal, () => this.probeMayRun());
+      // Cut short by a start: the rest is measured the next time nothing is to be heard for a while.
+      this.probePending = r.cutShort;
     } finally {
+      this.probing = false;
       this.queue.clear();
-      this.phase = 'idle';
+      this.phase = this.player ? 'idle' : 'down';
     }
+  }
+
+  /**
+   * Whether the start probe may begin a round now: nothing is to be heard (no timeline playing or
+   * paused in force) and no start is due before one more round and the arming for it. Without a
+   * clock estimate yet, timelines cannot be placed in time: only a stopped party leaves it room.
+   */
+  private probeMayRun(): boolean {
+    const clock = this.opts.clock();
+    if (!clock) {
+      const latest = this.history.latest();
+      return latest === null || latest.state === 'stopped';
+    }
+    const t = this.target(clock.toShared(this.time.now()));
+    const current = this.history.effective(t);
+    if (current && current.state !== 'stopped') return false;
+    const upcoming = this.history.upcoming(t);
+    return !upcoming || upcoming.at - t > this.arming.prepareMs() + this.t.probeRoundMs;
   }
 
   /** Whether `next` puts the playhead where the timeline in force already would at its instant. */

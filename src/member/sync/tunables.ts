@@ -53,8 +53,14 @@ export interface SyncTunables {
   leadGain: number;
 
   // ---- probing the start latency before the first start (start-probe.ts)
-  /** Rounds of unpause-and-measure on silence (the first sets the lead, later ones refine it; six give the block grid four starts to agree on). */
+  /** Rounds of unpause-and-measure on silence to be timed (the first sets the lead, later ones refine it; six give the block grid four starts to agree on with two to spare). */
   probeRounds: number;
+  /** Rounds begun at most: a round whose readings were all slow is tried again, but a probe on a starved host still ends (~12 × 0.25 s). */
+  probeMaxAttempts: number;
+  /** Each round begins after a random pause of up to this, ms: members started together on one host would otherwise load and read in lockstep. */
+  probeSpacingMs: number;
+  /** Time one round may take, ms (load, unpause, readings; ~0.15–0.3 s measured): no round begins unless a start leaves this plus the arming time. */
+  probeRoundMs: number;
   /** Position in the silent file each round starts from, s (past any decoder start-up). */
   probePositionSec: number;
   /** First reading this long after the unpause, ms (the output reports a position once it runs). */
@@ -63,8 +69,6 @@ export interface SyncTunables {
   probeReadingGapMs: number;
   /** Readings tried per round for three good ones. */
   probeReadingsPerRound: number;
-  /** No probe when a start is due within this, ms (the probe takes ~6 × 150 ms plus loading). */
-  probeBudgetMs: number;
 
   // ---- starting on the output's block grid (output-blocks.ts)
   /** The block a grid-driven output mixes at a time, ms (PulseAudio's null/remap sinks: 10 ms at their default latency). */
@@ -134,11 +138,13 @@ export const DEFAULT_SYNC_TUNABLES: Readonly<SyncTunables> = Object.freeze({
   leadGain: 0.5,
 
   probeRounds: 6,
+  probeMaxAttempts: 12,
+  probeSpacingMs: 40,
+  probeRoundMs: 400,
   probePositionSec: 0.1,
   probeReadAfterMs: 40,
   probeReadingGapMs: 5,
   probeReadingsPerRound: 12,
-  probeBudgetMs: 2000,
 
   outputBlockMs: 10,
   blockToleranceMs: 1,

@@ -16,7 +16,8 @@ export interface FakePlayerOptions {
   outputBlockMs?: number;
   blockPhaseMs?: number;
   armMs?: number;
-  rttMs?: number;
+  /** each reading's IPC round trip, ms (a function: per reading, e.g. slow while the host is busy) */
+  rttMs?: number | ((player: FakePlayer) => number);
   /** the player's own clock rate error: 1e-4 plays 100 ppm fast */
   driftRatio?: number;
 }
@@ -173,7 +174,8 @@ export class FakePlayer implements Player {
     if (this.dead) throw new Error('player is dead');
     this.advanceEntries();
     if (this.entry < 0 || this.now() < this.anchorMs) throw new Error('no position');
-    return { positionSec: this.rawPosition(), localMs: localMs(this.now()), rttMs: this.o.rttMs ?? 0.3 };
+    const rtt = this.o.rttMs;
+    return { positionSec: this.rawPosition(), localMs: localMs(this.now()), rttMs: typeof rtt === 'function' ? rtt(this) : (rtt ?? 0.3) };
   }
 
   whenEnded(timeoutMs: number): Promise<void> {

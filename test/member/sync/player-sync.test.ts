@@ -28,8 +28,9 @@ const fakeTime: SyncTime = {
   waitUntil: (localMs, signal) =>
     new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(new Error('aborted'));
-      const id = setTimeout(resolve, Math.max(0, localMs - Date.now()));
-      signal?.addEventListener('abort', () => (clearTimeout(id), reject(new Error('aborted'))), { once: true });
+      const onAbort = () => (clearTimeout(id), reject(new Error('aborted')));
+      const id = setTimeout(() => (signal?.removeEventListener('abort', onAbort), resolve(undefined)), Math.max(0, localMs - Date.now()));
+      signal?.addEventListener('abort', onAbort, { once: true });
     }),
   sleep: (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms))),
 };
@@ -40,14 +41,14 @@ const pathOf = (i: number) => `/music/${i}.ogg`;
 
 const SILENCE = { path: '/tmp/silence.wav', durationSec: 1 };
 
-function setup(player: Partial<FakePlayerOptions> = {}, missing: number[] = [], probe = false) {
+function setup(player: Partial<FakePlayerOptions> = {}, missing: number[] = [], probe = false, clockReady: () => boolean = () => true) {
   missing = [...missing];
   const durations = new Map([...tracks.map((t, i) => [pathOf(i), t.durationSec] as const), [SILENCE.path, SILENCE.durationSec]]);
   const host = new FakePlayerHost(() => new FakePlayer({ durations, startLatencyMs: 12, armMs: 30, ...player }));
   const readings: SyncReading[] = [];
   const sync = new PlayerSync({
     player: host,
-    clock: () => clock,
+    clock: () => (clockReady() ? clock : null),
     files: { file: (i) => (missing.includes(i) ? { status: 'missing', absPath: null, detail: '' } : { status: 'ok', absPath: pathOf(i), detail: '' }) },
     log: silentLogger,
     latencyOffsetMs: 0,
@@ -180,6 +181,89 @@ describe('PlayerSync with a fake player', () => {
     expect(loads[0]!.args[1] as number).toBeGreaterThanOrEqual(0);
     expect(loads[0]!.args[1] as number).toBeLessThan(0.01);
     sync.stop();
+  });
+
+  /** Starts at instants of different grid phases, `aheadMs` after each command; the first reading's error of each, ms. */
+  async function firstErrorsOfStarts(sync: PlayerSync, readings: SyncReading[], n: number, aheadMs: number): Promise<number[]> {
+    const errors: number[] = [];
+    for (let k = 0; k < n; k++) {
+      const t = timeline('playing', k % 3, 1 + 0.1 * k, sharedNow() + aheadMs + 3.3 * k);
+      const before = readings.length;
+      sync.setTimeline(t);
+      await vi.advanceTimersByTimeAsync(aheadMs + 700);
+      const first = readings.slice(before).find((r) => r.trackIndex === t.trackIndex);
+      expect(first).toBeDefined();
+      errors.push(first!.errorMs);
+    }
+    return errors;
+  }
+  const silenceLoads = (p: FakePlayer) => p.calls.filter((c) => c.call === 'load' && c.args[0] === SILENCE.path).length;
+
+  it('times every probe round it needs: rounds whose readings were all slow are tried again, and the grid is found', async () => {
+    // Rounds 1, 3 and 5 see only slow round trips (a busy host): they time nothing. Timing just
+    // the other three would leave too few starts for the grid.
+    const slowRound = (p: FakePlayer) => [1, 3, 5].includes(silenceLoads(p)) && p.playing() === SILENCE.path;
+    const { host, sync, readings } = setup({ outputBlockMs: 10, blockPhaseMs: 6.1, startLatencyMs: 12, rttMs: (p) => (slowRound(p) ? 5 : 0.3) }, [], true);
+    await vi.advanceTimersByTimeAsync(2500);
+    const p = host.current!;
+    expect(silenceLoads(p)).toBe(DEFAULT_SYNC_TUNABLES.probeRounds + 3);
+    expect(silenceLoads(p)).toBeLessThanOrEqual(DEFAULT_SYNC_TUNABLES.probeMaxAttempts);
+    for (const e of await firstErrorsOfStarts(sync, readings, 4, 700)) expect(Math.abs(e)).toBeLessThan(0.5);
+    sync.stop();
+  });
+
+  it('gives up after probeMaxAttempts rounds when every reading is slow', async () => {
+    const { host, sync } = setup({ rttMs: 5 }, [], true);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(silenceLoads(host.current!)).toBe(DEFAULT_SYNC_TUNABLES.probeMaxAttempts);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(silenceLoads(host.current!)).toBe(DEFAULT_SYNC_TUNABLES.probeMaxAttempts);
+    sync.stop();
+  });
+
+  it('probes while still joining (no clock estimate yet), so a PLAY right after joining is on the grid', async () => {
+    // A member gets its first command half a second after its clock estimate is ready: too soon to
+    // probe then, but the player was ready long before.
+    let ready = false;
+    const { host, sync, readings } = setup({ outputBlockMs: 10, blockPhaseMs: 2.4, startLatencyMs: 12 }, [], true, () => ready);
+    await vi.advanceTimersByTimeAsync(1600);
+    ready = true;
+    const errors = await firstErrorsOfStarts(sync, readings, 3, 500);
+    expect(silenceLoads(host.current!)).toBe(DEFAULT_SYNC_TUNABLES.probeRounds);
+    for (const e of errors) expect(Math.abs(e)).toBeLessThan(0.5);
+    sync.stop();
+  });
+
+  it('goes on probing when a command leaves time; a start too near cuts it short, and the rest is probed when idle again', async () => {
+    const { host, sync } = setup({ outputBlockMs: 10, blockPhaseMs: 8.8, startLatencyMs: 12 }, [], true);
+    await vi.advanceTimersByTimeAsync(150);
+    // The party's (stopped) timeline as a member hears it on joining, and a start 3 s ahead.
+    sync.setTimeline(timeline('stopped', 0, 0, sharedNow() - 1000));
+    const far = timeline('playing', 0, 0, sharedNow() + 3000);
+    sync.setTimeline(far);
+    await vi.advanceTimersByTimeAsync(2000);
+    const p = host.current!;
+    expect(silenceLoads(p)).toBe(DEFAULT_SYNC_TUNABLES.probeRounds);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(sync.status().playerState).toBe('playing');
+    sync.stop();
+
+    // A fresh member whose probe is interrupted by a start 300 ms ahead: the start wins…
+    const b = setup({ outputBlockMs: 10, blockPhaseMs: 8.8, startLatencyMs: 12 }, [], true);
+    await vi.advanceTimersByTimeAsync(150);
+    const near = timeline('playing', 0, 0, sharedNow() + 300);
+    b.sync.setTimeline(near);
+    await vi.advanceTimersByTimeAsync(1000);
+    const q = b.host.current!;
+    const cut = silenceLoads(q);
+    expect(cut).toBeLessThan(DEFAULT_SYNC_TUNABLES.probeRounds);
+    expect(b.sync.status().playerState).toBe('playing');
+    // …and once the party stops, the rounds still missing are probed.
+    b.sync.setTimeline(timeline('stopped', 0, 0, sharedNow() + 200));
+    await vi.advanceTimersByTimeAsync(2500);
+    expect(silenceLoads(q)).toBeGreaterThanOrEqual(DEFAULT_SYNC_TUNABLES.probeRounds);
+    expect(q.calls.at(-1)!.call).toBe('stop');
+    b.sync.stop();
   });
 
   it('does not probe when a start is due at once (the start teaches the lead itself)', async () => {
