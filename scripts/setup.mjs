@@ -58,6 +58,12 @@ if (missing.length > 0) {
 say('building');
 run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
 run(process.execPath, [join(root, 'scripts', 'bundle-ui.mjs')]);
+if (forTests) {
+  // The tests are type-checked too (the build covers src/ and bench/ only): a test that no longer
+  // matches the types it exercises fails here, not by surprise at run time.
+  say('type-checking the tests');
+  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.typecheck.json']);
+}
 try {
   say(`ready (${execFileSync('mpv', ['--version']).toString().split('\n')[0]})`);
 } catch {

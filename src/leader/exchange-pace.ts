@@ -13,7 +13,14 @@
  * exchanges over a 300 s window (clock/offset-estimator.ts), and a chain every 2 s still gives it
  * 150 points; drift of a crystal moves the offset by well under a microsecond in 2 s.
  */
-export const EXCHANGE_PACE = Object.freeze({
+export interface ExchangePaceTunables {
+  chainsPerSec: number;
+  memberSpacingMs: number;
+  stepMs: number;
+  maxMs: number;
+}
+
+export const EXCHANGE_PACE: Readonly<ExchangePaceTunables> = Object.freeze({
   /** chains a second the leader answers in total, all members together (×4 exchanges each) */
   chainsPerSec: 500,
   /** the member's own spacing between chains (2 Hz): below it no pace is sent */
@@ -28,7 +35,7 @@ export const EXCHANGE_PACE = Object.freeze({
 });
 
 /** The spacing between a member's chains the leader asks for with `peers` connected, or null: none. */
-export function exchangePaceMs(peers: number, pace = EXCHANGE_PACE): number | null {
+export function exchangePaceMs(peers: number, pace: Readonly<ExchangePaceTunables> = EXCHANGE_PACE): number | null {
   const even = (peers / pace.chainsPerSec) * 1000;
   if (even <= pace.memberSpacingMs) return null;
   return Math.min(pace.maxMs, Math.ceil(even / pace.stepMs) * pace.stepMs);

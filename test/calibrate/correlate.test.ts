@@ -42,7 +42,7 @@ function rms(x: Float32Array | Float64Array, from = 0, to = x.length): number {
 }
 
 /** The sweep rendered analytically so that its first sample lands at (fractional) `delay` samples. */
-function sweepAt(total: number, delay: number, gain = 1, out = new Float64Array(total)): Float64Array {
+function sweepAt(total: number, delay: number, gain = 1, out: Float64Array = new Float64Array(total)): Float64Array {
   const first = Math.max(0, Math.floor(delay));
   const last = Math.min(total - 1, Math.ceil(delay + L));
   for (let i = first; i <= last; i++) out[i]! += gain * sweepValueAt(SPEC, (i - delay) / FS);

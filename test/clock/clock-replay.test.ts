@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { localMs } from '../../src/clock/time.js';
 import { ascending, percentile } from '../../bench/stats.js';
 import { OffsetEstimator, type ClockSample } from '../../src/clock/offset-estimator.js';
 
@@ -40,10 +41,10 @@ function replay(samples: ClockSample[], skewPpm = 0, offsetMs = 0): Errors {
   let next = samples[0]!.t4;
   samples.forEach((s, i) => {
     est.addSample({ t1: s.t1, t2: leader(s.t2), t3: leader(s.t3), t4: s.t4 });
-    if (est.isReady) out.atSamples.push({ err: Math.abs(est.toShared(s.t4) - leader(s.t4)), bound: est.errorBoundMs });
+    if (est.isReady) out.atSamples.push({ err: Math.abs(est.toShared(localMs(s.t4)) - leader(s.t4)), bound: est.errorBoundMs });
     const until = i + 1 < samples.length ? samples[i + 1]!.t4 : s.t4;
     for (; next < until; next += 100) {
-      if (est.isReady) out.grid.push({ sinceS: (next - origin) / 1000, err: Math.abs(est.toShared(next) - leader(next)) });
+      if (est.isReady) out.grid.push({ sinceS: (next - origin) / 1000, err: Math.abs(est.toShared(localMs(next)) - leader(next)) });
     }
   });
   return out;
@@ -131,7 +132,7 @@ describe('OffsetEstimator on recorded exchanges', () => {
       t += 500;
     }
     expect(est.sampleCount).toBe(10);
-    expect(Math.abs(est.toShared(t) - t)).toBeLessThan(1e-6);
+    expect(Math.abs(est.toShared(localMs(t)) - t)).toBeLessThan(1e-6);
     expect(est.rttMs).toBeCloseTo(0.06, 6);
     expect(est.skewPpm).toBe(0);
   });

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { localMs, sharedMs } from '../../src/clock/time.js';
 import { NtpClock, parseNtpServer, type NtpClockOptions } from '../../src/clock/ntp-clock.js';
 import { NtpError, type NtpExchange, type SntpQueryOptions } from '../../src/clock/sntp-client.js';
 import { seededRandom } from '../../bench/seeded-random.js';
@@ -165,7 +166,7 @@ describe('NtpClock (simulated server)', () => {
     expect(clock.rttMs).toBe(Infinity);
     expect(clock.lastSyncAgeMs).toBeNull();
     expect(() => clock.nowUtcMs()).toThrow(/not synchronised with ntp\.example:123 yet/);
-    expect(() => clock.toLocal(0)).toThrow(/await start/);
+    expect(() => clock.toLocal(sharedMs(0))).toThrow(/await start/);
   });
 
   it('first sync: one burst, then UTC to within the error bound, on the monotonic clock', async () => {
@@ -247,7 +248,7 @@ describe('NtpClock (simulated server)', () => {
     const l0 = world.local();
     for (const dl of [-50_000, -1000, -0.5, 0, 0.5, 1000, 10_000, 24_000, 26_000, 100_000, 1e7]) {
       const l = l0 + dl;
-      expect(Math.abs(clock.toLocal(clock.toShared(l)) - l), `dl=${dl}`).toBeLessThan(5e-4); // UTC ms ~1.8e12: a double resolves 0.24 µs
+      expect(Math.abs(clock.toLocal(clock.toShared(localMs(l))) - l), `dl=${dl}`).toBeLessThan(5e-4); // UTC ms ~1.8e12: a double resolves 0.24 µs
     }
     clock.stop();
   });

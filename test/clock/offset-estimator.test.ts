@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { localMs, sharedMs } from '../../src/clock/time.js';
 import { OffsetEstimator } from '../../src/clock/offset-estimator.js';
 import type { OffsetEstimatorOptions } from '../../src/clock/offset-estimator.js';
 import { seededRandom } from '../../bench/seeded-random.js';
@@ -101,7 +102,7 @@ describe('OffsetEstimator', () => {
     expect(Math.abs(errorAt(est, world, last))).toBeLessThan(0.05);
     // 10 s after the last sample, extrapolating with the fitted skew.
     const later = last + 10_000;
-    expect(Math.abs(est.toShared(later) - world.shared(later))).toBeLessThan(0.05);
+    expect(Math.abs(est.toShared(localMs(later)) - world.shared(later))).toBeLessThan(0.05);
   });
 
   it('recovers −100 ppm skew within a few ppm under jitter after a few minutes', () => {
@@ -240,10 +241,10 @@ describe('OffsetEstimator', () => {
     const est = new OffsetEstimator();
     const last = feed(est, world, 60, jittered(5, 0.25, 0.5));
     for (const x of [last, last + 1234.5678, last - 100_000, last + 86_400_000]) {
-      expect(Math.abs(est.toLocal(est.toShared(x)) - x)).toBeLessThan(1e-6);
+      expect(Math.abs(est.toLocal(est.toShared(localMs(x))) - x)).toBeLessThan(1e-6);
     }
     const s = world.shared(last);
-    expect(Math.abs(est.toShared(est.toLocal(s)) - s)).toBeLessThan(1e-6);
+    expect(Math.abs(est.toShared(est.toLocal(sharedMs(s))) - s)).toBeLessThan(1e-6);
   });
 
   it('rejects samples with a negative or NaN round trip, and resets', () => {
@@ -253,7 +254,7 @@ describe('OffsetEstimator', () => {
     expect(est.sampleCount).toBe(0);
     expect(est.offsetMs).toBe(0);
     expect(est.errorBoundMs).toBe(Infinity);
-    expect(est.toShared(5)).toBe(5);
+    expect(est.toShared(localMs(5))).toBe(5);
     est.addSample({ t1: 10, t2: 100, t3: 100.5, t4: 11 });
     expect(est.sampleCount).toBe(1);
     expect(est.offsetMs).toBeCloseTo(89.75, 9);

@@ -16,7 +16,7 @@ const BOUND_MS = 20;
 describe('three members in sync', () => {
   const cluster = new Cluster('syncplay-sync');
   let members: MemberHandle[] = [];
-  let tracks: Track[] = [];
+  let tracks: readonly Track[] = [];
 
   beforeAll(async () => {
     await cluster.startLeader();

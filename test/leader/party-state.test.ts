@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { sharedMs, wallMs } from '../../src/clock/time.js';
 import { PartyStateStore, RESUME_AFTER_STOP_MS, playlistDigest, resumeFrom, type PartyState } from '../../src/leader/party-state.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { seededShuffle } from '../../src/playlist/shuffle.js';
@@ -9,9 +10,13 @@ import type { Track } from '../../src/protocol/index.js';
 
 const tracks: Track[] = [1, 2, 3, 4].map((i) => ({ path: `t${i}.ogg`, hash: String(i).repeat(64), durationSec: 100, title: `T${i}` }));
 const digest = playlistDigest(tracks);
-const playing = { seq: 4, state: 'playing' as const, trackIndex: 1, positionSec: 10, at: 50_000, repeat: 'off' as const, playlistVersion: 1 };
-const saved = (over: Partial<PartyState> = {}): PartyState => ({ version: 1, playlistDigest: digest, shuffleSeed: null, clockKind: 'monotonic', bootId: 'boot-1', timeline: playing, savedAtWallMs: 1_000_000, savedAtSharedMs: 60_000, stopped: false, ...over });
-const now = (over: Partial<Parameters<typeof resumeFrom>[1]> = {}) => ({ digest, clockKind: 'monotonic' as const, bootId: 'boot-1', wallMs: 1_005_000, sharedMs: 65_000, ...over });
+const playing = { seq: 4, state: 'playing' as const, trackIndex: 1, positionSec: 10, at: sharedMs(50_000), repeat: 'off' as const, playlistVersion: 1 };
+const saved = (over: Partial<PartyState> = {}): PartyState => ({ version: 1, playlistDigest: digest, shuffleSeed: null, clockKind: 'monotonic', bootId: 'boot-1', timeline: playing, savedAtWallMs: wallMs(1_000_000), savedAtSharedMs: sharedMs(60_000), stopped: false, ...over });
+/** What the restarted leader knows; instants as plain numbers (wall, shared). */
+const now = (over: Partial<{ digest: string; clockKind: 'monotonic' | 'utc'; bootId: string | null; wallMs: number; sharedMs: number }> = {}): Parameters<typeof resumeFrom>[1] => {
+  const n = { digest, clockKind: 'monotonic' as const, bootId: 'boot-1', wallMs: 1_005_000, sharedMs: 65_000, ...over };
+  return { ...n, wallMs: wallMs(n.wallMs), sharedMs: sharedMs(n.sharedMs) };
+};
 
 describe('party state: what a restarted leader resumes', () => {
   it('the same timeline, untouched, on the same clock and playlist', () => {

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { PREV_RESTART_THRESHOLD_SEC, applyCommand, normalizeTimeline, type Command, type CommandResult } from '../../src/leader/timeline-commands.js';
+import { sharedMs } from '../../src/clock/time.js';
+import { PREV_RESTART_THRESHOLD_SEC, applyCommand as applyCommandAt, normalizeTimeline as normalizeTimelineAt, type Command, type CommandResult } from '../../src/leader/timeline-commands.js';
 import { TimelineHistory, playheadAt, type Timeline, type Track } from '../../src/protocol/index.js';
+
+// The tests state shared-clock instants as plain numbers.
+const applyCommand = (current: Timeline, list: readonly Track[], command: Command, at: number): CommandResult => applyCommandAt(current, list, command, sharedMs(at));
+const normalizeTimeline = (current: Timeline, list: readonly Track[], now: number): Timeline => normalizeTimelineAt(current, list, sharedMs(now));
 
 function track(i: number, durationSec: number): Track {
   return { path: `t${i}.mp3`, hash: i.toString(16).padStart(64, '0'), durationSec, title: `Track ${i}` };
@@ -8,7 +13,7 @@ function track(i: number, durationSec: number): Track {
 
 const tracks: Track[] = [track(1, 10), track(2, 20), track(3, 5)];
 
-function tl(partial: Partial<Timeline>): Timeline {
+function tl(partial: Partial<Omit<Timeline, 'at'>> & { at?: number }): Timeline {
   // repeat 'off': the playlist plays once through (the default)
   const base = { seq: 4, state: 'playing', trackIndex: 0, positionSec: 0, at: 1000, repeat: 'off' };
   return { ...base, ...partial } as Timeline;

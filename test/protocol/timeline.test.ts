@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { sharedMs } from '../../src/clock/time.js';
 import { TimelineHistory, playheadAt, trackStartsAt, type Timeline } from '../../src/protocol/index.js';
 
 const tracks = [{ durationSec: 10 }, { durationSec: 20 }, { durationSec: 5 }];
 
-function tl(partial: Partial<Timeline>): Timeline {
+function tl(partial: Partial<Omit<Timeline, 'at'>> & { at?: number }): Timeline {
   // repeat 'off': the playlist plays once through (the default)
   const base = { seq: 1, state: 'playing', trackIndex: 0, positionSec: 0, at: 1000, repeat: 'off' };
   return { ...base, ...partial } as Timeline;
@@ -128,8 +129,8 @@ describe('trackStartsAt', () => {
 describe('TimelineHistory', () => {
   it('starts empty', () => {
     const h = new TimelineHistory();
-    expect(h.effective(0)).toBeNull();
-    expect(h.upcoming(0)).toBeNull();
+    expect(h.effective(sharedMs(0))).toBeNull();
+    expect(h.upcoming(sharedMs(0))).toBeNull();
     expect(h.latest()).toBeNull();
   });
 
@@ -139,13 +140,13 @@ describe('TimelineHistory', () => {
     const b = tl({ seq: 2, at: 2000, state: 'paused' });
     expect(h.add(a)).toBe(true);
     expect(h.add(b)).toBe(true);
-    expect(h.effective(999)).toBeNull();
-    expect(h.upcoming(999)).toBe(a);
-    expect(h.effective(1000)).toBe(a);
-    expect(h.effective(1999.9)).toBe(a);
-    expect(h.upcoming(1500)).toBe(b);
-    expect(h.effective(2000)).toBe(b);
-    expect(h.upcoming(2000)).toBeNull();
+    expect(h.effective(sharedMs(999))).toBeNull();
+    expect(h.upcoming(sharedMs(999))).toBe(a);
+    expect(h.effective(sharedMs(1000))).toBe(a);
+    expect(h.effective(sharedMs(1999.9))).toBe(a);
+    expect(h.upcoming(sharedMs(1500))).toBe(b);
+    expect(h.effective(sharedMs(2000))).toBe(b);
+    expect(h.upcoming(sharedMs(2000))).toBeNull();
     expect(h.latest()).toBe(b);
   });
 
@@ -158,7 +159,7 @@ describe('TimelineHistory', () => {
     expect(h.add({ ...c })).toBe(false);
     expect(h.add(tl({ seq: 2, at: 2500 }))).toBe(false); // older than the newest, newer than the oldest
     expect(h.add({ ...a })).toBe(false);
-    expect(h.effective(2600)).toBe(a);
+    expect(h.effective(sharedMs(2600))).toBe(a);
     expect(h.latest()).toBe(c);
   });
 
@@ -170,9 +171,9 @@ describe('TimelineHistory', () => {
     h.add(a);
     h.add(b);
     expect(h.add(c)).toBe(true);
-    expect(h.upcoming(2000)).toBe(c);
-    expect(h.effective(4000)).toBe(c);
-    expect(h.effective(6000)).toBe(c); // b is gone
+    expect(h.upcoming(sharedMs(2000))).toBe(c);
+    expect(h.effective(sharedMs(4000))).toBe(c);
+    expect(h.effective(sharedMs(6000))).toBe(c); // b is gone
     expect(h.latest()).toBe(c);
   });
 
@@ -182,8 +183,8 @@ describe('TimelineHistory', () => {
     h.add(tl({ seq: 2, at: 5000, state: 'paused' }));
     const c = tl({ seq: 3, at: 5000, state: 'stopped' });
     h.add(c);
-    expect(h.effective(5000)).toBe(c);
-    expect(h.upcoming(1000)).toBe(c);
+    expect(h.effective(sharedMs(5000))).toBe(c);
+    expect(h.upcoming(sharedMs(1000))).toBe(c);
   });
 
   it('a newer command with a later instant keeps the earlier announcement', () => {
@@ -194,9 +195,9 @@ describe('TimelineHistory', () => {
     h.add(a);
     h.add(b);
     h.add(c);
-    expect(h.effective(5500)).toBe(b);
-    expect(h.upcoming(5500)).toBe(c);
-    expect(h.upcoming(2000)).toBe(b);
+    expect(h.effective(sharedMs(5500))).toBe(b);
+    expect(h.upcoming(sharedMs(5500))).toBe(c);
+    expect(h.upcoming(sharedMs(2000))).toBe(b);
   });
 
   it('prune forgets superseded timelines but keeps the effective and upcoming ones', () => {
@@ -207,15 +208,15 @@ describe('TimelineHistory', () => {
     h.add(a);
     h.add(b);
     h.add(c);
-    h.prune(2500);
-    expect(h.effective(2500)).toBe(b);
-    expect(h.upcoming(2500)).toBe(c);
-    expect(h.effective(1500)).toBeNull(); // a is forgotten
-    h.prune(500); // nothing effective at 500: nothing to forget
-    expect(h.effective(2500)).toBe(b);
-    h.prune(10_000);
-    expect(h.effective(10_000)).toBe(c);
-    expect(h.effective(2500)).toBeNull();
+    h.prune(sharedMs(2500));
+    expect(h.effective(sharedMs(2500))).toBe(b);
+    expect(h.upcoming(sharedMs(2500))).toBe(c);
+    expect(h.effective(sharedMs(1500))).toBeNull(); // a is forgotten
+    h.prune(sharedMs(500)); // nothing effective at 500: nothing to forget
+    expect(h.effective(sharedMs(2500))).toBe(b);
+    h.prune(sharedMs(10_000));
+    expect(h.effective(sharedMs(10_000))).toBe(c);
+    expect(h.effective(sharedMs(2500))).toBeNull();
     expect(h.latest()).toBe(c);
   });
 
@@ -226,19 +227,19 @@ describe('TimelineHistory', () => {
     const fresh = tl({ seq: 0, state: 'stopped', at: 50 });
     expect(h.add(fresh)).toBe(true);
     expect(h.latest()).toBe(fresh);
-    expect(h.effective(1_005_000)).toBe(fresh);
-    expect(h.upcoming(100)).toBeNull();
+    expect(h.effective(sharedMs(1_005_000))).toBe(fresh);
+    expect(h.upcoming(sharedMs(100))).toBeNull();
     // and it goes on normally from there
     const next = tl({ seq: 1, at: 200 });
     expect(h.add(next)).toBe(true);
-    expect(h.effective(300)).toBe(next);
+    expect(h.effective(sharedMs(300))).toBe(next);
   });
 
   it('after pruning, a restarted leader with a small but non-zero seq is still accepted', () => {
     const h = new TimelineHistory();
     h.add(tl({ seq: 4, at: 1000 }));
     h.add(tl({ seq: 9, at: 2000 }));
-    h.prune(3000);
+    h.prune(sharedMs(3000));
     const restarted = tl({ seq: 2, at: 10 });
     expect(h.add(restarted)).toBe(true);
     expect(h.latest()).toBe(restarted);

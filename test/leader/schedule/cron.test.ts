@@ -4,11 +4,12 @@
  */
 import cron from 'node-cron';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { wallMs, type WallMs } from '../../../src/clock/time.js';
 import { nextOccurrence, parseCron, parseTimeOfDay } from '../../../src/leader/schedule/cron.js';
 import { formatDuration, formatWall, resolveTimeZone, zonedToUtc } from '../../../src/leader/schedule/time-zone.js';
 import { validateScheduleOptions } from '../../../src/leader/schedule/party-scheduler.js';
 
-const utc = (iso: string): number => Date.parse(iso);
+const utc = (iso: string): WallMs => wallMs(Date.parse(iso));
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 function chain(spec: ReturnType<typeof parseCron>, fromIso: string, tz: string, n: number): string[] {

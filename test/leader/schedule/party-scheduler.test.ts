@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Logger } from '../../../src/log/logger.js';
+import { sharedMs, wallMs } from '../../../src/clock/time.js';
 import type { Command } from '../../../src/leader/timeline-commands.js';
 import { MAX_TIMEOUT_MS, PartyScheduler, type IssueResult, type PartySchedulerOptions, type Timers } from '../../../src/leader/schedule/party-scheduler.js';
 
@@ -93,8 +94,8 @@ function setup(clock: FakeClock, o: Partial<PartySchedulerOptions>, result: (c: 
   const { log, lines } = logCapture();
   const scheduler = new PartyScheduler({
     tz: 'UTC',
-    wallNow: () => clock.wall,
-    sharedNow: () => clock.shared,
+    wallNow: () => wallMs(clock.wall),
+    sharedNow: () => sharedMs(clock.shared),
     timers: clock,
     issue: (command, at) => {
       issued.push({ command, at, wall: clock.wall, shared: clock.shared });
@@ -363,7 +364,7 @@ describe('PartyScheduler', () => {
         startAt: '17:40',
         tz: 'UTC',
         leadMs: 5000,
-        sharedNow: () => Date.now() - sharedOffset,
+        sharedNow: () => sharedMs(Date.now() - sharedOffset),
         issue: (_c, at) => {
           issued.push({ at, shared: Date.now() - sharedOffset });
           return { ok: true };

@@ -18,6 +18,7 @@ import type { ProgressView } from '../../../src/playlist/progress.js';
 import { LogBuffer } from '../../../src/leader/ui/log-buffer.js';
 import { qrLines } from '../../../src/leader/ui/qr.js';
 import { silentLogger } from '../../../src/log/logger.js';
+import { sharedMs } from '../../../src/clock/time.js';
 import type { Timeline, Track } from '../../../src/protocol/index.js';
 import { playheadAt } from '../../../src/protocol/index.js';
 
@@ -53,6 +54,10 @@ function member(name: string, over: Partial<MemberView> = {}): MemberView {
     muted: false,
     hardSeeks: 0,
     trackIndex: 1,
+    playlistVersion: 1,
+    tracksReceived: null,
+    filesChecked: null,
+    filesTotal: null,
     statusAgeMs: 300,
     ...over,
   };
@@ -61,7 +66,7 @@ function member(name: string, over: Partial<MemberView> = {}): MemberView {
 /** A status with the timeline in `state` on track 2 at 65 s. */
 function status(state: Timeline['state'], members: MemberView[] = [], over: Partial<LeaderStatus> = {}): LeaderStatus {
   const now = 1_000_000;
-  const timeline: Timeline = { seq: 4, state, trackIndex: 1, positionSec: 65, at: now - 1, repeat: 'off' };
+  const timeline: Timeline = { seq: 4, state, trackIndex: 1, positionSec: 65, at: sharedMs(now - 1), repeat: 'off', playlistVersion: 1 };
   const playhead = playheadAt(timeline, TRACKS, now);
   return {
     now,
@@ -69,10 +74,14 @@ function status(state: Timeline['state'], members: MemberView[] = [], over: Part
     playhead,
     track: TRACKS[playhead.trackIndex] ?? null,
     tracks: TRACKS,
+    playlist: { version: 1, count: TRACKS.length, durationSec: TRACKS.reduce((sum, t) => sum + t.durationSec, 0) },
+    scan: null,
     members,
     listening: { host: '0.0.0.0', port: 7600 },
     schedule: { nextStart: null, nextStop: null },
     repeat: timeline.repeat,
+    party: { name: 'test party', id: null, open: false, pairing: null },
+    web: null,
     ...over,
   };
 }
@@ -193,7 +202,7 @@ describe('<LeaderApp> frames', () => {
 
   it('scrolls a long playlist around the current track', () => {
     const many = Array.from({ length: 40 }, (_, i) => track(i + 1, 100, `Track number ${i + 1}`));
-    const timeline: Timeline = { seq: 1, state: 'paused', trackIndex: 24, positionSec: 3, at: 0, repeat: 'all' };
+    const timeline: Timeline = { seq: 1, state: 'paused', trackIndex: 24, positionSec: 3, at: sharedMs(0), repeat: 'all', playlistVersion: 1 };
     const s: LeaderStatus = { ...status('paused'), timeline, playhead: playheadAt(timeline, many, 0), tracks: many, track: many[24]!, repeat: 'all' };
     const f = plain(mount({ status: s, onAction: () => ({}), onQuit: () => {} }).lastFrame());
     expect(f).toMatch(/▶ 25 Track number 25/);
@@ -429,7 +438,7 @@ describe('big playlists and the scan', () => {
 
   it('draws a 100,000-track playlist as a window of 5 rows around the current track, in a frame shorter than the terminal', () => {
     const many = Array.from({ length: 100_000 }, (_, i) => track(i + 1, 100, `Track number ${i + 1}`));
-    const timeline: Timeline = { seq: 1, state: 'playing', trackIndex: 54_321, positionSec: 3, at: 0, repeat: 'off' };
+    const timeline: Timeline = { seq: 1, state: 'playing', trackIndex: 54_321, positionSec: 3, at: sharedMs(0), repeat: 'off', playlistVersion: 1 };
     const s: LeaderStatus = { ...status('playing', [member('alpha')]), timeline, playhead: playheadAt(timeline, many, 10), tracks: many, track: many[54_321]!, repeat: 'off' };
     for (const height of [24, 40, 60]) {
       const f = plain(mount({ status: s, onAction: () => ({}), onQuit: () => {}, height }).lastFrame());

@@ -70,7 +70,7 @@ function setup(player: Partial<FakePlayerOptions> = {}, missing: number[] = [], 
 const sharedNow = () => Date.now() + OFFSET_MS;
 let seq = 0;
 function timeline(state: Timeline['state'], trackIndex: number, positionSec: number, at: number, repeat: Timeline['repeat'] = 'off'): Timeline {
-  return { seq: ++seq, state, trackIndex, positionSec, at, repeat };
+  return { seq: ++seq, state, trackIndex, positionSec, at: sharedMs(at), repeat, playlistVersion: 1 };
 }
 
 /** Where the timeline says the playhead is now vs where the fake player is, ms (positive: ahead). */
