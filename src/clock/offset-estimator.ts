@@ -47,6 +47,7 @@
  * Precision: offsets may be days. Stored values are relative to the first sample's offset and
  * local time, so the fit works on numbers of the size of the delays.
  */
+import { PointWindow } from './point-window.js';
 import { localMs, sharedMs, type LocalMs, type SharedMs } from './time.js';
 
 export interface ClockSample {
@@ -111,28 +112,10 @@ const DEFAULTS: Required<OffsetEstimatorOptions> = {
   chainGapMs: 5,
 };
 
-/**
- * A point of the window, relative to the epoch (xBase, thetaBase): one exchange, or a chain of
- * exchanges (each sent as the previous reply arrived) reduced to its fastest up and fastest down.
- */
-interface Stored {
-  /** Midpoint (t1 + t4)/2 − xBase of the newest exchange in the point. */
-  x: number;
-  /** Smallest (t2 − t1) − thetaBase, and the midpoint of the exchange it came from. */
-  a: number;
-  xa: number;
-  /** Smallest (t4 − t3) + thetaBase, and the midpoint of the exchange it came from. */
-  b: number;
-  xb: number;
-  /** Smallest round trip δ. */
-  rtt: number;
-  /** t4 − xBase of the newest exchange. */
-  end: number;
-}
-
 export class OffsetEstimator {
   private readonly opts: Required<OffsetEstimatorOptions>;
-  private samples: Stored[] = [];
+  /** the points, relative to the epoch (xBase, thetaBase): one exchange, or a chain of exchanges reduced to its fastest up and fastest down */
+  private readonly points: PointWindow;
   private pending: ClockSample[] = [];
   private xBase = 0;
   private thetaBase = 0;
@@ -146,18 +129,24 @@ export class OffsetEstimator {
   constructor(options: OffsetEstimatorOptions = {}) {
     const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.opts = { ...DEFAULTS, ...defined };
+    this.points = new PointWindow(this.opts.maxSamples);
   }
 
   /** Adds one exchange. Samples with a non-finite timestamp or a negative round trip are ignored. */
   addSample(s: ClockSample): void {
     const rtt = s.t4 - s.t1 - (s.t3 - s.t2);
     if (![s.t1, s.t2, s.t3, s.t4].every(Number.isFinite) || !(rtt >= 0)) return;
-    if (this.samples.length === 0) {
+    const w = this.points;
+    if (w.length === 0) {
       this.xBase = s.t1;
       this.thetaBase = (s.t2 - s.t1 + (s.t3 - s.t4)) / 2;
     }
-    const stored = this.toStored(s, rtt);
-    if (this.samples.length >= this.opts.minSamples && !this.isConsistent(stored)) {
+    // The exchange relative to the epoch: its midpoint x, a = (t2 − t1) − θbase, b = (t4 − t3) + θbase.
+    const x = (s.t1 + s.t4) / 2 - this.xBase;
+    const a = s.t2 - s.t1 - this.thetaBase;
+    const b = s.t4 - s.t3 + this.thetaBase;
+    const end = s.t4 - this.xBase;
+    if (w.length >= this.opts.minSamples && !this.isConsistent(x, a, b)) {
       this.pending.push(s);
       if (this.pending.length < this.opts.stepSamples) return;
       const restartFrom = this.pending;
@@ -165,20 +154,26 @@ export class OffsetEstimator {
       for (const p of restartFrom) this.addSample(p);
       return;
     }
-    this.pending = [];
-    const last = this.samples[this.samples.length - 1];
-    const gap = s.t1 - this.xBase - (last?.end ?? -Infinity);
-    if (last && gap >= 0 && gap <= this.opts.chainGapMs) {
+    if (this.pending.length > 0) this.pending = [];
+    const last = w.length > 0 ? w.slot(w.length - 1) : -1;
+    const gap = last >= 0 ? s.t1 - this.xBase - w.end[last]! : -1;
+    if (last >= 0 && gap >= 0 && gap <= this.opts.chainGapMs) {
       // Sent as the previous reply arrived: the same chain, one point.
-      last.x = stored.x;
-      last.end = stored.end;
-      if (stored.a < last.a) [last.a, last.xa] = [stored.a, stored.xa];
-      if (stored.b < last.b) [last.b, last.xb] = [stored.b, stored.xb];
-      last.rtt = Math.min(last.rtt, stored.rtt);
+      w.x[last] = x;
+      w.end[last] = end;
+      if (a < w.a[last]!) {
+        w.a[last] = a;
+        w.xa[last] = x;
+      }
+      if (b < w.b[last]!) {
+        w.b[last] = b;
+        w.xb[last] = x;
+      }
+      w.rtt[last] = Math.min(w.rtt[last]!, rtt);
     } else {
-      this.samples.push(stored);
+      w.push(x, a, x, b, x, rtt, end);
     }
-    this.prune(stored.x);
+    this.prune(x);
     this.refit();
   }
 
@@ -211,17 +206,18 @@ export class OffsetEstimator {
 
   /** Smallest round trip in the window (Infinity when empty). */
   get rttMs(): number {
+    const w = this.points;
     let min = Infinity;
-    for (const s of this.samples) min = Math.min(min, s.rtt);
+    for (let i = 0; i < w.length; i++) min = Math.min(min, w.rtt[w.slot(i)]!);
     return min;
   }
 
   get sampleCount(): number {
-    return this.samples.length;
+    return this.points.length;
   }
 
   get isReady(): boolean {
-    return this.samples.length >= this.opts.minSamples;
+    return this.points.length >= this.opts.minSamples;
   }
 
   /**
@@ -230,11 +226,11 @@ export class OffsetEstimator {
    * (≤ rttMs / 2). Infinity when empty.
    */
   get errorBoundMs(): number {
-    return this.samples.length === 0 ? Infinity : Math.max(0, (this.alpha + this.beta) / 2);
+    return this.points.length === 0 ? Infinity : Math.max(0, (this.alpha + this.beta) / 2);
   }
 
   reset(): void {
-    this.samples = [];
+    this.points.clear();
     this.pending = [];
     this.xBase = 0;
     this.thetaBase = 0;
@@ -245,58 +241,56 @@ export class OffsetEstimator {
   }
 
   private offsetAtRef(): number {
-    return this.samples.length === 0 ? 0 : this.thetaBase + (this.alpha - this.beta) / 2;
+    return this.points.length === 0 ? 0 : this.thetaBase + (this.alpha - this.beta) / 2;
   }
 
-  private toStored(s: ClockSample, rtt: number): Stored {
-    const x = (s.t1 + s.t4) / 2 - this.xBase;
-    return { x, a: s.t2 - s.t1 - this.thetaBase, xa: x, b: s.t4 - s.t3 + this.thetaBase, xb: x, rtt, end: s.t4 - this.xBase };
-  }
-
-  /** Does the sample's interval θ0 ∈ [−b', a'] meet the model's [−β, α], within tolerance? */
-  private isConsistent(s: Stored): boolean {
+  /** Does the exchange's interval θ0 ∈ [−b', a'] (at x) meet the model's [−β, α], within tolerance? */
+  private isConsistent(x: number, a: number, b: number): boolean {
     const k = this.skew;
-    const hi = s.a - k * (s.x - this.xRef);
-    const lo = -(s.b + k * (s.x - this.xRef));
-    const tol = this.opts.stepToleranceMs + this.opts.stepTolerancePerMs * Math.abs(s.x - this.xRef);
+    const hi = a - k * (x - this.xRef);
+    const lo = -(b + k * (x - this.xRef));
+    const tol = this.opts.stepToleranceMs + this.opts.stepTolerancePerMs * Math.abs(x - this.xRef);
     return hi >= -this.beta - tol && lo <= this.alpha + tol;
   }
 
   private prune(newestX: number): void {
+    const w = this.points;
     const oldest = newestX - this.opts.windowMs;
     let drop = 0;
-    while (drop < this.samples.length && this.samples[drop]!.x < oldest) drop++;
-    drop = Math.max(drop, this.samples.length - this.opts.maxSamples);
-    if (drop > 0) this.samples.splice(0, drop);
+    while (drop < w.length && w.x[w.slot(drop)]! < oldest) drop++;
+    if (drop > 0) w.dropOldest(drop);
   }
 
   /** Median minus minimum round trip: how much queueing noise rides on the exchanges. */
   private rttJitterMs(): number {
-    const n = this.samples.length;
+    const n = this.points.length;
     const rtts = this.scratch.rtts(n);
     let min = Infinity;
     for (let i = 0; i < n; i++) {
-      rtts[i] = this.samples[i]!.rtt;
+      rtts[i] = this.points.rtt[this.points.slot(i)]!;
       min = Math.min(min, rtts[i]!);
     }
     return select(rtts, n, Math.floor((n - 1) / 2)) - min;
   }
 
   private refit(): void {
+    const w = this.points;
     let xRef = -Infinity;
     let xMin = Infinity;
-    for (const s of this.samples) {
-      xRef = Math.max(xRef, s.x);
-      xMin = Math.min(xMin, s.xa, s.xb);
+    for (let i = 0; i < w.length; i++) {
+      const j = w.slot(i);
+      xRef = Math.max(xRef, w.x[j]!);
+      xMin = Math.min(xMin, w.xa[j]!, w.xb[j]!);
     }
     this.xRef = xRef;
-    const n = this.samples.length;
+    const n = this.points.length;
     const { upper, lower } = this.scratch;
     upper.clear(n);
     lower.clear(n);
-    for (const s of this.samples) {
-      upper.add(s.xa - xRef, s.a);
-      lower.add(s.xb - xRef, s.b);
+    for (let i = 0; i < n; i++) {
+      const j = w.slot(i);
+      upper.add(w.xa[j]! - xRef, w.a[j]!);
+      lower.add(w.xb[j]! - xRef, w.b[j]!);
     }
     upper.close();
     lower.close();
