@@ -12,6 +12,7 @@ import { FileCheck } from './file-check.js';
 import { FileCache } from './fetch/file-cache.js';
 import { Fetcher } from './fetch/fetcher.js';
 import { PlaylistCopy } from './playlist-copy.js';
+import { memberStatus } from './member-status.js';
 import { LeaderLink } from './leader-link.js';
 import { MpvPlayerHost } from './mpv/mpv-player.js';
 import { SupervisedMpv } from './mpv/supervised-mpv.js';
@@ -81,19 +82,7 @@ export class Member {
       log,
       ntp: opts.ntp ?? null,
       ...(opts.deviceId ? { deviceId: opts.deviceId } : {}),
-      status: () => {
-        const files = this.files.summary();
-        return {
-          ...this.sync.status(),
-          fileStatus: files.status,
-          fileProblems: files.problems,
-          playlistVersion: this.copy?.version ?? 0,
-          tracksReceived: this.copy?.received ?? 0,
-          filesChecked: this.files.checked,
-          filesTotal: this.files.total,
-          ...(this.fetcher ? { fetch: this.fetcher.progress() } : {}),
-        };
-      },
+      status: () => memberStatus(this.sync.status(), this.files, this.copy, this.fetcher),
     });
     this.sync = new PlayerSync({
       player: new MpvPlayerHost(this.mpv),
