@@ -196,6 +196,12 @@ const SETTLE_SEC = 8;
 const AFTER_COMMAND_MS = 3000;
 /** how far ahead the `start` scenario's wall-clock start time is set */
 const START_AHEAD_SEC = 15;
+/**
+ * PLAY waits (at most this long) until every member has measured its output — the start probe its
+ * log reports — as at a party whose speakers were switched on before it starts. A member told to
+ * play within ~2 s of joining starts before it knows the output's block grid (README: the sound).
+ */
+const PROBE_WAIT_MS = 15_000;
 
 const CONVERGED_LEGACY_MS = 1;
 /** grid points / readings within this of a command instant or a track boundary are left out of steady-state figures */
@@ -688,6 +694,16 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string, 
       const ready = st.members.filter((m) => names.includes(m.name) && m.connected && m.rttMs !== null && m.fileStatus === 'ok');
       return ready.length === names.length ? st : null;
     });
+    if (!def.startAt) {
+      const probeWaitFrom = monotonicMs();
+      const probed = (n: string): boolean => existsSync(join(tmp, `${n}.log`)) && readText(join(tmp, `${n}.log`)).includes('output start latency');
+      while (monotonicMs() - probeWaitFrom < PROBE_WAIT_MS && !names.every(probed)) {
+        assertAlive([leader, ...members]);
+        await sleep(200);
+      }
+      const unprobed = names.filter((n) => !probed(n));
+      log(`${unprobed.length ? `not every member measured its output within ${PROBE_WAIT_MS / 1000} s (${unprobed.join(', ')})` : 'every member measured its output'} (waited ${((monotonicMs() - probeWaitFrom) / 1000).toFixed(1)} s after they joined)`);
+    }
     for (const p of proxies.values()) p.resetStats();
 
     const issue = async (kind: CommandKind, request: ControlRequest): Promise<void> => {

@@ -42,6 +42,8 @@ export class OutputBlocks {
   private starts: Start[] = [];
   /** consecutive starts off the grid: two in a row mean the grid moved (the sink restarted) */
   private misses: Start[] = [];
+  /** the delays (onset − unpause) of the recent starts, kept or not, ms (slow ones left out) */
+  private recentDelays: number[] = [];
   /** sent this much earlier than the learned delays say, ms: grows when planned starts land a block late */
   private extraLeadMs = 0;
 
@@ -56,6 +58,17 @@ export class OutputBlocks {
     const delays = this.delays();
     if (Math.max(...delays) - Math.min(...delays) < this.t.blockMinDelayRangeMs) return null;
     return this.phaseOf(this.starts);
+  }
+
+  /**
+   * Whether more starts could still show a grid: the starts seen so far have delays that differ
+   * by a good part of a block (the sign of one) but do not yet agree on a phase — readings timed
+   * on a busy host put an onset off its edge, and such a start is dropped only once later ones agree.
+   */
+  undecided(): boolean {
+    if (this.phaseMs() !== null) return false;
+    const d = this.recentDelays;
+    return d.length >= 2 && Math.max(...d) - Math.min(...d) >= this.t.blockMinDelayRangeMs;
   }
 
   private phaseOf(starts: readonly Start[]): number | null {
@@ -95,6 +108,10 @@ export class OutputBlocks {
   observe(unpauseMs: number, onsetMs: number): void {
     if (!Number.isFinite(unpauseMs) || !Number.isFinite(onsetMs)) return;
     const start = { unpauseMs, onsetMs };
+    this.recentDelays.push(onsetMs - unpauseMs);
+    this.recentDelays = this.recentDelays.slice(-this.t.blockWindow);
+    const fastest = Math.min(...this.recentDelays);
+    this.recentDelays = this.recentDelays.filter((d) => d < fastest + this.t.outputBlockMs);
     const phase = this.starts.length ? this.phaseOf(this.starts) : null;
     if (phase === null) {
       // Nothing learned yet (or the kept starts no longer agree): begin again from this one.

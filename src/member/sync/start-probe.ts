@@ -13,7 +13,8 @@
  * output's block grid). The player is stopped afterwards.
  *
  * A round whose readings all had slow round trips (a busy host: other players starting at the
- * same moment) measures nothing and is tried again, up to `probeMaxAttempts` rounds in all. Each
+ * same moment) measures nothing and is tried again, and while the starts show quantized delays
+ * but no agreed grid yet, rounds go on past `probeRounds`: up to `probeMaxAttempts` rounds in all. Each
  * round begins after a random pause of up to `probeSpacingMs`, so that members started together
  * on one host do not load and read in lockstep. Before each round `mayContinue()` is asked
  * whether a start leaves time for one more.
@@ -63,7 +64,8 @@ export class StartProbe {
     let attempts = 0;
     let refused = 0;
     try {
-      while (errors.length < t.probeRounds && attempts < t.probeMaxAttempts && !signal.aborted && mayContinue()) {
+      // Past probeRounds only while the grid is undecided (quantized delays, no agreed phase yet).
+      while ((errors.length < t.probeRounds || blocks.undecided()) && attempts < t.probeMaxAttempts && !signal.aborted && mayContinue()) {
         attempts++;
         await this.time.sleep(this.random() * t.probeSpacingMs);
         if (signal.aborted) break;
@@ -107,7 +109,7 @@ export class StartProbe {
     } finally {
       await player.stop().catch(() => {});
     }
-    const cutShort = errors.length < t.probeRounds && attempts < t.probeMaxAttempts;
+    const cutShort = (errors.length < t.probeRounds || blocks.undecided()) && attempts < t.probeMaxAttempts;
     if (errors.length) {
       const phase = blocks.phaseMs();
       const grid = phase === null ? 'no block grid' : `block grid at ${phase.toFixed(2)} ms: starts planned on it`;

@@ -18,6 +18,8 @@ export interface FakePlayerOptions {
   armMs?: number;
   /** each reading's IPC round trip, ms (a function: per reading, e.g. slow while the host is busy) */
   rttMs?: number | ((player: FakePlayer) => number);
+  /** each reading's timestamp is off by this, ms (a reading misstamped on a busy host) */
+  readingSkewMs?: (player: FakePlayer) => number;
   /** the player's own clock rate error: 1e-4 plays 100 ppm fast */
   driftRatio?: number;
 }
@@ -175,7 +177,7 @@ export class FakePlayer implements Player {
     this.advanceEntries();
     if (this.entry < 0 || this.now() < this.anchorMs) throw new Error('no position');
     const rtt = this.o.rttMs;
-    return { positionSec: this.rawPosition(), localMs: localMs(this.now()), rttMs: typeof rtt === 'function' ? rtt(this) : (rtt ?? 0.3) };
+    return { positionSec: this.rawPosition(), localMs: localMs(this.now() + (this.o.readingSkewMs?.(this) ?? 0)), rttMs: typeof rtt === 'function' ? rtt(this) : (rtt ?? 0.3) };
   }
 
   whenEnded(timeoutMs: number): Promise<void> {

@@ -81,6 +81,21 @@ describe('OutputBlocks', () => {
     const b = new OutputBlocks(DEFAULT_SYNC_TUNABLES);
     for (const u of [1000, 2000.2, 3000.1, 4000.3, 5000]) b.observe(u, u + 12.4);
     expect(b.phaseMs()).toBeNull();
+    // …and more starts would not show one: the delays are constant.
+    expect(b.undecided()).toBe(false);
+  });
+
+  it('is undecided while quantized delays have not agreed on a phase yet, and decided once they do', () => {
+    const b = new OutputBlocks(DEFAULT_SYNC_TUNABLES);
+    expect(b.undecided()).toBe(false);
+    // Alternate starts timed 3 ms off their edge: no four agree.
+    const us = [1000, 2003.3, 3006.6, 4001.1, 5004.4, 6007.7];
+    us.forEach((u, i) => b.observe(u, onsetOf(u, 12, 5) + (i % 2 ? 0 : 3)));
+    expect(b.phaseMs()).toBeNull();
+    expect(b.undecided()).toBe(true);
+    for (const u of [7002.2, 8005.5, 9008.8, 10_000.9]) b.observe(u, onsetOf(u, 12, 5));
+    expect(b.phaseMs()).toBeCloseTo(5, 6);
+    expect(b.undecided()).toBe(false);
   });
 });
 
