@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:net';
 import { monotonicMs } from '../clock/monotonic.js';
 import { sharedMs, wallNow, type LocalMs, type SharedMs } from '../clock/time.js';
 import type { Logger } from '../log/logger.js';
-import { playheadAt, PlaylistPages, type FetchProgressMessage, type LeaderMessage, type MemberSettings, type RepeatMode, type Timeline, type Track } from '../protocol/index.js';
+import { playheadAt, PlaylistPages, sendToAll, type FetchProgressMessage, type LeaderMessage, type MemberSettings, type RepeatMode, type Timeline, type Track } from '../protocol/index.js';
 import type { ProgressView } from '../playlist/progress.js';
 import { FileServer, type FileServerStats } from './file-server.js';
 import { PartyAccess, type PairingStatus } from '../party/party-access.js';
@@ -599,15 +599,14 @@ export class Leader {
   }
 
   /**
-   * One message to every joined peer: serialised once, tagged per member by its connection, all
-   * written in this turn of the event loop (so no line written after it can overtake it).
+   * One message to every joined peer: serialised once, tagged per member by its connection (in
+   * batches: broadcast.ts), all written in this turn of the event loop (so no line written after
+   * it can overtake it).
    */
   private broadcast(message: LeaderMessage): { count: number; ms: number; cpuMs: number } {
     const started = performance.now();
     const cpu = process.cpuUsage();
-    const line = JSON.stringify(message) + '\n';
-    let count = 0;
-    for (const s of this.sessions) if (s.sendLine(line)) count++;
+    const count = sendToAll(this.sessions, JSON.stringify(message) + '\n');
     const used = process.cpuUsage(cpu);
     return { count, ms: performance.now() - started, cpuMs: (used.user + used.system) / 1000 };
   }

@@ -151,9 +151,19 @@ export class MemberSession {
 
   /** Sends a line serialised once for many members (see Leader.broadcast); false if not joined or closed. */
   sendLine(line: string): boolean {
-    if (!this.joined || !this.conn.isOpen) return false;
-    this.conn.sendLine(line);
+    const out = this.sealLine(line);
+    if (out === null) return false;
+    this.conn.writeSealed(out);
     return true;
+  }
+
+  /** A broadcast's line tagged for this member (see broadcast.ts sendToAll), or null if not joined or closed. */
+  sealLine(line: string): string | null {
+    return this.joined ? this.conn.sealLine(line) : null;
+  }
+
+  writeSealed(out: string): void {
+    this.conn.writeSealed(out);
   }
 
   /**

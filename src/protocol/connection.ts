@@ -101,8 +101,23 @@ export class JsonLineConnection<In, Out extends { type: string }> {
 
   /** Sends a message already serialised (with its newline): a broadcast serialises once. */
   sendLine(line: string): void {
-    if (!this.isOpen) return;
-    this.write(this.auth ? `${this.auth.seal(line.slice(0, -1))}\n` : line);
+    const out = this.sealLine(line);
+    if (out !== null) this.write(out);
+  }
+
+  /**
+   * The first half of sendLine: the line as it goes on the wire (tagged once authenticated, which
+   * takes the next sequence number), or null if closed. broadcast.ts tags a batch of connections
+   * before writing them; the result must be written with writeSealed before anything else is sent.
+   */
+  sealLine(line: string): string | null {
+    if (!this.isOpen) return null;
+    return this.auth ? `${this.auth.seal(line.slice(0, -1))}\n` : line;
+  }
+
+  /** The second half of sendLine: writes what sealLine returned. */
+  writeSealed(out: string): void {
+    if (this.isOpen) this.write(out);
   }
 
   private write(out: string): void {

@@ -6,3 +6,4 @@ export * from './timeline.js';
 export * from './timeline-history.js';
 export * from './line-auth.js';
 export * from './playlist-pages.js';
+export * from './broadcast.js';
