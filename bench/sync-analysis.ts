@@ -6,7 +6,7 @@
  * `localMs` already is an instant on the leader's clock: the true error needs no clock estimate.
  * All times here are leader (shared) milliseconds.
  */
-import { localMs } from '../src/clock/time.js';
+import { localMs, sharedMs } from '../src/clock/time.js';
 import { playheadAt } from '../src/protocol/timeline.js';
 import type { Timeline, Track } from '../src/protocol/messages.js';
 
@@ -62,7 +62,7 @@ export function trueErrors(lines: readonly TelemetryLine[], timelines: readonly 
     const target = r.localMs + r.latencyOffsetMs;
     const tl = timelineAt(timelines, target);
     if (!tl) continue;
-    const here = playheadAt(tl, tracks, target);
+    const here = playheadAt(tl, tracks, sharedMs(target)); // one machine: the shared clock is the monotonic clock
     if (here.state !== 'playing') continue;
     let errSec: number;
     if (r.trackIndex === here.trackIndex) errSec = r.audioPtsSec - here.positionSec;

@@ -23,6 +23,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sendControl } from '../src/cli/ctl-command.js';
 import { assertAlive, children, cmdline, descendants, killChildrenNow, logTail, shellQuote, sleep, spawnChild, stopChild, type Child } from './child-processes.js';
+import { sharedMs } from '../src/clock/time.js';
 import { monotonicMs } from '../src/clock/monotonic.js';
 import type { ControlRequest } from '../src/leader/control-server.js';
 import type { LeaderStatus, MemberView } from '../src/leader/leader.js';
@@ -903,7 +904,7 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string, 
     const expected = (t: number): Scheduled | null => {
       const tl = [...timelines.values()].filter((x) => x.at <= t).sort((a, b) => b.seq - a.seq || b.at - a.at)[0];
       if (!tl) return null;
-      const here = playheadAt(tl, tracks, t);
+      const here = playheadAt(tl, tracks, sharedMs(t));
       return here.state === 'playing' ? { trackIndex: here.trackIndex, positionSec: here.positionSec } : null;
     };
     const instants = commandResults.map((c) => c.timeline.at);

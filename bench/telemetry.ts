@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { TelemetryLine } from '../src/member/telemetry.js';
+import { sharedMs } from '../src/clock/time.js';
 import type { Timeline, Track } from '../src/protocol/messages.js';
 import { playheadAt } from '../src/protocol/timeline.js';
 
@@ -33,7 +34,8 @@ export function readTelemetry(file: string): TelemetryLine[] {
  * does not have that track playing at the instant the reading's sound is heard.
  */
 export function trueErrorMs(r: Pick<TelemetryLine, 'localMs' | 'latencyOffsetMs' | 'trackIndex' | 'audioPtsSec'>, timeline: Timeline, tracks: readonly Pick<Track, 'durationSec'>[]): number | null {
-  const p = playheadAt(timeline, tracks, r.localMs + r.latencyOffsetMs);
+  // One machine: a member's monotonic clock is the leader's, so its local instant is the shared one.
+  const p = playheadAt(timeline, tracks, sharedMs(r.localMs + r.latencyOffsetMs));
   if (p.state !== 'playing' || p.trackIndex !== r.trackIndex) return null;
   return (r.audioPtsSec - p.positionSec) * 1000;
 }

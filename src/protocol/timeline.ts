@@ -7,6 +7,7 @@
  * the playlist is over past the last track (state 'ended'); 'all' wraps to the first track;
  * 'one' plays the same track again. Paused and stopped timelines stand still.
  */
+import { sharedMs, type SharedMs } from '../clock/time.js';
 import type { RepeatMode, Timeline, Track } from './messages.js';
 
 export interface PlayheadAt {
@@ -25,15 +26,15 @@ export function nextTrackIndex(repeat: RepeatMode, index: number, count: number)
   return repeat === 'all' && count > 0 ? 0 : null;
 }
 
-/** Where the timeline puts the playhead at shared instant `sharedMs`. */
-export function playheadAt(timeline: Timeline, tracks: Durations, sharedMs: number): PlayheadAt {
+/** Where the timeline puts the playhead at shared instant `at`. */
+export function playheadAt(timeline: Timeline, tracks: Durations, at: SharedMs): PlayheadAt {
   const { trackIndex, positionSec } = timeline;
   if (timeline.state !== 'playing') {
     return { state: timeline.state, trackIndex, positionSec };
   }
-  if (sharedMs < timeline.at) return { state: 'pending', trackIndex, positionSec };
+  if (at < timeline.at) return { state: 'pending', trackIndex, positionSec };
   let index = trackIndex;
-  let position = positionSec + (sharedMs - timeline.at) / 1000;
+  let position = positionSec + (at - timeline.at) / 1000;
   // Whole laps of a repeated playlist (or track) are skipped arithmetically.
   const lap = timeline.repeat === 'one' ? (tracks[index]?.durationSec ?? 0) : timeline.repeat === 'all' ? tracks.reduce((sum, t) => sum + (t?.durationSec ?? 0), 0) : 0;
   const remainingInTrack = (tracks[index]?.durationSec ?? 0) - positionSec;
@@ -57,7 +58,7 @@ export function playheadAt(timeline: Timeline, tracks: Durations, sharedMs: numb
  * The first shared instant after the timeline's anchor at which the playing timeline reaches the
  * start of track `index` through auto-advance, or null if it never does within one lap.
  */
-export function trackStartsAt(timeline: Timeline, tracks: Durations, index: number): number | null {
+export function trackStartsAt(timeline: Timeline, tracks: Durations, index: number): SharedMs | null {
   if (timeline.state !== 'playing') return null;
   let sec = -timeline.positionSec;
   let current = timeline.trackIndex;
@@ -67,7 +68,7 @@ export function trackStartsAt(timeline: Timeline, tracks: Durations, index: numb
     sec += track.durationSec;
     const next = nextTrackIndex(timeline.repeat, current, tracks.length);
     if (next === null) return null;
-    if (next === index) return timeline.at + sec * 1000;
+    if (next === index) return sharedMs(timeline.at + sec * 1000);
     current = next;
   }
   return null;

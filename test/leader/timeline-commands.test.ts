@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { sharedMs } from '../../src/clock/time.js';
 import { PREV_RESTART_THRESHOLD_SEC, applyCommand as applyCommandAt, normalizeTimeline as normalizeTimelineAt, type Command, type CommandResult } from '../../src/leader/timeline-commands.js';
-import { TimelineHistory, playheadAt, type Timeline, type Track } from '../../src/protocol/index.js';
+import { TimelineHistory, playheadAt as playheadAtShared, type Timeline, type Track } from '../../src/protocol/index.js';
 
 // The tests state shared-clock instants as plain numbers.
+const playheadAt = (t: Timeline, list: Parameters<typeof playheadAtShared>[1], at: number): ReturnType<typeof playheadAtShared> => playheadAtShared(t, list, sharedMs(at));
 const applyCommand = (current: Timeline, list: readonly Track[], command: Command, at: number): CommandResult => applyCommandAt(current, list, command, sharedMs(at));
 const normalizeTimeline = (current: Timeline, list: readonly Track[], now: number): Timeline => normalizeTimelineAt(current, list, sharedMs(now));
 

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { sharedMs } from '../../src/clock/time.js';
-import { TimelineHistory, playheadAt, trackStartsAt, type Timeline } from '../../src/protocol/index.js';
+import { TimelineHistory, playheadAt as playheadAtShared, trackStartsAt, type Timeline } from '../../src/protocol/index.js';
+
+/** The tests state shared-clock instants as plain numbers. */
+const playheadAt = (t: Timeline, list: Parameters<typeof playheadAtShared>[1], at: number): ReturnType<typeof playheadAtShared> => playheadAtShared(t, list, sharedMs(at));
 
 const tracks = [{ durationSec: 10 }, { durationSec: 20 }, { durationSec: 5 }];
 

@@ -7,7 +7,7 @@
  * reading's instant is its local timestamp mapped to the shared clock, plus the latency offset.
  */
 import type { ClockMapping } from '../../clock/clock-mapping.js';
-import type { LocalMs, SharedMs } from '../../clock/time.js';
+import { sharedMs, type LocalMs, type SharedMs } from '../../clock/time.js';
 import type { Logger } from '../../log/logger.js';
 import { playheadAt, type Timeline, type Track } from '../../protocol/index.js';
 import type { Player } from '../player.js';
@@ -106,7 +106,7 @@ export class Follower {
     if (!reading) return;
     if (!this.gate.accepts(reading.rttMs)) return;
     const sharedAt = c.clock.toShared(reading.localMs);
-    const expected = playheadAt(c.timeline, c.tracks, sharedAt + c.latencyOffsetMs);
+    const expected = playheadAt(c.timeline, c.tracks, sharedMs(sharedAt + c.latencyOffsetMs));
     if (expected.state !== 'playing' || expected.trackIndex !== c.loadedTrack) return;
     const errorSec = reading.positionSec - expected.positionSec;
     const dtSec = this.lastReadingMs === null ? this.t.firstReadingDtSec : (reading.localMs - this.lastReadingMs) / 1000;
@@ -139,9 +139,9 @@ export class Follower {
  * Whether the timeline crosses from one track into the next (by auto-advance) within `graceMs`
  * around `targetMs`: a playhead that is not continuous over ±grace around `positionSec`.
  */
-export function nearBoundary(timeline: Timeline, tracks: readonly Track[], trackIndex: number, positionSec: number, targetMs: number, graceMs: number): boolean {
-  const before = playheadAt(timeline, tracks, targetMs - graceMs);
-  const after = playheadAt(timeline, tracks, targetMs + graceMs);
+export function nearBoundary(timeline: Timeline, tracks: readonly Track[], trackIndex: number, positionSec: number, targetMs: SharedMs, graceMs: number): boolean {
+  const before = playheadAt(timeline, tracks, sharedMs(targetMs - graceMs));
+  const after = playheadAt(timeline, tracks, sharedMs(targetMs + graceMs));
   const crossedBefore = before.state === 'playing' && (before.trackIndex !== trackIndex || before.positionSec > positionSec);
   const crossesAfter = after.state !== 'playing' || after.trackIndex !== trackIndex || after.positionSec < positionSec;
   return crossedBefore || crossesAfter;

@@ -223,8 +223,8 @@ export class PlayerSync {
   }
 
   /** Shared instant whose timeline position this device should be playing now. */
-  private target(sharedNow: SharedMs): number {
-    return sharedNow + this.latencyOffsetMs;
+  private target(sharedNow: SharedMs): SharedMs {
+    return sharedMs(sharedNow + this.latencyOffsetMs);
   }
 
   private async tick(): Promise<void> {
@@ -387,8 +387,8 @@ export class PlayerSync {
 
   /** Whether `next` puts the playhead where the timeline in force already would at its instant. */
   private continues(next: Timeline, startShared: SharedMs): boolean {
-    const t = startShared + this.latencyOffsetMs;
-    const before = this.history.effective(t - 1e-6);
+    const t = sharedMs(startShared + this.latencyOffsetMs);
+    const before = this.history.effective(sharedMs(t - 1e-6));
     if (!before) return false;
     const a = playheadAt(before, this.tracks, t);
     const b = playheadAt(next, this.tracks, t);
@@ -434,7 +434,7 @@ export class PlayerSync {
     if (this.phase === 'silent' && this.pausedAt?.track === trackIndex) return;
     // Not playing the right thing: start it at a near instant.
     const startShared = sharedMs(clock.toShared(this.time.now()) + this.arming.prepareMs());
-    const at = playheadAt(timeline, this.tracks, startShared + this.latencyOffsetMs);
+    const at = playheadAt(timeline, this.tracks, this.target(startShared));
     if (at.state !== 'playing') return;
     this.opts.log.info(`starting track ${at.trackIndex + 1} at ${at.positionSec.toFixed(3)} s`);
     const abort = new AbortController();

@@ -67,7 +67,7 @@ function member(name: string, over: Partial<MemberView> = {}): MemberView {
 function status(state: Timeline['state'], members: MemberView[] = [], over: Partial<LeaderStatus> = {}): LeaderStatus {
   const now = 1_000_000;
   const timeline: Timeline = { seq: 4, state, trackIndex: 1, positionSec: 65, at: sharedMs(now - 1), repeat: 'off', playlistVersion: 1 };
-  const playhead = playheadAt(timeline, TRACKS, now);
+  const playhead = playheadAt(timeline, TRACKS, sharedMs(now));
   return {
     now,
     timeline,
@@ -203,7 +203,7 @@ describe('<LeaderApp> frames', () => {
   it('scrolls a long playlist around the current track', () => {
     const many = Array.from({ length: 40 }, (_, i) => track(i + 1, 100, `Track number ${i + 1}`));
     const timeline: Timeline = { seq: 1, state: 'paused', trackIndex: 24, positionSec: 3, at: sharedMs(0), repeat: 'all', playlistVersion: 1 };
-    const s: LeaderStatus = { ...status('paused'), timeline, playhead: playheadAt(timeline, many, 0), tracks: many, track: many[24]!, repeat: 'all' };
+    const s: LeaderStatus = { ...status('paused'), timeline, playhead: playheadAt(timeline, many, sharedMs(0)), tracks: many, track: many[24]!, repeat: 'all' };
     const f = plain(mount({ status: s, onAction: () => ({}), onQuit: () => {} }).lastFrame());
     expect(f).toMatch(/▶ 25 Track number 25/);
     expect(f).toContain('Track number 23');
@@ -439,7 +439,7 @@ describe('big playlists and the scan', () => {
   it('draws a 100,000-track playlist as a window of 5 rows around the current track, in a frame shorter than the terminal', () => {
     const many = Array.from({ length: 100_000 }, (_, i) => track(i + 1, 100, `Track number ${i + 1}`));
     const timeline: Timeline = { seq: 1, state: 'playing', trackIndex: 54_321, positionSec: 3, at: sharedMs(0), repeat: 'off', playlistVersion: 1 };
-    const s: LeaderStatus = { ...status('playing', [member('alpha')]), timeline, playhead: playheadAt(timeline, many, 10), tracks: many, track: many[54_321]!, repeat: 'off' };
+    const s: LeaderStatus = { ...status('playing', [member('alpha')]), timeline, playhead: playheadAt(timeline, many, sharedMs(10)), tracks: many, track: many[54_321]!, repeat: 'off' };
     for (const height of [24, 40, 60]) {
       const f = plain(mount({ status: s, onAction: () => ({}), onQuit: () => {}, height }).lastFrame());
       // Playlist rows read "<number> <title>" (the now-playing pane's "next 54323. …" has a dot).

@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ClockMapping } from '../../../src/clock/clock-mapping.js';
-import { localMs, sharedMs } from '../../../src/clock/time.js';
+import { localMs, sharedMs, type SharedMs } from '../../../src/clock/time.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { PlayerSync, type SyncReading } from '../../../src/member/sync/player-sync.js';
 import type { SyncTime } from '../../../src/member/sync/sync-time.js';
@@ -67,7 +67,7 @@ function setup(player: Partial<FakePlayerOptions> = {}, missing: number[] = [], 
   return { host, sync, readings, supply };
 }
 
-const sharedNow = () => Date.now() + OFFSET_MS;
+const sharedNow = (): SharedMs => sharedMs(Date.now() + OFFSET_MS);
 let seq = 0;
 function timeline(state: Timeline['state'], trackIndex: number, positionSec: number, at: number, repeat: Timeline['repeat'] = 'off'): Timeline {
   return { seq: ++seq, state, trackIndex, positionSec, at: sharedMs(at), repeat, playlistVersion: 1 };
