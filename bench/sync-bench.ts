@@ -28,8 +28,10 @@ import { monotonicMs } from '../src/clock/monotonic.js';
 import type { ControlRequest } from '../src/leader/control-server.js';
 import type { LeaderStatus, MemberView } from '../src/leader/leader.js';
 import type { Timeline } from '../src/protocol/messages.js';
-import { channelLags, lagBetween, type WindowLags } from './audio-spread.js';
+import { channelLags, deinterleaveS16, lagBetween, type WindowLags } from './audio-spread.js';
 import { decodeMono, decodeToRaw } from './reference-audio.js';
+import { CLICK_AT_SEC, findClick, mixBlockMs, withClick } from './click-onset.js';
+import { encodeWav } from '../src/audio/wav.js';
 import { SnapcastRoom } from './snapcast-room.js';
 import { onsetErrorMs, scheduleLag, type Scheduled } from './sound-schedule.js';
 import { playheadAt } from '../src/protocol/timeline.js';
@@ -471,11 +473,23 @@ interface AudioResult {
   recordedSec: number;
 }
 
+/** `start`: when each member's click (the first sample of the first track) was heard, against the wall-clock instant */
+interface ClickResult {
+  /** the room's mixing block (median chunk the recorder received), ms: played = captured + this */
+  blockMs: number | null;
+  /** per member: captured − instant and played − instant, ms (null: no click found within ±60 ms) */
+  capturedMs: (number | null)[];
+  playedMs: (number | null)[];
+  /** max − min of the members' click onsets, ms */
+  spreadMs: number | null;
+}
+
 interface ScenarioResult {
   scenario: string;
   run: number;
   headline: HeadlineAudio | null;
   starts: StartResult[];
+  click: ClickResult | null;
   /** `start`: the timeline's instant minus the wall-clock time given to --start-at (mapped to the monotonic clock), ms */
   startAtVsWallMs: number | null;
   description: string;
@@ -554,6 +568,32 @@ function referenceDir(): string {
 }
 
 /**
+ * A music dir for the `start` scenario: the bundled playlist with its first track replaced by a
+ * copy that begins with a click (bench/click-onset.ts). Made once per process, next to the
+ * decoded references (it outlives each run's temporary directory: the analysis decodes from it).
+ */
+function clickMusicDir(): string {
+  const dir = join(referenceDir(), 'click-music');
+  if (existsSync(join(dir, 'start.m3u8'))) return dir;
+  const src = join(root, 'playlists');
+  const entries = readFileSync(join(src, 'example.m3u8'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const first = entries[0]!;
+  const clickName = `${first.replace(/\.[^.]+$/, '')}-click.wav`;
+  const built = join(referenceDir(), clickName);
+  if (!existsSync(built)) {
+    const rate = 44_100;
+    const pcm = join(referenceDir(), `click-source-${rate}-stereo.raw`);
+    decodeToRaw(join(src, first), pcm, { sampleRate: rate, channels: 2 });
+    writeFileSync(built, encodeWav(withClick(deinterleaveS16(readFileSync(pcm), 2), rate), rate));
+  }
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(built, join(dir, clickName));
+  for (const e of entries.slice(1)) copyFileSync(join(src, e), join(dir, e));
+  writeFileSync(join(dir, 'start.m3u8'), ['#EXTM3U', clickName, ...entries.slice(1), ''].join('\n'));
+  return dir;
+}
+
+/**
  * The audio-level headline of a recording: 1 s windows (hop 0.5 s) whose centre lies in
  * [PLAY + SETTLE_SEC, end − 0.5 s] and passes `keep`; spread over those with an estimate for
  * every member; coherence per window = the lowest of any member with m1.
@@ -589,6 +629,7 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string, 
   const names = specs.map((s) => s.name);
   const durationMs = opts.durationSec * 1000;
   const log = (m: string): void => void process.stderr.write(`[${scenario}] ${m}\n`);
+  let musicDir = join(root, 'playlists');
 
   const members: Child[] = [];
   const memberDeaths: string[] = [];
@@ -629,8 +670,11 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string, 
 
   try {
     if (specs.some((s) => s.faketime) && !findLibfaketime()) throw new Error(FAKETIME_INSTALL_HINT);
+    if (def.startAt) musicDir = clickMusicDir();
     if (onPulse) {
-      room = new PulseRoom({ dir: join(tmp, 'pulse'), members: names, ...(def.startAt ? { recordLatencyMs: 1 } : {}) });
+      // The same room for every scenario: the recorder's fragment sets the sink's mixing block
+      // (1 ms fragments made it mix in ~1 ms blocks), and the members must start on the output they have.
+      room = new PulseRoom({ dir: join(tmp, 'pulse'), members: names });
       extraStops.add(stopRoom);
       extraPids.add(roomPids);
       await room.start();
@@ -638,7 +682,7 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string, 
       log(`PulseAudio pid ${room.pid} at ${room.socket}; recording room.monitor (${names.length} channels)`);
     }
 
-    const leaderArgs = ['bin/syncplay', 'leader', '--music-dir', 'playlists', '--host', '127.0.0.1', '--port', '0', '--socket', sock, '--no-ui', '--no-web', '--open', '--no-advertise', '--state-dir', join(tmp, 'leader-state')];
+    const leaderArgs = ['bin/syncplay', 'leader', '--music-dir', musicDir, '--host', '127.0.0.1', '--port', '0', '--socket', sock, '--no-ui', '--no-web', '--open', '--no-advertise', '--state-dir', join(tmp, 'leader-state')];
     if (def.startAt) {
       // a whole second, START_AHEAD_SEC or more from now, as HH:MM:SS in UTC
       const wall = Math.ceil((Date.now() + START_AHEAD_SEC * 1000) / 1000) * 1000;
@@ -682,7 +726,7 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string, 
       }
       // On PulseAudio: only the device, as a user would give it; the member picks its options.
       const audioArgs = room ? ['--audio-device', room.deviceFor(s.name)] : ['--mpv-arg=--ao=null'];
-      const args = ['bin/syncplay', 'member', '--ip', '127.0.0.1', '--port', String(memberPort), '--music-dir', 'playlists', '--name', s.name, '--state-dir', join(tmp, `${s.name}-state`), ...audioArgs, ...s.mpvArgs.map((a) => `--mpv-arg=${a}`), ...opts.memberArgs, '--telemetry', join(tmp, `${s.name}.jsonl`)];
+      const args = ['bin/syncplay', 'member', '--ip', '127.0.0.1', '--port', String(memberPort), '--music-dir', musicDir, '--name', s.name, '--state-dir', join(tmp, `${s.name}-state`), ...audioArgs, ...s.mpvArgs.map((a) => `--mpv-arg=${a}`), ...opts.memberArgs, '--telemetry', join(tmp, `${s.name}.jsonl`)];
       const spawnedAt = monotonicMs();
       members.push(spawnNode(s.name, args, join(tmp, `${s.name}.log`), env));
       const fc = fakeClocks.get(s.name);
@@ -895,7 +939,7 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string, 
     headline = headlineAudio(rec, playAt, endMs, (t) => !boundaries.some((b) => Math.abs(t - b) < 1000) && !spans.some((c) => t > c - 1000 && t < c + AFTER_COMMAND_MS));
     const refs = tracks.map((tr, k) => {
       try {
-        return decodeMono(join(root, 'playlists', tr.path), join(referenceDir(), `track-${k}-${rec.sampleRate}-mono.raw`), rec.sampleRate);
+        return decodeMono(join(musicDir, tr.path), join(referenceDir(), `track-${k}-${tr.path.replace(/[^\w.-]/g, '_')}-${rec.sampleRate}-mono.raw`), rec.sampleRate);
       } catch (e) {
         log(`reference: ${(e as Error).message}`);
         return null;
@@ -928,6 +972,21 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string, 
         steadyLagMs: chans.map((ch) => median([4000, 5000, 6000, 7000].filter((d) => at + d + 1000 < nextAt - 1000 && !boundaries.some((b) => Math.abs(at + d + 500 - b) < 1500)).map((d) => scheduleLag(ch, refs, expected, at + d).lagMs).filter((v): v is number => v !== null))),
       });
     }
+  }
+
+  // ----- start: when each member's click was heard, against the wall-clock instant
+  let click: ClickResult | null = null;
+  if (def.startAt && recording && wallStartMono !== null) {
+    const rec = recording;
+    // the click is CLICK_AT_SEC into the first track: due that long after the wall-clock instant
+    const instant = wallStartMono + CLICK_AT_SEC * 1000;
+    const blockMs = mixBlockMs(rec.arrivals, rec.sampleRate);
+    // captured ≈ played − block: search ±60 ms around the instant on the played time
+    const found = rec.channels.map((ch) => findClick(ch, rec.arrivals, rec.sampleRate, instant - (blockMs ?? 0) - 60, instant - (blockMs ?? 0) + 60));
+    const played = found.map((c) => (c ? c.playedMs - instant : null));
+    const heard = played.filter((v): v is number => v !== null);
+    click = { blockMs, capturedMs: found.map((c) => (c ? c.capturedMs - instant : null)), playedMs: played, spreadMs: heard.length && heard.length === found.length ? Math.max(...heard) - Math.min(...heard) : null };
+    log(`click heard ${played.map((v) => f(v, 2)).join(', ')} ms after it was due (wall-clock instant + ${CLICK_AT_SEC * 1000} ms) (played; the room mixes ${f(blockMs, 2)} ms blocks); members ${f(click.spreadMs)} ms apart`);
   }
 
   if (recording && opts.saveAudio) saveRecording(join(resultsDir, runDir), recording, { playAt, endMs, timelines: tls, tracks, wallStartMono });
@@ -1024,9 +1083,11 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string, 
     const sp = spreadSmoothedMs;
     checks.push({ name: `spread (telemetry, 1 s smoothed) p95 ≤ ${t.spreadP95Ms}${Number.isFinite(t.spreadMaxMs) ? `, max ≤ ${t.spreadMaxMs}` : ''} ms`, ok: sp.p95 !== null && sp.p95 <= t.spreadP95Ms && (sp.max ?? Infinity) <= t.spreadMaxMs, detail: `p95 ${f(sp.p95)} max ${f(sp.max)} (raw readings p95 ${f(spreadMs.p95)} max ${f(spreadMs.max)})` });
     if (headline) checks.push({ name: `spread (audio level, ${headline.fromSec}–${headline.toSec.toFixed(0)} s) p95 ≤ ${t.spreadP95Ms}${Number.isFinite(t.spreadMaxMs) ? `, max ≤ ${t.spreadMaxMs}` : ''} ms`, ok: headline.spreadMs.p95 !== null && headline.spreadMs.p95 <= t.spreadP95Ms && (headline.spreadMs.max ?? Infinity) <= t.spreadMaxMs, detail: `p95 ${f(headline.spreadMs.p95)} max ${f(headline.spreadMs.max)} over ${headline.valid} of ${headline.windows} windows` });
+    if (def.startAt && click) {
+      const on = click.playedMs;
+      checks.push({ name: 'start heard within ±5 ms of the wall-clock instant (click onset as played, every member)', ok: on.length > 0 && on.every((v) => v !== null && Math.abs(v) <= 5), detail: `click played − instant ${on.map((v) => f(v, 2)).join(', ')} ms (captured − instant ${click.capturedMs.map((v) => f(v, 2)).join(', ')}; mixing block ${f(click.blockMs, 2)}); members ${f(click.spreadMs)} ms apart; the timeline's instant − wall-clock time ${f(play.tl.at - (wallStartMono ?? NaN), 3)} ms` });
+    }
     if (def.startAt && starts[0]) {
-      const on = starts[0].onsetMs;
-      checks.push({ name: 'start heard within ±5 ms of the wall-clock instant (onset, every member)', ok: on.length > 0 && on.every((v) => v !== null && Math.abs(v + (play.tl.at - (wallStartMono ?? play.tl.at))) <= 5), detail: `onsets vs the timeline's instant ${on.map((v) => f(v, 2)).join(', ')} ms; instant − wall-clock time ${f(play.tl.at - (wallStartMono ?? NaN), 3)} ms` });
       checks.push({ name: 'members within 0.25 ms in the first 1-s window', ok: starts[0].firstSecondSpreadMs !== null && starts[0].firstSecondSpreadMs <= 0.25, detail: `${f(starts[0].firstSecondSpreadMs)} ms` });
     }
   }
@@ -1047,6 +1108,7 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string, 
     run,
     headline,
     starts,
+    click,
     startAtVsWallMs: wallStartMono === null ? null : play.tl.at - wallStartMono,
     description: def.description,
     targets: def.targets,
@@ -1238,7 +1300,7 @@ function headlineTable(results: readonly ScenarioResult[], snaps: readonly SnapR
     rows.push({
       name: r.scenario,
       run: r.run,
-      line: `| ${r.scenario} | ${r.run} | ${r.loadAvg.start[0]!.toFixed(2)} → ${r.loadAvg.end[0]!.toFixed(2)} | ${h.valid} / ${h.windows} | ${s3(h.spreadMs)} | ${coh(h)} | ${f(r.spreadSmoothedMs.p95)} | ${r.starts.map((x) => f(x.firstSecondSpreadMs)).join(' / ')} | ${play ? play.scheduleLagMs.map((v, i) => `${f(v, 2)} (${f(play.steadyLagMs[i], 2)})`).join(', ') : '—'} | ${play ? play.onsetMs.map((v) => f(v, 2)).join(', ') : '—'}${r.startAtVsWallMs !== null ? ` (instant − wall clock ${f(r.startAtVsWallMs, 2)})` : ''} | ${f(snap?.headline?.spreadMs.p95)} | ${f(ratio, 2)} | ${r.pass ? 'PASS' : `**FAIL** (${failed.join('; ')})`} |`,
+      line: `| ${r.scenario} | ${r.run} | ${r.loadAvg.start[0]!.toFixed(2)} → ${r.loadAvg.end[0]!.toFixed(2)} | ${h.valid} / ${h.windows} | ${s3(h.spreadMs)} | ${coh(h)} | ${f(r.spreadSmoothedMs.p95)} | ${r.starts.map((x) => f(x.firstSecondSpreadMs)).join(' / ')} | ${play ? play.scheduleLagMs.map((v, i) => `${f(v, 2)} (${f(play.steadyLagMs[i], 2)})`).join(', ') : '—'} | ${r.click ? `click, played − wall-clock instant: ${r.click.playedMs.map((v) => f(v, 2)).join(', ')}` : play ? play.onsetMs.map((v) => f(v, 2)).join(', ') : '—'}${r.startAtVsWallMs !== null ? ` (timeline instant − wall clock ${f(r.startAtVsWallMs, 2)})` : ''} | ${f(snap?.headline?.spreadMs.p95)} | ${f(ratio, 2)} | ${r.pass ? 'PASS' : `**FAIL** (${failed.join('; ')})`} |`,
     });
   }
   for (const r of snaps) {
@@ -1249,6 +1311,30 @@ function headlineTable(results: readonly ScenarioResult[], snaps: readonly SnapR
   const order = [...new Set(rows.map((x) => x.name))];
   rows.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name) || a.run - b.run);
   out.push(...rows.map((x) => x.line));
+  return out.join('\n');
+}
+
+/** `start` over its runs: the clicks against the wall-clock instant, and the members' spread in the first second. */
+function clickTable(results: readonly ScenarioResult[]): string | null {
+  const runs = results.filter((r) => r.click);
+  if (!runs.length) return null;
+  const out: string[] = [];
+  out.push('The first track of the `start` scenario has a click (one sample at 0.9 of full scale) 100 ms in. Onset = when the recording has it, timed by the capture\'s chunk arrivals near it (bench/click-onset.ts), as played (captured + one mixing block: when PulseAudio counts it played, which is what members aim at), minus when it was due: the wall-clock instant given to `--start-at` (on the same monotonic clock) + 100 ms. ms.');
+  out.push('');
+  out.push('| run | load (1 min) | onset − instant, per member | members\' click spread | first second after the start: spread (correlation) | timeline instant − wall clock |');
+  out.push('|---:|---|---|---:|---:|---:|');
+  for (const r of runs) {
+    const c = r.click!;
+    const first = r.starts.find((x) => x.kind === 'play')?.firstSecondSpreadMs ?? null;
+    out.push(`| ${r.run} | ${r.loadAvg.start[0]!.toFixed(2)} → ${r.loadAvg.end[0]!.toFixed(2)} | ${c.playedMs.map((v) => f(v, 2)).join(', ')} | ${f(c.spreadMs)} | ${f(first)} | ${f(r.startAtVsWallMs, 3)} |`);
+  }
+  const on = runs.flatMap((r) => r.click!.playedMs).filter((v): v is number => v !== null);
+  const abs = stats(on.map(Math.abs));
+  const spreads = runs.map((r) => r.click!.spreadMs).filter((v): v is number => v !== null);
+  const firsts = runs.map((r) => r.starts.find((x) => x.kind === 'play')?.firstSecondSpreadMs ?? null).filter((v): v is number => v !== null);
+  out.push('');
+  out.push(`- onset − instant over ${runs.length} runs × members (${on.length} of ${runs.length * (runs[0]!.click!.playedMs.length)} clicks found): p50 ${f(median(on), 2)}, |·| p95 ${f(abs.p95, 2)}, max ${f(abs.max, 2)} (range ${f(on.length ? Math.min(...on) : null, 2)} … ${f(on.length ? Math.max(...on) : null, 2)}); target ±5`);
+  out.push(`- members' click spread: median ${f(median(spreads))}, max ${f(spreads.length ? Math.max(...spreads) : null)}; first-second spread (correlation): median ${f(median(firsts))}, max ${f(firsts.length ? Math.max(...firsts) : null)}; target 0.25`);
   return out.join('\n');
 }
 
@@ -1367,6 +1453,8 @@ async function main(): Promise<number> {
     text.push('### Audio level (the headline: every member recorded in one PulseAudio room, 1-s windows cross-correlated)');
     text.push('');
     text.push(runsTable(results, snaps, opts));
+    const clicks = clickTable(results);
+    if (clicks) text.push('', '### Start onset (click)', '', clicks);
     text.push('');
     text.push(headlineTable(results, snaps));
     text.push('');
