@@ -14,6 +14,9 @@
  *             --ao=null, and clients whose event loop is kept busy like a member's (--busy:
  *             short synchronous bursts every few ms, now and then a long one)
  *   jitter    clients go through the impairing proxy, 20 ± 10 ms each way (uniform); --hog adds load
+ *   wifi      three busy clients, each through its own impairing proxy with the sync bench's Wi-Fi
+ *             preset (20 ± 10 ms each way, 200 ms stalls ~every 20 s per direction)
+ *   bad       as wifi with the bad-network preset (60 ± 40 ms each way, 400 ms stalls ~every 5 s)
  * Every process reads the same CLOCK_MONOTONIC, so the true offset is 0 and the true skew 0:
  * the error of an estimate at local time t is simply toShared(t) − t.
  *
@@ -42,7 +45,7 @@ import { benchArgs, usageOf, type BenchOptions } from './args.js';
 import { quantile } from './stats.js';
 import { sendControl } from '../src/cli/ctl-command.js';
 import { CpuHog } from './cpu-hog.js';
-import { ImpairProxy } from './impair-proxy.js';
+import { ImpairProxy, presets, type Impairment } from './impair-proxy.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The build this script belongs to (dist/ or any --outDir): its leader is the one recorded. */
@@ -219,13 +222,16 @@ interface Scenario {
   mpv: number;
   hog: boolean;
   busy: boolean;
-  jitter: { delayMs: number; jitterMs: number } | null;
+  /** each client through its own impairing proxy with this impairment */
+  impairment: Impairment | null;
 }
 
 const SCENARIOS: Record<string, Scenario> = {
-  loopback: { clients: 2, mpv: 0, hog: false, busy: false, jitter: null },
-  loaded: { clients: 2, mpv: 2, hog: true, busy: true, jitter: null },
-  jitter: { clients: 2, mpv: 0, hog: false, busy: false, jitter: { delayMs: 20, jitterMs: 10 } },
+  loopback: { clients: 2, mpv: 0, hog: false, busy: false, impairment: null },
+  loaded: { clients: 2, mpv: 2, hog: true, busy: true, impairment: null },
+  jitter: { clients: 2, mpv: 0, hog: false, busy: false, impairment: { up: { delayMs: 20, jitterMs: 10 }, down: { delayMs: 20, jitterMs: 10 } } },
+  wifi: { clients: 3, mpv: 0, hog: false, busy: true, impairment: presets.wifi },
+  bad: { clients: 3, mpv: 0, hog: false, busy: true, impairment: presets.bad },
 };
 
 function leaderCommand(args: string[]): string[] {
@@ -273,8 +279,9 @@ async function record(args: Map<string, string>): Promise<void> {
     mpv: args.has('mpv') ? Number(args.get('mpv')) : base.mpv,
     hog: args.has('hog') ? args.get('hog') !== 'no' : base.hog,
     busy: args.has('busy') ? args.get('busy') !== 'no' : base.busy,
-    jitter: base.jitter,
+    impairment: base.impairment,
   };
+  const seed = Number(args.get('seed') ?? 17);
   const durationMs = Number(args.get('duration') ?? 120) * 1000;
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const outPath = args.get('out') ?? join(repoRoot, 'bench', 'results', `clock-${name}-${stamp}.jsonl`);
@@ -312,18 +319,17 @@ async function record(args: Map<string, string>): Promise<void> {
       const reply = await sendControl({ cmd: 'play' }, sock, 3000);
       console.error(`PLAY: ${reply.ok ? 'ok' : String(reply.error)}`);
     }
-    out.write(JSON.stringify({ type: 'meta', scenario: name, ...sc, durationMs, startedAt: new Date().toISOString(), loadavg: loadavg(), node: process.version }) + '\n');
+    out.write(JSON.stringify({ type: 'meta', scenario: name, ...sc, seed, ...(args.has('hz') ? { hz: Number(args.get('hz')) } : {}), durationMs, startedAt: new Date().toISOString(), loadavg: loadavg(), node: process.version }) + '\n');
     out.end();
     await new Promise<void>((r) => out.once('finish', () => r()));
     for (let i = 0; i < sc.clients; i++) {
       let clientPort = port;
-      if (sc.jitter) {
-        const d = { delayMs: sc.jitter.delayMs, jitterMs: sc.jitter.jitterMs };
-        const proxy = new ImpairProxy({ targetHost: '127.0.0.1', targetPort: port, up: d, down: d, seed: 17 + i });
+      if (sc.impairment) {
+        const proxy = new ImpairProxy({ targetHost: '127.0.0.1', targetPort: port, ...sc.impairment, seed: seed + i });
         clientPort = await proxy.start();
         proxies.push(proxy);
       }
-      const cargs = ['client', '--port', String(clientPort), '--name', `c${i + 1}`, '--out', outPath, ...(sc.busy ? ['--busy', 'yes'] : [])];
+      const cargs = ['client', '--port', String(clientPort), '--name', `c${i + 1}`, '--out', outPath, ...(sc.busy ? ['--busy', 'yes'] : []), ...(args.has('hz') ? ['--hz', args.get('hz')!] : [])];
       const c = spawn(process.execPath, [fileURLToPath(import.meta.url), ...cargs], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
       procs.push(c);
       // Stagger connects a little so the bursts do not coincide exactly.
@@ -341,16 +347,17 @@ async function record(args: Map<string, string>): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 
 const OPTIONS = {
-  scenario: { type: 'string', value: 'loopback|loaded|jitter', help: 'record: what runs besides the clients (default loopback)' },
+  scenario: { type: 'string', value: 'loopback|loaded|jitter|wifi|bad', help: 'record: what runs besides the clients (default loopback)' },
   duration: { type: 'string', value: 's', help: 'record: seconds (default 120)' },
   clients: { type: 'string', value: 'n', help: "record: clients (default: the scenario's)" },
   mpv: { type: 'string', value: 'n', help: "record: real members playing (default: the scenario's)" },
   hog: { type: 'string', value: 'yes|no', help: "record: a CPU hog (default: the scenario's)" },
   busy: { type: 'string', value: 'yes|no', help: "record/client: keep the clients' event loop busy like a member's" },
+  seed: { type: 'string', value: 'n', help: "record: the first proxy's seed of its impairment sequence (default 17; client i gets n + i)" },
   out: { type: 'string', value: 'file', help: 'record/client: the trace (default bench/results/clock-<scenario>-<time>.jsonl)' },
   port: { type: 'string', value: 'port', help: "client: the leader's port" },
   name: { type: 'string', value: 'name', help: 'client: its name (default c1)' },
-  hz: { type: 'string', value: 'n', help: 'client: steady exchange rate' },
+  hz: { type: 'string', value: 'n', help: "record/client: the clients' steady chain rate, Hz (default: the member's)" },
   version: { type: 'string', value: 'v', help: 'client: the version it reports (default 0.1.0)' },
   'skew-ppm': { type: 'string', value: 'k', help: "replay: the leader's clock runs k ppm fast" },
   'offset-ms': { type: 'string', value: 'ms', help: "replay: the leader's clock is offset by ms" },

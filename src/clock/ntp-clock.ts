@@ -186,6 +186,8 @@ export class NtpClock {
       minSamples: 1,
       windowMs: Math.max(300_000, 16 * this.cfg.pollIntervalMs),
       maxSamples: 400,
+      // each SNTP exchange is a point of its own (a burst's are 100 ms apart, not a chain)
+      pointMs: 0,
       minSkewSpanMs: Math.max(20_000, this.cfg.pollIntervalMs),
       earlySkewMaxJitterPpm: 5,
     });

@@ -28,6 +28,20 @@
  * - Offset. With the skew removed, α = min(a − k·x) and β = min(b + k·x) give θ0 ∈ [−β, α]; the
  *   estimate is the middle, (α − β)/2, and errorBoundMs = (α + β)/2, which is at most half the
  *   smallest round trip (the fastest up and fastest down may come from different exchanges).
+ * - Why each direction's fastest, not the fastest round trips. With one-way delays uniform in
+ *   [10, 30] ms (w = 20 ms of jitter each way): a round trip δ = 20 + u + d (u, d uniform in
+ *   [0, w]) has P(u + d < ε) = ε²/(2w²), so the k fastest of n exchanges have ε ≲ w·√(2k/n) and
+ *   each keeps an asymmetry (u − d)/2 anywhere in ±ε/2: for n = 600 (75 s of a noisy link's
+ *   exchanges), k = 1, ε ≈ 1.2 ms and the offset error up to ±0.6 ms (std 0.33); averaging the k
+ *   fastest does not help (ε grows as √k, averaging gains √k). The fastest up alone exceeds its
+ *   floor by about w/n (exponential, 0.03 ms for n = 600), the fastest down likewise and
+ *   independently, so (α − β)/2 is off by (e_up − e_down)/2, std ≈ w/(n·√2) ≈ 0.024 ms: ten
+ *   times less, and falling as 1/n where the round-trip selection falls as 1/√n. Stalls and slow
+ *   exchanges only ever add delay, so they never become the fastest and need no separate refusal.
+ *   Measured (bench/clock-trace.ts, recorded through bench/impair-proxy.ts): the floor is blurred
+ *   by scheduling delays (proxy, event loops; positive, load-dependent), the fastest of 80
+ *   exchanges sit 0.4–3 ms above it rather than w/n = 0.25 ms, and the error falls about as
+ *   n^−0.8 — which is why a member exchanges more often on a noisy link (time-exchange.ts).
  * - Limit: a path slower one way than the other biases θ by (up − down)/2 and no timestamp can
  *   reveal it. Members behind the same path share the bias. Software adds such a bias too: an
  *   isolated request finds the leader's process (and CPU) asleep and its wake-up counts as up
@@ -39,7 +53,9 @@
  * - Chains. An exchange sent within chainGapMs of the previous reply joins that exchange's point:
  *   a point keeps its fastest a and fastest b, each at its own exchange's midpoint, so the fit
  *   sees exactly the samples that matter, and the window and its cost scale with chains, not
- *   with exchanges.
+ *   with exchanges. So does any exchange sent less than pointMs after its point's first one (a
+ *   noisy link's chains come 8 a second): of exchanges that close together only the fastest
+ *   each way can be on the envelope (a slope of ±500 ppm moves it < 0.2 ms in 400 ms).
  * - A sample whose own interval [−b, a] cannot meet the current model (plus a tolerance) is held
  *   back; stepSamples such samples in a row mean the clock relation itself changed (e.g. the
  *   leader restarted) and the window restarts from them. Path changes alone never trigger this.
@@ -69,9 +85,13 @@ export interface OffsetEstimatorOptions {
    * ~6 ppm with a 120 s window, < 1 ppm with 300 s).
    */
   windowMs?: number;
-  /** At most this many samples are kept (oldest dropped first). Default 400. */
+  /**
+   * At most this many points (chains) are kept, oldest dropped first. Default 800: a whole window
+   * of a noisy link's points (8 chains a second, member/time-exchange.ts, merged to ~2.5 points a
+   * second by pointMs) or of a quiet link's 2 chains a second (600).
+   */
   maxSamples?: number;
-  /** isReady once the window holds this many samples. Default 5. */
+  /** isReady once this many exchanges have been taken (since the last restart). Default 5. */
   minSamples?: number;
   /**
    * Below this window span the skew is the smallest one the samples force (usually 0) rather
@@ -97,11 +117,17 @@ export interface OffsetEstimatorOptions {
    * and joins its point (fastest up and fastest down kept). Default 5.
    */
   chainGapMs?: number;
+  /**
+   * An exchange sent less than this after the first exchange of the newest point joins that point.
+   * Default 400: a noisy link's 8 chains a second become ~2.5 points a second (the window's size
+   * and the fit's cost per exchange a third), while 2 Hz chains stay one point each.
+   */
+  pointMs?: number;
 }
 
 const DEFAULTS: Required<OffsetEstimatorOptions> = {
   windowMs: 300_000,
-  maxSamples: 400,
+  maxSamples: 800,
   minSamples: 5,
   minSkewSpanMs: 20_000,
   earlySkewMaxJitterPpm: 200,
@@ -110,12 +136,15 @@ const DEFAULTS: Required<OffsetEstimatorOptions> = {
   stepTolerancePerMs: 1e-4,
   stepSamples: 3,
   chainGapMs: 5,
+  pointMs: 400,
 };
 
 export class OffsetEstimator {
   private readonly opts: Required<OffsetEstimatorOptions>;
   /** the points, relative to the epoch (xBase, thetaBase): one exchange, or a chain of exchanges reduced to its fastest up and fastest down */
   private readonly points: PointWindow;
+  /** exchanges taken since the last restart */
+  private taken = 0;
   private pending: ClockSample[] = [];
   private xBase = 0;
   private thetaBase = 0;
@@ -155,10 +184,13 @@ export class OffsetEstimator {
       return;
     }
     if (this.pending.length > 0) this.pending = [];
+    this.taken += 1;
+    const start = s.t1 - this.xBase;
     const last = w.length > 0 ? w.slot(w.length - 1) : -1;
-    const gap = last >= 0 ? s.t1 - this.xBase - w.end[last]! : -1;
-    if (last >= 0 && gap >= 0 && gap <= this.opts.chainGapMs) {
-      // Sent as the previous reply arrived: the same chain, one point.
+    const gap = last >= 0 ? start - w.end[last]! : -1;
+    const sinceStart = last >= 0 ? start - w.start[last]! : -1;
+    if (last >= 0 && ((gap >= 0 && gap <= this.opts.chainGapMs) || (sinceStart >= 0 && sinceStart < this.opts.pointMs))) {
+      // Sent as the previous reply arrived (the same chain), or soon after the point began: one point.
       w.x[last] = x;
       w.end[last] = end;
       if (a < w.a[last]!) {
@@ -171,7 +203,7 @@ export class OffsetEstimator {
       }
       w.rtt[last] = Math.min(w.rtt[last]!, rtt);
     } else {
-      w.push(x, a, x, b, x, rtt, end);
+      w.push(x, a, x, b, x, rtt, end, start);
     }
     this.prune(x);
     this.refit();
@@ -212,12 +244,20 @@ export class OffsetEstimator {
     return min;
   }
 
+  /**
+   * How much the round trips spread: median minus fastest over the window, ms (0 when empty).
+   * Queueing noise on the path; the member exchanges more often when it is large.
+   */
+  get rttSpreadMs(): number {
+    return this.points.length === 0 ? 0 : this.rttJitterMs();
+  }
+
   get sampleCount(): number {
     return this.points.length;
   }
 
   get isReady(): boolean {
-    return this.points.length >= this.opts.minSamples;
+    return this.points.length > 0 && this.taken >= this.opts.minSamples;
   }
 
   /**
@@ -231,6 +271,7 @@ export class OffsetEstimator {
 
   reset(): void {
     this.points.clear();
+    this.taken = 0;
     this.pending = [];
     this.xBase = 0;
     this.thetaBase = 0;
@@ -296,9 +337,10 @@ export class OffsetEstimator {
     lower.close();
     const kMax = this.opts.maxSkewPpm * 1e-6;
     const span = xRef - xMin;
+    // (the early rule needs enough points for their round trips' spread to mean something)
     const fitSkew =
       span >= this.opts.minSkewSpanMs ||
-      this.rttJitterMs() <= span * this.opts.earlySkewMaxJitterPpm * 1e-6;
+      (n >= this.opts.minSamples && this.rttJitterMs() <= span * this.opts.earlySkewMaxJitterPpm * 1e-6);
     const k = fitSkew ? bestSkew(upper, lower, kMax, this.scratch) : smallestFeasibleSkew(upper, lower, kMax, this.scratch);
     this.skew = k;
     this.alpha = upper.minOf(-k);

@@ -2,7 +2,7 @@
  * The offset estimator's window of points, oldest first, as a ring of typed arrays (one per
  * field). A point stays for minutes: kept as one small object each, every point outlived the
  * young collections and was promoted to the old space, where it waited as garbage for the next
- * full collection (a member adds ~2 points a second, ~1 MB an hour). Here a point is seven slots
+ * full collection (a member adds ~2 points a second, ~1 MB an hour). Here a point is eight slots
  * in arrays allocated once, and dropping the oldest is moving an index.
  */
 export class PointWindow {
@@ -17,6 +17,8 @@ export class PointWindow {
   readonly rtt: Float64Array;
   /** t4 of the newest exchange, relative to the epoch */
   readonly end: Float64Array;
+  /** t1 of the first exchange, relative to the epoch */
+  readonly start: Float64Array;
   private head = 0;
   private count = 0;
 
@@ -32,6 +34,7 @@ export class PointWindow {
     this.xb = slots();
     this.rtt = slots();
     this.end = slots();
+    this.start = slots();
   }
 
   get length(): number {
@@ -45,7 +48,7 @@ export class PointWindow {
   }
 
   /** Appends a point; when full, the oldest makes room. Returns its slot. */
-  push(x: number, a: number, xa: number, b: number, xb: number, rtt: number, end: number): number {
+  push(x: number, a: number, xa: number, b: number, xb: number, rtt: number, end: number, start: number): number {
     if (this.count === this.capacity) this.dropOldest(1);
     const s = this.slot(this.count++);
     this.x[s] = x;
@@ -55,6 +58,7 @@ export class PointWindow {
     this.xb[s] = xb;
     this.rtt[s] = rtt;
     this.end[s] = end;
+    this.start[s] = start;
     return s;
   }
 

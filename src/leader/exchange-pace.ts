@@ -1,13 +1,14 @@
 /**
  * How often the leader asks each member to exchange time, given how many peers it answers.
  *
- * A member's own schedule (member/time-exchange.ts) is a chain of 4 exchanges twice a second. For
- * a household that is nothing; for 1,000 members it is 8,000 exchanges a second, each a read, a
- * tag check, a parse, a tag and a write, and it set the leader's CPU (~6 % of a core per 1,000
- * exchanges/s). So the leader answers at most `chainsPerSec` chains a second in total: above
- * chainsPerSec × (the member's own spacing) peers, every time reply carries `paceMs`, the spacing
- * it asks for between a member's chains. A member never exchanges faster than its own schedule
- * says, so a small party's replies carry no pace and nothing changes for it.
+ * A member's own schedule (member/time-exchange.ts) is a chain of 4 exchanges twice a second, and
+ * 8 a second while its link is noisy. For a household that is nothing; for 1,000 members it is
+ * 8,000 exchanges a second or more, each a read, a tag check, a parse, a tag and a write, and it
+ * set the leader's CPU (~6 % of a core per 1,000 exchanges/s). So the leader answers at most
+ * `chainsPerSec` chains a second in total: above chainsPerSec × (the fastest member spacing)
+ * peers, every time reply carries `paceMs`, the spacing it asks for between a member's chains. A
+ * member never exchanges faster than its own schedule says, so a small party's replies carry no
+ * pace and nothing changes for it.
  *
  * A slower pace costs a large party little clock quality: the estimator keeps the fastest
  * exchanges over a 300 s window (clock/offset-estimator.ts), and a chain every 2 s still gives it
@@ -23,8 +24,8 @@ export interface ExchangePaceTunables {
 export const EXCHANGE_PACE: Readonly<ExchangePaceTunables> = Object.freeze({
   /** chains a second the leader answers in total, all members together (×4 exchanges each) */
   chainsPerSec: 500,
-  /** the member's own spacing between chains (2 Hz): below it no pace is sent */
-  memberSpacingMs: 500,
+  /** the fastest a member chains on its own (8 Hz, on a noisy link): below it no pace is sent */
+  memberSpacingMs: 125,
   /** paces move in steps this big, so members joining one by one do not change it each time */
   stepMs: 250,
   /**

@@ -3,7 +3,7 @@
  * reconnection with backoff. It never stops trying; while the leader is away the member keeps
  * following the last timeline on its current clock estimate.
  */
-import { TIME_EXCHANGE, chainSpacingMs } from './time-exchange.js';
+import { TIME_EXCHANGE, chainSpacingMs, ownChainHz } from './time-exchange.js';
 import { ReconnectBackoff, type ReconnectTunables } from './reconnect-backoff.js';
 import { sharedMs, type SharedMs } from '../clock/time.js';
 import { EventEmitter } from 'node:events';
@@ -361,9 +361,12 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
     this.requestTime();
   };
 
-  /** ms between chains after the burst: this member's own rate, or the slower pace its leader asks for (bounded). */
+  /**
+   * ms between chains after the burst: this member's own rate (faster while the link is noisy), or
+   * the slower pace its leader asks for (bounded).
+   */
   chainSpacingMs(): number {
-    return chainSpacingMs(this.leaderPaceMs, this.opts.exchangeHz ?? TIME_EXCHANGE.steadyHz);
+    return chainSpacingMs(this.leaderPaceMs, this.opts.exchangeHz ?? ownChainHz(this.clock.rttSpreadMs));
   }
 
   private requestTime(chainLeft = CHAIN_LENGTH - 1): void {

@@ -15,8 +15,21 @@ export const TIME_EXCHANGE = Object.freeze({
    * equal within 3 µs. The estimator keeps a chain's fastest up and fastest down.
    */
   chainLength: 4,
-  /** exchanges per second after the burst: enough to follow a crystal's drift */
+  /** chains per second after the burst: enough to follow a crystal's drift */
   steadyHz: 2,
+  /**
+   * Chains per second after the burst on a noisy link. There the estimate is as good as its
+   * fastest exchanges are close to the path's floor, and that improves with their number: on
+   * recorded Wi-Fi-like traces (20 ± 10 ms each way) 8 Hz gave ~2.5 exchanges per chain (a chain
+   * waits for each reply) and per-window floor errors about half those of 2 Hz. The leader's
+   * pace (leader/exchange-pace.ts) counts with this rate.
+   */
+  noisyHz: 8,
+  /**
+   * A link is noisy when its round trips spread (median − fastest, over the estimator's window)
+   * more than this, ms: a LAN spreads ~0.1 ms, a loaded loopback < 1 ms, Wi-Fi several ms.
+   */
+  noisyRttSpreadMs: 2,
   /**
    * A leader with many members asks for a slower pace in its time replies (leader/exchange-pace.ts);
    * the member follows it up to this spacing between chains, ms, and never goes faster than steadyHz.
@@ -32,4 +45,9 @@ export const TIME_EXCHANGE = Object.freeze({
  */
 export function chainSpacingMs(leaderPaceMs: number, ownHz: number = TIME_EXCHANGE.steadyHz): number {
   return Math.max(1000 / ownHz, Math.min(leaderPaceMs, TIME_EXCHANGE.maxLeaderPaceMs));
+}
+
+/** The member's own chain rate: faster on a link whose round trips spread more than noisyRttSpreadMs. */
+export function ownChainHz(rttSpreadMs: number): number {
+  return rttSpreadMs > TIME_EXCHANGE.noisyRttSpreadMs ? TIME_EXCHANGE.noisyHz : TIME_EXCHANGE.steadyHz;
 }

@@ -11,9 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { localMs } from '../../src/clock/time.js';
 import { ascending, percentile } from '../../bench/stats.js';
-import { OffsetEstimator, type ClockSample } from '../../src/clock/offset-estimator.js';
+import { OffsetEstimator, type ClockSample, type OffsetEstimatorOptions } from '../../src/clock/offset-estimator.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'clock-traces');
+const FIXTURES = ['loaded-chained.jsonl', 'loaded-single.jsonl', 'jitter-chained.jsonl'];
 
 function load(name: string): ClockSample[] {
   return readFileSync(join(dir, name), 'utf8')
@@ -32,11 +33,11 @@ interface Errors {
   atSamples: { err: number; bound: number }[];
 }
 
-function replay(samples: ClockSample[], skewPpm = 0, offsetMs = 0): Errors {
+function replay(samples: ClockSample[], skewPpm = 0, offsetMs = 0, options: OffsetEstimatorOptions = {}): Errors {
   const k = skewPpm * 1e-6;
   const origin = samples[0]!.t1;
   const leader = (t: number): number => t + offsetMs + k * (t - origin);
-  const est = new OffsetEstimator();
+  const est = new OffsetEstimator(options);
   const out: Errors = { grid: [], atSamples: [] };
   let next = samples[0]!.t4;
   samples.forEach((s, i) => {
@@ -56,6 +57,18 @@ function stats(errs: number[]): { p50: number; p95: number; max: number } {
 }
 
 const after = (e: Errors, s: number): number[] => e.grid.filter((p) => p.sinceS >= s).map((p) => p.err);
+const within = (e: Errors, from: number, to: number): number[] => e.grid.filter((p) => p.sinceS >= from && p.sinceS < to).map((p) => p.err);
+
+/** spans of time since the first exchange, s */
+const SPANS: [number, number][] = [
+  [0, 5],
+  [5, 30],
+  [30, 60],
+  [60, 120],
+  [120, Infinity],
+];
+/** The settings before chains closer than pointMs shared a point: one point per chain, 400 at most. */
+const PREVIOUS: OffsetEstimatorOptions = { pointMs: 0, maxSamples: 400 };
 
 describe('OffsetEstimator on recorded exchanges', () => {
   const loaded = load('loaded-chained.jsonl');
@@ -112,6 +125,27 @@ describe('OffsetEstimator on recorded exchanges', () => {
     const late = stats(after(replay(single), 30));
     expect(late.p95).toBeLessThan(0.3);
     expect(late.p95).toBeGreaterThan(5 * stats(after(replay(loaded), 30)).p95);
+  });
+
+  it('every fixture, every span: the defaults do no worse than the previous settings (printed before → after)', () => {
+    const fmt = (x: { p50: number; p95: number; max: number }): string => `${x.p50.toFixed(3)}/${x.p95.toFixed(3)}/${x.max.toFixed(3)}`;
+    const lines = ['|error| p50/p95/max ms, before → after, by span since the first exchange'];
+    for (const name of FIXTURES) {
+      const trace = load(name);
+      const before = replay(trace, 0, 0, PREVIOUS);
+      const now = replay(trace);
+      for (const [from, to] of SPANS) {
+        const b = within(before, from, to);
+        const a = within(now, from, to);
+        if (b.length === 0) continue;
+        const sb = stats(b);
+        const sa = stats(a);
+        lines.push(`${name} ${from}–${to === Infinity ? '' : to} s: ${fmt(sb)} → ${fmt(sa)}`);
+        expect(sa.p95).toBeLessThanOrEqual(sb.p95 + 0.005);
+        expect(sa.max).toBeLessThanOrEqual(sb.max + 0.005);
+      }
+    }
+    console.log(lines.join('\n'));
   });
 
   it('keeps a chain as one point with its fastest up and fastest down', () => {

@@ -37,6 +37,8 @@ class ScriptedLeader {
   answerTime = true;
   /** the pace put in every time reply (null: none, as in a small party) */
   paceMs: number | null = null;
+  /** extra delay of each time reply, ms (a noisy link: queueing on the way back) */
+  replyJitterMs: () => number = () => 0;
 
   connect = (): import('node:net').Socket => {
     const [member, leader] = socketPair();
@@ -50,7 +52,7 @@ class ScriptedLeader {
         // Reply after ONE_WAY_MS, stamped as the leader's clock reads on arrival and departure.
         const t2 = this.now() + ONE_WAY_MS;
         const pace = this.paceMs === null ? {} : { paceMs: this.paceMs };
-        setTimeout(() => this.send(leader, { type: 'time-res', id: m.id, t1: m.t1, t2, t3: t2, ...pace }), 2 * ONE_WAY_MS);
+        setTimeout(() => this.send(leader, { type: 'time-res', id: m.id, t1: m.t1, t2, t3: t2, ...pace }), 2 * ONE_WAY_MS + this.replyJitterMs());
       }
     });
     this.send(leader, { type: 'server-hello', protocol: PROTOCOL_VERSION, nonce: 'n'.repeat(32), authRequired: false, version: 'test', clock: 'monotonic' });
@@ -144,6 +146,30 @@ describe('LeaderLink', () => {
     await advance(2100, 4);
     expect(link.chainSpacingMs()).toBe(500);
     expect(link.readyClock).not.toBeNull();
+  });
+
+  it('on a noisy link it chains 8 times a second (more fast exchanges), and still follows its leader\'s pace', async () => {
+    let seed = 7;
+    // Replies delayed by 0–20 ms more (uniform): round trips spread ~10 ms around their fastest.
+    leader.replyJitterMs = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return (20 * seed) / 2147483648;
+    };
+    link.start();
+    await advance(3000, 4);
+    expect(link.clock.rttSpreadMs).toBeGreaterThan(2);
+    expect(link.chainSpacingMs()).toBe(125);
+    const from = monotonicMs();
+    await advance(2000, 4);
+    const starts = leader.last.received.filter((m) => m.type === 'time-req' && m.t1 >= from).length;
+    // 16 chains in 2 s (the 2 Hz of a quiet link would start 4); each gets at least its first request out.
+    expect(starts).toBeGreaterThanOrEqual(16);
+    leader.paceMs = 1000;
+    await advance(600, 4);
+    expect(link.chainSpacingMs()).toBe(1000);
+    // The estimate keeps its quality: the fastest replies (jitter near 0) pin the offset.
+    const now = monotonicMs();
+    expect(Math.abs(link.readyClock!.toShared(now) - (now + OFFSET_MS))).toBeLessThan(0.5);
   });
 
   it('a bad line from the leader is reported and answered, and the link carries on', async () => {
