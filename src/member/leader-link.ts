@@ -3,7 +3,7 @@
  * reconnection with backoff. It never stops trying; while the leader is away the member keeps
  * following the last timeline on its current clock estimate.
  */
-import { TIME_EXCHANGE, chainSpacingMs, ownChainHz } from './time-exchange.js';
+import { TIME_EXCHANGE, chainSpacingMs, isNoisyLink } from './time-exchange.js';
 import { ReconnectBackoff, type ReconnectTunables } from './reconnect-backoff.js';
 import { sharedMs, type SharedMs } from '../clock/time.js';
 import { EventEmitter } from 'node:events';
@@ -102,6 +102,8 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
   /** the chain in progress: its latest request id and how many requests are still to follow */
   private chainId = 0;
   private chainLeft = 0;
+  /** whether the link counted as noisy at the last chain (faster chains) */
+  private noisyLink = false;
   /** the spacing between chains the leader asked for in its last time reply, ms (0: none) */
   private leaderPaceMs = 0;
   private clientNonce = '';
@@ -366,7 +368,8 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
    * the slower pace its leader asks for (bounded).
    */
   chainSpacingMs(): number {
-    return chainSpacingMs(this.leaderPaceMs, this.opts.exchangeHz ?? ownChainHz(this.clock.rttSpreadMs));
+    this.noisyLink = isNoisyLink(this.clock.rttSpreadMs, this.noisyLink);
+    return chainSpacingMs(this.leaderPaceMs, this.opts.exchangeHz ?? (this.noisyLink ? TIME_EXCHANGE.noisyHz : TIME_EXCHANGE.steadyHz));
   }
 
   private requestTime(chainLeft = CHAIN_LENGTH - 1): void {

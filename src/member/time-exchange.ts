@@ -27,7 +27,9 @@ export const TIME_EXCHANGE = Object.freeze({
   noisyHz: 8,
   /**
    * A link is noisy when its round trips spread (median − fastest, over the estimator's window)
-   * more than this, ms: a LAN spreads ~0.1 ms, a loaded loopback < 1 ms, Wi-Fi several ms.
+   * more than this, ms: a LAN spreads ~0.1 ms, a loaded loopback < 1 ms, Wi-Fi several ms. It
+   * counts as quiet again below half of it (the faster rate puts more exchanges in each point,
+   * which narrows the spread a little: no flapping at the edge).
    */
   noisyRttSpreadMs: 2,
   /**
@@ -47,7 +49,7 @@ export function chainSpacingMs(leaderPaceMs: number, ownHz: number = TIME_EXCHAN
   return Math.max(1000 / ownHz, Math.min(leaderPaceMs, TIME_EXCHANGE.maxLeaderPaceMs));
 }
 
-/** The member's own chain rate: faster on a link whose round trips spread more than noisyRttSpreadMs. */
-export function ownChainHz(rttSpreadMs: number): number {
-  return rttSpreadMs > TIME_EXCHANGE.noisyRttSpreadMs ? TIME_EXCHANGE.noisyHz : TIME_EXCHANGE.steadyHz;
+/** Is the link noisy, given its round trips' spread and whether it was noisy so far? */
+export function isNoisyLink(rttSpreadMs: number, wasNoisy: boolean): boolean {
+  return rttSpreadMs > (wasNoisy ? TIME_EXCHANGE.noisyRttSpreadMs / 2 : TIME_EXCHANGE.noisyRttSpreadMs);
 }
