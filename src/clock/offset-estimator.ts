@@ -125,6 +125,9 @@ export interface OffsetEstimatorOptions {
   pointMs?: number;
 }
 
+/** How many of the newest exchanges rttSpreadMs looks at: a few seconds of any schedule. */
+const RECENT_EXCHANGES = 64;
+
 const DEFAULTS: Required<OffsetEstimatorOptions> = {
   windowMs: 300_000,
   maxSamples: 800,
@@ -145,6 +148,8 @@ export class OffsetEstimator {
   private readonly points: PointWindow;
   /** exchanges taken since the last restart */
   private taken = 0;
+  /** round trips of the newest RECENT_EXCHANGES exchanges (a ring, by `taken`) */
+  private readonly recentRtt = new Float64Array(RECENT_EXCHANGES);
   private pending: ClockSample[] = [];
   private xBase = 0;
   private thetaBase = 0;
@@ -184,6 +189,7 @@ export class OffsetEstimator {
       return;
     }
     if (this.pending.length > 0) this.pending = [];
+    this.recentRtt[this.taken % RECENT_EXCHANGES] = rtt;
     this.taken += 1;
     const start = s.t1 - this.xBase;
     const last = w.length > 0 ? w.slot(w.length - 1) : -1;
@@ -245,11 +251,20 @@ export class OffsetEstimator {
   }
 
   /**
-   * How much the round trips spread: median minus fastest over the window, ms (0 when empty).
-   * Queueing noise on the path; the member exchanges more often when it is large.
+   * How much the round trips of the newest exchanges (up to RECENT_EXCHANGES) spread: median minus
+   * fastest, ms (0 before any). Queueing noise on the path; the member exchanges more often when
+   * it is large. (Exchanges, not points: a point is already the fastest of its exchanges.)
    */
   get rttSpreadMs(): number {
-    return this.points.length === 0 ? 0 : this.rttJitterMs();
+    const n = Math.min(this.taken, RECENT_EXCHANGES);
+    if (n === 0) return 0;
+    const rtts = this.scratch.rtts(n);
+    let min = Infinity;
+    for (let i = 0; i < n; i++) {
+      rtts[i] = this.recentRtt[i]!;
+      min = Math.min(min, rtts[i]!);
+    }
+    return select(rtts, n, Math.floor((n - 1) / 2)) - min;
   }
 
   get sampleCount(): number {

@@ -9,6 +9,7 @@ import type { Logger } from '../../src/log/logger.js';
 import { LeaderLink } from '../../src/member/leader-link.js';
 import { PROTOCOL_VERSION, type LeaderMessage, type MemberMessage, type Timeline } from '../../src/protocol/index.js';
 import { readLines, socketPair, type FakeSocket } from '../protocol/fake-socket.js';
+import { seededRandom } from '../../bench/seeded-random.js';
 
 /** The leader's clock runs this far ahead of the member's monotonic clock. */
 const OFFSET_MS = 12_345.678;
@@ -149,12 +150,9 @@ describe('LeaderLink', () => {
   });
 
   it('on a noisy link it chains 8 times a second (more fast exchanges), and still follows its leader\'s pace', async () => {
-    let seed = 7;
+    const rnd = seededRandom(7);
     // Replies delayed by 0–20 ms more (uniform): round trips spread ~10 ms around their fastest.
-    leader.replyJitterMs = () => {
-      seed = (seed * 1103515245 + 12345) % 2147483648;
-      return (20 * seed) / 2147483648;
-    };
+    leader.replyJitterMs = () => 20 * rnd();
     link.start();
     await advance(3000, 4);
     expect(link.clock.rttSpreadMs).toBeGreaterThan(2);
