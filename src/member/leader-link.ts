@@ -408,8 +408,8 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
 
   private sendStatus(): void {
     const ready = this.readyClock;
-    // The provider's fresh object is completed in place: spread into a new literal, each report
-    // made new hidden classes that were promoted and kept until a full collection (member-status.ts).
+    // The provider's fresh object is completed in place: one object per report, one hidden class
+    // (test/member/member-status.test.ts; why that matters: member-status.ts).
     const status = this.opts.status() as StatusMessage;
     status.type = 'status';
     status.clockOffsetMs = ready ? ready.offsetMs : null;
