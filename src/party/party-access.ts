@@ -50,7 +50,11 @@ export class PartyAccess {
 
   status(): PairingStatus | null {
     if (!this.codes) return null;
-    return { ...this.codes.current(), paired: this.paired.names() };
+    // Field by field, not `{ ...current(), paired }`: on Node 20 a spread followed by a new key
+    // makes a hidden class per object (src/member/member-status.ts), and the leader's status (with
+    // this in it) is built ten times a second while a web remote is open.
+    const code = this.codes.current();
+    return { code: code.code, expiresInSec: code.expiresInSec, paired: this.paired.names() };
   }
 
   newCode(): JoinCodeView | null {

@@ -41,10 +41,7 @@ export function webState(s: LeaderStatus): WebState {
  * position forward itself).
  */
 export function changeKey(state: WebState): string {
-  // Object.assign rather than `{ ...state, now: 0 }` (same keys, same order): on Node 20 a spread
-  // followed by more properties makes a hidden class per object, kept until a full collection
-  // (src/member/member-status.ts), and this runs every tick while a remote is open.
-  return JSON.stringify(Object.assign({}, state, { now: 0, playhead: Object.assign({}, state.playhead, { positionSec: 0 }) }));
+  return JSON.stringify({ ...state, now: 0, playhead: { ...state.playhead, positionSec: 0 } });
 }
 
 /** Lower-cased "title, artist, path" of each track, made once per playlist (the array is replaced when it changes). */

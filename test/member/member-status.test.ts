@@ -3,7 +3,6 @@
  * one hidden class: an object spread followed by more properties made a new one per report on
  * Node 20, and each was promoted and kept until a full collection (member-status.ts).
  */
-import { setFlagsFromString } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import { LeaderLink } from '../../src/member/leader-link.js';
 import { memberStatus, type MemberStatus } from '../../src/member/member-status.js';
@@ -11,17 +10,7 @@ import type { FileCheck } from '../../src/member/file-check.js';
 import type { Fetcher } from '../../src/member/fetch/fetcher.js';
 import type { PlaylistCopy } from '../../src/member/playlist-copy.js';
 import type { Logger } from '../../src/log/logger.js';
-
-setFlagsFromString('--allow-natives-syntax');
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
-const haveSameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean;
-
-/** How many times the hidden class changes along a run of objects. */
-function mapChanges(objects: object[]): number {
-  let changes = 0;
-  for (let i = 1; i < objects.length; i++) if (!haveSameMap(objects[i - 1]!, objects[i]!)) changes++;
-  return changes;
-}
+import { hiddenClassChanges as mapChanges } from '../hidden-classes.js';
 
 const files = { summary: () => ({ status: 'ok', problems: [] }), checked: 3, total: 3 } as unknown as FileCheck;
 const copy = { version: 2, received: 3 } as unknown as PlaylistCopy;
