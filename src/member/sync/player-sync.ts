@@ -164,6 +164,9 @@ export class PlayerSync {
    */
   playSignal(atShared: SharedMs, path: string, durationSec: number, leadInSec = 0): void {
     this.pendingSignal = { atShared, path, durationSec, leadInSec };
+    // A calibration plays its sweeps one after another: a probe taking the player in between
+    // would shorten the next one's lead-in (and move the start lead it is played with).
+    this.probePending = false;
     this.abort?.abort();
     this.poke();
   }
@@ -358,8 +361,9 @@ export class PlayerSync {
     this.probing = true;
     try {
       const r = await this.probe.run(player, this.follower.lead, this.follower.blocks, file, abort.signal, () => this.probeMayRun());
-      // Cut short by a start: the rest is measured the next time nothing is to be heard for a while.
-      this.probePending = r.cutShort;
+      // Cut short by a start: the rest is measured the next time nothing is to be heard for a while
+      // (not when a calibration signal cut it: see playSignal).
+      this.probePending = r.cutShort && !this.pendingSignal;
     } finally {
       this.probing = false;
       this.queue.clear();

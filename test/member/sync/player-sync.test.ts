@@ -40,10 +40,11 @@ const tracks: Track[] = [0, 1, 2].map((i) => ({ path: `${i}.ogg`, hash: String(i
 const pathOf = (i: number) => `/music/${i}.ogg`;
 
 const SILENCE = { path: '/tmp/silence.wav', durationSec: 1 };
+const SWEEP = { path: '/tmp/sweep.wav', durationSec: 1 };
 
 function setup(player: Partial<FakePlayerOptions> = {}, missing: number[] = [], probe = false, clockReady: () => boolean = () => true) {
   missing = [...missing];
-  const durations = new Map([...tracks.map((t, i) => [pathOf(i), t.durationSec] as const), [SILENCE.path, SILENCE.durationSec]]);
+  const durations = new Map([...tracks.map((t, i) => [pathOf(i), t.durationSec] as const), [SILENCE.path, SILENCE.durationSec], [SWEEP.path, SWEEP.durationSec]]);
   const host = new FakePlayerHost(() => new FakePlayer({ durations, startLatencyMs: 12, armMs: 30, ...player }));
   const readings: SyncReading[] = [];
   const sync = new PlayerSync({
@@ -280,6 +281,21 @@ describe('PlayerSync with a fake player', () => {
     expect(silenceLoads(q)).toBeGreaterThanOrEqual(DEFAULT_SYNC_TUNABLES.probeRounds);
     expect(q.calls.at(-1)!.call).toBe('stop');
     b.sync.stop();
+  });
+
+  it('a calibration signal ends the probe for good: no rounds between its sweeps', async () => {
+    const { host, sync } = setup({}, [], true);
+    await vi.advanceTimersByTimeAsync(150);
+    const p = host.current!;
+    const before = silenceLoads(p);
+    expect(before).toBeLessThan(DEFAULT_SYNC_TUNABLES.probeRounds);
+    sync.playSignal(sharedMs(sharedNow() + 1000), SWEEP.path, SWEEP.durationSec, 0.5);
+    await vi.advanceTimersByTimeAsync(2500);
+    expect(p.calls.some((c) => c.call === 'load' && c.args[0] === SWEEP.path)).toBe(true);
+    // idle between sweeps: the probe does not take the player again
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(silenceLoads(p)).toBe(before);
+    sync.stop();
   });
 
   it('does not probe when a start is due at once (the start teaches the lead itself)', async () => {
