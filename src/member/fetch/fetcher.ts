@@ -174,15 +174,16 @@ export class Fetcher {
     return soonest;
   }
 
-  /** Play order from the current track: now, next, …, then the ones before it. */
-  private order(): number[] {
-    const tracks = this.opts.files.playlist;
-    const n = tracks.length;
+  /**
+   * Play order from the current track: now, next, …, then the ones before it; the k-th in that
+   * order is (start + k) mod n. The callers loop over it rather than build it: every status report
+   * walks it (progress() counts what is queued), and an array of a 100k-track playlist would be
+   * 800 KB a second for nothing while no file is missing.
+   */
+  private orderStart(): number {
+    const n = this.opts.files.playlist.length;
     const at = this.opts.position();
-    const start = at ? Math.min(Math.max(0, at.trackIndex), Math.max(0, n - 1)) : 0;
-    const out: number[] = [];
-    for (let k = 0; k < n; k++) out.push((start + k) % n);
-    return out;
+    return at ? Math.min(Math.max(0, at.trackIndex), Math.max(0, n - 1)) : 0;
   }
 
   /** Tracks that need a fetch, in play order, one per distinct hash, not in back-off. */
@@ -191,7 +192,9 @@ export class Fetcher {
     const seen = new Set<string>();
     const out: Job[] = [];
     const now = monotonicMs();
-    for (const i of this.order()) {
+    const start = this.orderStart();
+    for (let k = 0; k < tracks.length; k++) {
+      const i = (start + k) % tracks.length;
       const t = tracks[i];
       const status = this.opts.files.statusOf(i);
       if (!t || seen.has(t.hash) || !(status === 'missing' || status === 'different' || status === 'fetching')) continue;
@@ -239,7 +242,9 @@ export class Fetcher {
   private pinned(job: Job): Set<string> {
     const tracks = this.opts.files.playlist;
     const out = new Set<string>();
-    for (const i of this.order()) {
+    const start = this.orderStart();
+    for (let k = 0; k < tracks.length; k++) {
+      const i = (start + k) % tracks.length;
       const t = tracks[i];
       if (!t) continue;
       out.add(t.hash);
