@@ -259,12 +259,8 @@ export class OffsetEstimator {
     const n = Math.min(this.taken, RECENT_EXCHANGES);
     if (n === 0) return 0;
     const rtts = this.scratch.rtts(n);
-    let min = Infinity;
-    for (let i = 0; i < n; i++) {
-      rtts[i] = this.recentRtt[i]!;
-      min = Math.min(min, rtts[i]!);
-    }
-    return select(rtts, n, Math.floor((n - 1) / 2)) - min;
+    for (let i = 0; i < n; i++) rtts[i] = this.recentRtt[i]!;
+    return medianAboveFastest(rtts, n);
   }
 
   get sampleCount(): number {
@@ -321,12 +317,8 @@ export class OffsetEstimator {
   private rttJitterMs(): number {
     const n = this.points.length;
     const rtts = this.scratch.rtts(n);
-    let min = Infinity;
-    for (let i = 0; i < n; i++) {
-      rtts[i] = this.points.rtt[this.points.slot(i)]!;
-      min = Math.min(min, rtts[i]!);
-    }
-    return select(rtts, n, Math.floor((n - 1) / 2)) - min;
+    for (let i = 0; i < n; i++) rtts[i] = this.points.rtt[this.points.slot(i)]!;
+    return medianAboveFastest(rtts, n);
   }
 
   private refit(): void {
@@ -455,6 +447,13 @@ class FitScratch {
     }
     return { k: this.candidateBuf, f: this.valueBuf };
   }
+}
+
+/** The median of the first n values minus their smallest (n ≥ 1); reorders them. */
+function medianAboveFastest(values: Float64Array, n: number): number {
+  let min = Infinity;
+  for (let i = 0; i < n; i++) min = Math.min(min, values[i]!);
+  return select(values, n, Math.floor((n - 1) / 2)) - min;
 }
 
 /** The k-th smallest of a[0..n) (0-based), reordering a in place (quickselect). */
