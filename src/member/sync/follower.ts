@@ -46,7 +46,7 @@ export class Follower {
   readonly lead: StartLead;
   readonly blocks: OutputBlocks;
   /** the last start, until its first reading shows where its first sample was heard (local ms) */
-  private pendingStart: { unpauseMs: number; onsetMs: number; planned: boolean } | null = null;
+  private pendingStart: { unpauseMs: number; onsetMs: number; planned: boolean; lateMs: number } | null = null;
   private readonly gate: ReadingGate;
   private lastReadingMs: LocalMs | null = null;
   /** the last error measured, ms */
@@ -80,11 +80,14 @@ export class Follower {
     this.controller.rearmed(this.speed);
   }
 
-  /** Playback started: the unpause was sent at `unpauseMs`, the first sample was due at `onsetMs` (local ms); `planned` on the output's block grid. */
-  started(unpauseMs: number, onsetMs: number, planned = false): void {
+  /**
+   * Playback started: the unpause was sent at `unpauseMs`, the first sample was due at `onsetMs`
+   * (local ms); `planned` on the output's block grid, with the unpause sent `lateMs` after its plan.
+   */
+  started(unpauseMs: number, onsetMs: number, planned = false, lateMs = 0): void {
     this.lastReadingMs = null;
     this.lead.started();
-    this.pendingStart = { unpauseMs, onsetMs, planned };
+    this.pendingStart = { unpauseMs, onsetMs, planned, lateMs };
   }
 
   /**
@@ -115,9 +118,12 @@ export class Follower {
     this.lead.observe(this.lastErrorMs);
     if (this.pendingStart) {
       // Ahead by e: the first sample was heard e before it was due.
+      const p = this.pendingStart;
+      const plan = p.planned ? `; planned on the grid from delays ${this.blocks.describe()}, unpause sent ${p.lateMs.toFixed(2)} ms after its plan` : '';
+      this.log.debug(`start: first sample ${(p.onsetMs - this.lastErrorMs - p.unpauseMs).toFixed(2)} ms after the unpause, first error ${this.lastErrorMs.toFixed(2)} ms${plan}`);
       if (Math.abs(this.lastErrorMs) < this.t.leadMaxErrorMs) {
-        this.blocks.observe(this.pendingStart.unpauseMs, this.pendingStart.onsetMs - this.lastErrorMs);
-        if (this.pendingStart.planned) this.blocks.plannedOutcome(this.lastErrorMs);
+        this.blocks.observe(p.unpauseMs, p.onsetMs - this.lastErrorMs, p.planned);
+        if (p.planned) this.blocks.plannedOutcome(this.lastErrorMs);
       }
       this.pendingStart = null;
     }

@@ -11,12 +11,19 @@
  *   - the onset is the grid edge s nearest the instant T (never before it when the position is 0),
  *   - the player is armed at the position the timeline has at s, not at T (so the first sample
  *     heard at s is the right one: the shift is < one block),
- *   - the unpause is sent so that it is caught by that edge: onset = first edge at or after u + d,
- *     where d (send-to-output delay) is bounded by every start seen: onset − u lies in
- *     [d, d + block), so d > max(onset − u) − block. u + that lowest d is aimed just after the edge
- *     before s (by blockEarlyMarginMs); a start may then be up to (the spread of the delays seen −
- *     that margin) slower than the fastest seen and still be caught by s. Jitter is late-sided
- *     (a busy CPU, the first start after a load), so the margin is put there.
+ *   - the unpause is sent so that it is caught by that edge. A start whose sound is ready at
+ *     u + d (d: the send-to-output delay) is heard at the first edge ≥ u + d, so it is caught by s
+ *     when u + d lies in (s − block, s].
+ * The delay d is learned from starts whose unpause fell at a random phase of the grid (the probe's,
+ * and starts made before the grid was known): each shows D = onset − u, with d ≤ D < d + block.
+ * So d > max D − block; with a steady d this bound is at most a block/(n + 1) below it on average
+ * (n starts). A start a block or more slower than the fastest says nothing of the grid and is left
+ * out. Planned starts are not random phases (their D is chosen, a little over the bound) and do
+ * not feed it: they would ratchet it up. The unpause is sent so that u + (max D − block) lands
+ * `blockEarlyMarginMs` after the edge before s: a start up to (the spread of the Ds − that margin)
+ * slower than the fastest seen is still caught by s, and one faster than every start seen by the
+ * margin. Jitter is late-sided (a busy CPU, a late timer, the first start after a load), so the
+ * margin is put there.
  * Outputs without such a grid (hardware sinks on timer scheduling, a null audio output) never show
  * one, and starts stay as before (unpaused at T minus the learned lead).
  */
@@ -42,10 +49,12 @@ export class OutputBlocks {
   private starts: Start[] = [];
   /** consecutive starts off the grid: two in a row mean the grid moved (the sink restarted) */
   private misses: Start[] = [];
-  /** the delays (onset − unpause) of the recent starts, kept or not, ms (slow ones left out) */
-  private recentDelays: number[] = [];
-  /** sent this much earlier than the learned delays say, ms: grows when planned starts land a block late */
+  /** the delays (onset − unpause) of the recent starts at random phases, ms (slow ones left out) */
+  private delaysSeen: number[] = [];
+  /** sent this much earlier than the learned delay says, ms: moved when planned starts land a block off twice in a row */
   private extraLeadMs = 0;
+  /** the last planned start's miss: −1 a block late, +1 a block early, 0 on its edge */
+  private lastMiss: -1 | 0 | 1 = 0;
 
   constructor(private readonly t: BlockTunables) {}
 
@@ -55,8 +64,7 @@ export class OutputBlocks {
     // Evidence of blocks, not chance: the starts' delays (onset − unpause) must differ by a good
     // part of a block while their onsets agree. On an output without a grid the delay is nearly
     // constant and the onsets follow the unpauses' random phases.
-    const delays = this.delays();
-    if (Math.max(...delays) - Math.min(...delays) < this.t.blockMinDelayRangeMs) return null;
+    if (this.delayRange() < this.t.blockMinDelayRangeMs) return null;
     return this.phaseOf(this.starts);
   }
 
@@ -67,8 +75,18 @@ export class OutputBlocks {
    */
   undecided(): boolean {
     if (this.phaseMs() !== null) return false;
-    const d = this.recentDelays;
-    return d.length >= 2 && Math.max(...d) - Math.min(...d) >= this.t.blockMinDelayRangeMs;
+    return this.delayRange() >= this.t.blockMinDelayRangeMs;
+  }
+
+  /** max − min of the delays seen at random phases, ms (0 with fewer than two) */
+  private delayRange(): number {
+    const d = this.delaysSeen;
+    return d.length >= 2 ? Math.max(...d) - Math.min(...d) : 0;
+  }
+
+  /** The lowest send-to-output delay d consistent with every random-phase start seen, ms (see the module comment). */
+  private delayFloorMs(): number {
+    return Math.max(...this.delaysSeen) - this.t.outputBlockMs;
   }
 
   private phaseOf(starts: readonly Start[]): number | null {
@@ -86,17 +104,6 @@ export class OutputBlocks {
     return phase;
   }
 
-  /**
-   * The starts' delays (onset − unpause), ms. Slower starts only ever add delay (a busy CPU, the
-   * first start after a load): one more than a block over the fastest says nothing of the grid and
-   * is left out.
-   */
-  private delays(): number[] {
-    const all = this.starts.map((x) => x.onsetMs - x.unpauseMs);
-    const fastest = Math.min(...all);
-    return all.filter((d) => d < fastest + this.t.outputBlockMs);
-  }
-
   /** onset − the nearest grid edge, ms, in [−block/2, block/2) */
   private residual(onsetMs: number, phaseMs: number): number {
     const p = this.t.outputBlockMs;
@@ -104,14 +111,21 @@ export class OutputBlocks {
     return r >= p / 2 ? r - p : r;
   }
 
-  /** A start: the unpause was sent at `unpauseMs` and its first sample was heard at `onsetMs` (local ms). */
-  observe(unpauseMs: number, onsetMs: number): void {
+  /**
+   * A start: the unpause was sent at `unpauseMs` and its first sample was heard at `onsetMs` (local
+   * ms); `planned` when its unpause was placed on the grid (not a random phase).
+   */
+  observe(unpauseMs: number, onsetMs: number, planned = false): void {
     if (!Number.isFinite(unpauseMs) || !Number.isFinite(onsetMs)) return;
     const start = { unpauseMs, onsetMs };
-    this.recentDelays.push(onsetMs - unpauseMs);
-    this.recentDelays = this.recentDelays.slice(-this.t.blockWindow);
-    const fastest = Math.min(...this.recentDelays);
-    this.recentDelays = this.recentDelays.filter((d) => d < fastest + this.t.outputBlockMs);
+    if (!planned) {
+      // Slower starts only ever add delay (a busy CPU, the first start after a load): one a block
+      // or more over the fastest is left out.
+      this.delaysSeen.push(onsetMs - unpauseMs);
+      this.delaysSeen = this.delaysSeen.slice(-this.t.blockWindow);
+      const fastest = Math.min(...this.delaysSeen);
+      this.delaysSeen = this.delaysSeen.filter((d) => d < fastest + this.t.outputBlockMs);
+    }
     const phase = this.starts.length ? this.phaseOf(this.starts) : null;
     if (phase === null) {
       // Nothing learned yet (or the kept starts no longer agree): begin again from this one.
@@ -139,13 +153,26 @@ export class OutputBlocks {
 
   /**
    * How a planned start came out (its first reading's error, ms; positive: ahead). A kind of
-   * start whose delay is longer than the probe's (a seek while loaded, a first start after a
-   * load) lands a whole block late: the next is sent a quarter block earlier (a block early: later).
+   * start whose delay differs from the probe's lands a whole block off every time: after two in a
+   * row off the same way, the next are sent a quarter block earlier (late) or later (early). One
+   * alone is an outlier (a start delayed by a busy host) and moves nothing.
    */
   plannedOutcome(errorMs: number): void {
     const p = this.t.outputBlockMs;
-    if (errorMs < -p / 2) this.extraLeadMs = Math.min(p / 2, this.extraLeadMs + p / 4);
-    else if (errorMs > p / 2) this.extraLeadMs = Math.max(-p / 2, this.extraLeadMs - p / 4);
+    const miss = errorMs < -p / 2 ? -1 : errorMs > p / 2 ? 1 : 0;
+    if (miss !== 0 && miss === this.lastMiss) {
+      this.extraLeadMs = Math.max(-p / 2, Math.min(p / 2, this.extraLeadMs - (miss * p) / 4));
+      this.lastMiss = 0;
+    } else {
+      this.lastMiss = miss;
+    }
+  }
+
+  /** The delays the plan relies on, the lowest d they allow and the extra lead, for the log. */
+  describe(): string {
+    const d = this.delaysSeen;
+    const typical = d.length ? ` → d ≥ ${this.delayFloorMs().toFixed(1)}` : '';
+    return `${d.map((x) => x.toFixed(1)).join(' ') || 'none'}${typical}${this.extraLeadMs ? ` (extra lead ${this.extraLeadMs.toFixed(1)})` : ''}`;
   }
 
   /**
@@ -159,11 +186,8 @@ export class OutputBlocks {
     // The edge nearest the instant; the next one when the nearest is before a position-0 start.
     let onset = instantMs - this.residual(instantMs, phase);
     if (positionSec + (onset - instantMs) / 1000 < 0) onset += p;
-    // d, the send-to-output delay: a start sent at u is heard at the first edge ≥ u + d, so
-    // d ≤ onset − u < d + block for every start.
-    const lo = Math.max(...this.delays()) - p; // d is at least this
-    // Aim u + lo just after the edge before s (see the module comment).
-    const unpause = onset - p - lo + this.t.blockEarlyMarginMs - this.extraLeadMs;
+    // Aim u + (the lowest d) just after the edge before s (see the module comment).
+    const unpause = onset - p + this.t.blockEarlyMarginMs - this.delayFloorMs() - this.extraLeadMs;
     return { onsetMs: onset, positionSec: positionSec + (onset - instantMs) / 1000, unpauseMs: unpause };
   }
 }

@@ -112,6 +112,6 @@ export class StartArming {
     const unpauseMs = this.time.now();
     await player.setPaused(false);
     onStarted();
-    follower.started(unpauseMs, plan ? plan.onsetMs : clock.toLocal(startShared), plan !== null);
+    follower.started(unpauseMs, plan ? plan.onsetMs : clock.toLocal(startShared), plan !== null, plan ? unpauseMs - plan.unpauseMs : 0);
   }
 }

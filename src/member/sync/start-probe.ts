@@ -105,6 +105,7 @@ export class StartProbe {
         lead.observe(err);
         // Ahead by err: the first sample was heard err before X.
         blocks.observe(unpauseMs, x - err);
+        this.log.debug(`start probe round ${attempts}: first sample ${(x - err - unpauseMs).toFixed(2)} ms after the unpause`);
       }
     } finally {
       await player.stop().catch(() => {});

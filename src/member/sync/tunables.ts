@@ -77,7 +77,7 @@ export interface SyncTunables {
   blockToleranceMs: number;
   /** …and their delays (onset − unpause) must differ by at least this, ms: the sign of quantization (a gridless output's delay is nearly constant). */
   blockMinDelayRangeMs: number;
-  /** The unpause is aimed this long after the earliest it could be caught by the planned edge, ms (reading noise on the delays learned). */
+  /** The unpause is aimed this long after the earliest it could be caught by the planned edge, ms (reading noise on the delays learned; the rest of the block is left for late-sided jitter). */
   blockEarlyMarginMs: number;
   /** Starts remembered for the grid and the send-to-output delay (recent ones: a device clock's grid moves slowly). */
   blockWindow: number;
