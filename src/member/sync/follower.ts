@@ -31,6 +31,15 @@ export interface SyncReading {
   speed: number;
 }
 
+export interface StartedFacts {
+  /** planned on the output's block grid */
+  planned?: boolean;
+  /** the player opened its output stream for this start (it was stopped before) */
+  cold?: boolean;
+  /** the unpause was sent this long after its planned instant, ms */
+  lateMs?: number;
+}
+
 export interface FollowContext {
   player: Player;
   clock: ClockMapping;
@@ -46,7 +55,7 @@ export class Follower {
   readonly lead: StartLead;
   readonly blocks: OutputBlocks;
   /** the last start, until its first reading shows where its first sample was heard (local ms) */
-  private pendingStart: { unpauseMs: number; onsetMs: number; planned: boolean; lateMs: number } | null = null;
+  private pendingStart: { unpauseMs: number; onsetMs: number; facts: StartedFacts } | null = null;
   private readonly gate: ReadingGate;
   private lastReadingMs: LocalMs | null = null;
   /** the last error measured, ms */
@@ -80,14 +89,11 @@ export class Follower {
     this.controller.rearmed(this.speed);
   }
 
-  /**
-   * Playback started: the unpause was sent at `unpauseMs`, the first sample was due at `onsetMs`
-   * (local ms); `planned` on the output's block grid, with the unpause sent `lateMs` after its plan.
-   */
-  started(unpauseMs: number, onsetMs: number, planned = false, lateMs = 0): void {
+  /** Playback started: the unpause was sent at `unpauseMs`, the first sample was due at `onsetMs` (local ms). */
+  started(unpauseMs: number, onsetMs: number, facts: StartedFacts = {}): void {
     this.lastReadingMs = null;
     this.lead.started();
-    this.pendingStart = { unpauseMs, onsetMs, planned, lateMs };
+    this.pendingStart = { unpauseMs, onsetMs, facts };
   }
 
   /**
@@ -118,12 +124,13 @@ export class Follower {
     this.lead.observe(this.lastErrorMs);
     if (this.pendingStart) {
       // Ahead by e: the first sample was heard e before it was due.
-      const p = this.pendingStart;
-      const plan = p.planned ? `; planned on the grid from delays ${this.blocks.describe()}, unpause sent ${p.lateMs.toFixed(2)} ms after its plan` : '';
-      this.log.debug(`start: first sample ${(p.onsetMs - this.lastErrorMs - p.unpauseMs).toFixed(2)} ms after the unpause, first error ${this.lastErrorMs.toFixed(2)} ms${plan}`);
+      const { unpauseMs, onsetMs, facts } = this.pendingStart;
+      const kind = facts.cold ? 'cold' : 'warm';
+      const plan = facts.planned ? `; planned on the grid from delays ${this.blocks.describe(kind)}, unpause sent ${(facts.lateMs ?? 0).toFixed(2)} ms after its plan` : '';
+      this.log.debug(`start (${kind}): first sample ${(onsetMs - this.lastErrorMs - unpauseMs).toFixed(2)} ms after the unpause, first error ${this.lastErrorMs.toFixed(2)} ms${plan}`);
       if (Math.abs(this.lastErrorMs) < this.t.leadMaxErrorMs) {
-        this.blocks.observe(p.unpauseMs, p.onsetMs - this.lastErrorMs, p.planned);
-        if (p.planned) this.blocks.plannedOutcome(this.lastErrorMs);
+        this.blocks.observe(unpauseMs, onsetMs - this.lastErrorMs, facts);
+        if (facts.planned) this.blocks.plannedOutcome(this.lastErrorMs);
       }
       this.pendingStart = null;
     }

@@ -22,8 +22,11 @@
  * not feed it: they would ratchet it up. The unpause is sent so that u + (max D − block) lands
  * `blockEarlyMarginMs` after the edge before s: a start up to (the spread of the Ds − that margin)
  * slower than the fastest seen is still caught by s, and one faster than every start seen by the
- * margin. Jitter is late-sided (a busy CPU, a late timer, the first start after a load), so the
- * margin is put there.
+ * margin. Jitter is late-sided (a busy CPU, a late timer), so the margin is put there.
+ * Two kinds of start have different delays, and each kind is learned on its own: a warm start
+ * unpauses an output stream the player already has (a pause, seek or next track while it had one
+ * open), a cold one is the first unpause of a stream the player has just opened (after it was
+ * stopped: PulseAudio gives a new stream its first block measured ~5 ms later than a resumed one).
  * Outputs without such a grid (hardware sinks on timer scheduling, a null audio output) never show
  * one, and starts stay as before (unpaused at T minus the learned lead).
  */
@@ -34,6 +37,16 @@ type BlockTunables = Pick<SyncTunables, 'outputBlockMs' | 'blockToleranceMs' | '
 interface Start {
   unpauseMs: number;
   onsetMs: number;
+}
+
+/** warm: the player's output stream was open already; cold: it was opened for this start */
+export type StartKind = 'warm' | 'cold';
+
+export interface StartFacts {
+  /** its unpause was placed on the grid (not a random phase) */
+  planned?: boolean;
+  /** the output stream was opened for this start */
+  cold?: boolean;
 }
 
 export interface StartPlan {
@@ -49,8 +62,8 @@ export class OutputBlocks {
   private starts: Start[] = [];
   /** consecutive starts off the grid: two in a row mean the grid moved (the sink restarted) */
   private misses: Start[] = [];
-  /** the delays (onset − unpause) of the recent starts at random phases, ms (slow ones left out) */
-  private delaysSeen: number[] = [];
+  /** the recent starts whose unpause fell at a random phase of the grid (not planned), with their kind */
+  private randomStarts: (Start & { kind: StartKind })[] = [];
   /** sent this much earlier than the learned delay says, ms: moved when planned starts land a block off twice in a row */
   private extraLeadMs = 0;
   /** the last planned start's miss: −1 a block late, +1 a block early, 0 on its edge */
@@ -78,15 +91,37 @@ export class OutputBlocks {
     return this.delayRange() >= this.t.blockMinDelayRangeMs;
   }
 
-  /** max − min of the delays seen at random phases, ms (0 with fewer than two) */
-  private delayRange(): number {
-    const d = this.delaysSeen;
-    return d.length >= 2 ? Math.max(...d) - Math.min(...d) : 0;
+  /**
+   * The delays (onset − unpause) of the recent random-phase starts of `kind`, ms: with a grid, only
+   * those whose onset is on it (a start timed off its edge by a misstamped reading would skew the
+   * bound); slower starts only ever add delay (a busy CPU), and one a block or more over the
+   * fastest is left out.
+   */
+  private delaysOf(kind: StartKind, phase: number | null): number[] {
+    const d = this.randomStarts
+      .filter((x) => x.kind === kind && (phase === null || Math.abs(this.residual(x.onsetMs, phase)) <= this.t.blockToleranceMs))
+      .map((x) => x.onsetMs - x.unpauseMs)
+      .slice(-this.t.blockWindow);
+    const fastest = Math.min(...d);
+    return d.filter((x) => x < fastest + this.t.outputBlockMs);
   }
 
-  /** The lowest send-to-output delay d consistent with every random-phase start seen, ms (see the module comment). */
-  private delayFloorMs(): number {
-    return Math.max(...this.delaysSeen) - this.t.outputBlockMs;
+  /** max − min of the random-phase delays, of the kind that shows more, ms (0 with fewer than two) */
+  private delayRange(): number {
+    const range = (d: number[]) => (d.length >= 2 ? Math.max(...d) - Math.min(...d) : 0);
+    return Math.max(range(this.delaysOf('warm', null)), range(this.delaysOf('cold', null)));
+  }
+
+  /** The delays a start of `kind` is planned from: its own, or the other kind's while it has none. */
+  private delaysFor(kind: StartKind): number[] {
+    const phase = this.phaseOf(this.starts);
+    const own = this.delaysOf(kind, phase);
+    return own.length ? own : this.delaysOf(kind === 'warm' ? 'cold' : 'warm', phase);
+  }
+
+  /** The lowest send-to-output delay d consistent with every random-phase start of `kind` seen, ms (see the module comment). */
+  private delayFloorMs(kind: StartKind): number {
+    return Math.max(...this.delaysFor(kind)) - this.t.outputBlockMs;
   }
 
   private phaseOf(starts: readonly Start[]): number | null {
@@ -115,16 +150,12 @@ export class OutputBlocks {
    * A start: the unpause was sent at `unpauseMs` and its first sample was heard at `onsetMs` (local
    * ms); `planned` when its unpause was placed on the grid (not a random phase).
    */
-  observe(unpauseMs: number, onsetMs: number, planned = false): void {
+  observe(unpauseMs: number, onsetMs: number, facts: StartFacts = {}): void {
     if (!Number.isFinite(unpauseMs) || !Number.isFinite(onsetMs)) return;
     const start = { unpauseMs, onsetMs };
-    if (!planned) {
-      // Slower starts only ever add delay (a busy CPU, the first start after a load): one a block
-      // or more over the fastest is left out.
-      this.delaysSeen.push(onsetMs - unpauseMs);
-      this.delaysSeen = this.delaysSeen.slice(-this.t.blockWindow);
-      const fastest = Math.min(...this.delaysSeen);
-      this.delaysSeen = this.delaysSeen.filter((d) => d < fastest + this.t.outputBlockMs);
+    if (!facts.planned) {
+      this.randomStarts.push({ ...start, kind: facts.cold ? 'cold' : 'warm' });
+      if (this.randomStarts.length > 4 * this.t.blockWindow) this.randomStarts.shift();
     }
     const phase = this.starts.length ? this.phaseOf(this.starts) : null;
     if (phase === null) {
@@ -168,18 +199,18 @@ export class OutputBlocks {
     }
   }
 
-  /** The delays the plan relies on, the lowest d they allow and the extra lead, for the log. */
-  describe(): string {
-    const d = this.delaysSeen;
-    const typical = d.length ? ` → d ≥ ${this.delayFloorMs().toFixed(1)}` : '';
-    return `${d.map((x) => x.toFixed(1)).join(' ') || 'none'}${typical}${this.extraLeadMs ? ` (extra lead ${this.extraLeadMs.toFixed(1)})` : ''}`;
+  /** The delays a start of `kind` is planned from, the lowest d they allow and the extra lead, for the log. */
+  describe(kind: StartKind): string {
+    const d = this.delaysFor(kind);
+    const floor = d.length ? ` → d ≥ ${this.delayFloorMs(kind).toFixed(1)}` : '';
+    return `${kind} ${d.map((x) => x.toFixed(1)).join(' ') || 'none'}${floor}${this.extraLeadMs ? ` (extra lead ${this.extraLeadMs.toFixed(1)})` : ''}`;
   }
 
   /**
    * Plans a start at local instant `instantMs` from `positionSec` (the timeline's position there),
-   * or null when the output has shown no grid.
+   * or null when the output has shown no grid; `kind`: whether the player opens its output stream for it.
    */
-  plan(instantMs: number, positionSec: number): StartPlan | null {
+  plan(instantMs: number, positionSec: number, kind: StartKind = 'warm'): StartPlan | null {
     const phase = this.phaseMs();
     if (phase === null) return null;
     const p = this.t.outputBlockMs;
@@ -187,7 +218,7 @@ export class OutputBlocks {
     let onset = instantMs - this.residual(instantMs, phase);
     if (positionSec + (onset - instantMs) / 1000 < 0) onset += p;
     // Aim u + (the lowest d) just after the edge before s (see the module comment).
-    const unpause = onset - p + this.t.blockEarlyMarginMs - this.delayFloorMs() - this.extraLeadMs;
+    const unpause = onset - p + this.t.blockEarlyMarginMs - this.delayFloorMs(kind) - this.extraLeadMs;
     return { onsetMs: onset, positionSec: positionSec + (onset - instantMs) / 1000, unpauseMs: unpause };
   }
 }

@@ -53,9 +53,9 @@ export interface SyncTunables {
   leadGain: number;
 
   // ---- probing the start latency before the first start (start-probe.ts)
-  /** Rounds of unpause-and-measure on silence to be timed (the first sets the lead, later ones refine it; six give the block grid four starts to agree on with two to spare). */
+  /** Rounds of unpause-and-measure on silence to be timed (the first sets the lead, later ones refine it; eight give each kind of start, cold and warm, four delays for the block grid's plan). */
   probeRounds: number;
-  /** Rounds begun at most: a round whose readings were all slow is tried again, but a probe on a starved host still ends (~12 × 0.25 s). */
+  /** Rounds begun at most: a round whose readings were all slow is tried again, but a probe on a starved host still ends (~14 × 0.25 s). */
   probeMaxAttempts: number;
   /** Each round begins after a random pause of up to this, ms: members started together on one host would otherwise load and read in lockstep. */
   probeSpacingMs: number;
@@ -137,8 +137,8 @@ export const DEFAULT_SYNC_TUNABLES: Readonly<SyncTunables> = Object.freeze({
   leadMaxMs: 50,
   leadGain: 0.5,
 
-  probeRounds: 6,
-  probeMaxAttempts: 12,
+  probeRounds: 8,
+  probeMaxAttempts: 14,
   probeSpacingMs: 40,
   probeRoundMs: 400,
   probePositionSec: 0.1,

@@ -51,7 +51,7 @@ function setup(player: Partial<FakePlayerOptions> = {}, missing: number[] = [], 
     player: host,
     clock: () => (clockReady() ? clock : null),
     files: { file: (i) => (missing.includes(i) ? { status: 'missing', absPath: null, detail: '' } : { status: 'ok', absPath: pathOf(i), detail: '' }) },
-    log: silentLogger,
+    log: process.env.SYNC_DEBUG ? { error: console.log, warn: console.log, info: console.log, debug: console.log } as never : silentLogger,
     latencyOffsetMs: 0,
     time: fakeTime,
     onReading: (r) => readings.push(r),
@@ -181,6 +181,34 @@ describe('PlayerSync with a fake player', () => {
     expect(loads.length).toBeGreaterThan(0);
     expect(loads[0]!.args[1] as number).toBeGreaterThanOrEqual(0);
     expect(loads[0]!.args[1] as number).toBeLessThan(0.01);
+    sync.stop();
+  });
+
+  it('on a block grid, starts from a stop (a new output stream, slower to start) and starts while loaded both land on their edge', async () => {
+    // A cold start's delay is 8 ms longer: planned from the warm starts' delays it would land a
+    // block late; the probe times both kinds and each start is planned from its own kind.
+    const { host, sync, readings } = setup({ outputBlockMs: 10, blockPhaseMs: 3.7, startLatencyMs: 3, coldStartExtraMs: 8 }, [], true);
+    await vi.advanceTimersByTimeAsync(2000); // the probe learns the grid and both kinds of delay
+    const p = host.current!;
+    const probeStops = p.calls.filter((c) => c.call === 'stop').length;
+    expect(probeStops).toBeGreaterThanOrEqual(DEFAULT_SYNC_TUNABLES.probeRounds / 2);
+    const errors: { cold: boolean; e: number }[] = [];
+    for (let k = 0; k < 8; k++) {
+      const cold = k % 2 === 0;
+      if (cold && k > 0) {
+        sync.setTimeline(timeline('stopped', 0, 0, sharedNow()));
+        await vi.advanceTimersByTimeAsync(300);
+      }
+      const t = timeline('playing', k % 3, 1 + 0.1 * k, sharedNow() + 700 + 2.3 * k);
+      const before = readings.length;
+      sync.setTimeline(t);
+      await vi.advanceTimersByTimeAsync(1200);
+      const first = readings.slice(before).find((r) => r.trackIndex === t.trackIndex);
+      expect(first).toBeDefined();
+      errors.push({ cold, e: first!.errorMs });
+    }
+    expect(errors.filter((x) => x.cold)).toHaveLength(4);
+    for (const x of errors) expect(Math.abs(x.e)).toBeLessThan(0.5);
     sync.stop();
   });
 
