@@ -15,14 +15,17 @@
  *     u + d (d: the send-to-output delay) is heard at the first edge ≥ u + d, so it is caught by s
  *     when u + d lies in (s − block, s].
  * The delay d is learned from starts whose unpause fell at a random phase of the grid (the probe's,
- * and starts made before the grid was known): each shows D = onset − u, with d ≤ D < d + block.
- * So d > max D − block; with a steady d this bound is at most a block/(n + 1) below it on average
- * (n starts). A start a block or more slower than the fastest says nothing of the grid and is left
- * out. Planned starts are not random phases (their D is chosen, a little over the bound) and do
- * not feed it: they would ratchet it up. The unpause is sent so that u + (max D − block) lands
- * `blockEarlyMarginMs` after the edge before s: a start up to (the spread of the Ds − that margin)
- * slower than the fastest seen is still caught by s, and one faster than every start seen by the
- * margin. Jitter is late-sided (a busy CPU, a late timer), so the margin is put there.
+ * and starts made before the grid was known): each shows D = onset − u, with d ≤ D < d + block,
+ * so d lies in (max D − block, min D]. The middle of that range, (max D + min D − block) / 2,
+ * is the estimate: with a steady d both ends are a block/(n + 1) inside on average (n starts), and
+ * with few starts (the range is then wide) the middle errs least either way; one bound alone put
+ * a start with the delay at the range's other end a block off. A start a block or more slower than
+ * the fastest says nothing of the grid and is left out, as is one whose onset is off the grid (a
+ * misstamped reading). Planned starts are not random phases (their D is chosen) and do not feed
+ * the estimate: they would ratchet it. The unpause is sent so that u + d lands
+ * `blockEarlyToleranceMs` after the edge before s: a start up to that much faster than the
+ * estimate, or up to (block − that) slower, is still caught by s. Jitter is late-sided (a busy CPU,
+ * a late timer, three players starting at once on one host), so most of the block is put there.
  * Two kinds of start have different delays, and each kind is learned on its own: a warm start
  * unpauses an output stream the player already has (a pause, seek or next track while it had one
  * open), a cold one is the first unpause of a stream the player has just opened (after it was
@@ -32,7 +35,7 @@
  */
 import type { SyncTunables } from './tunables.js';
 
-type BlockTunables = Pick<SyncTunables, 'outputBlockMs' | 'blockToleranceMs' | 'blockMinDelayRangeMs' | 'blockEarlyMarginMs' | 'blockWindow' | 'blockMinStarts'>;
+type BlockTunables = Pick<SyncTunables, 'outputBlockMs' | 'blockToleranceMs' | 'blockMinDelayRangeMs' | 'blockEarlyToleranceMs' | 'blockWindow' | 'blockMinStarts'>;
 
 interface Start {
   unpauseMs: number;
@@ -119,9 +122,10 @@ export class OutputBlocks {
     return own.length ? own : this.delaysOf(kind === 'warm' ? 'cold' : 'warm', phase);
   }
 
-  /** The lowest send-to-output delay d consistent with every random-phase start of `kind` seen, ms (see the module comment). */
-  private delayFloorMs(kind: StartKind): number {
-    return Math.max(...this.delaysFor(kind)) - this.t.outputBlockMs;
+  /** The send-to-output delay d of a start of `kind`: the middle of the range every random-phase start of it allows, ms (see the module comment). */
+  private delayEstimateMs(kind: StartKind): number {
+    const d = this.delaysFor(kind);
+    return (Math.max(...d) + Math.min(...d) - this.t.outputBlockMs) / 2;
   }
 
   private phaseOf(starts: readonly Start[]): number | null {
@@ -199,10 +203,10 @@ export class OutputBlocks {
     }
   }
 
-  /** The delays a start of `kind` is planned from, the lowest d they allow and the extra lead, for the log. */
+  /** The delays a start of `kind` is planned from, the d estimated from them and the extra lead, for the log. */
   describe(kind: StartKind): string {
     const d = this.delaysFor(kind);
-    const floor = d.length ? ` → d ≥ ${this.delayFloorMs(kind).toFixed(1)}` : '';
+    const floor = d.length ? ` → d ${this.delayEstimateMs(kind).toFixed(1)}` : '';
     return `${kind} ${d.map((x) => x.toFixed(1)).join(' ') || 'none'}${floor}${this.extraLeadMs ? ` (extra lead ${this.extraLeadMs.toFixed(1)})` : ''}`;
   }
 
@@ -217,8 +221,8 @@ export class OutputBlocks {
     // The edge nearest the instant; the next one when the nearest is before a position-0 start.
     let onset = instantMs - this.residual(instantMs, phase);
     if (positionSec + (onset - instantMs) / 1000 < 0) onset += p;
-    // Aim u + (the lowest d) just after the edge before s (see the module comment).
-    const unpause = onset - p + this.t.blockEarlyMarginMs - this.delayFloorMs(kind) - this.extraLeadMs;
+    // Aim u + d at blockEarlyToleranceMs after the edge before s (see the module comment).
+    const unpause = onset - p + this.t.blockEarlyToleranceMs - this.delayEstimateMs(kind) - this.extraLeadMs;
     return { onsetMs: onset, positionSec: positionSec + (onset - instantMs) / 1000, unpauseMs: unpause };
   }
 }

@@ -77,8 +77,8 @@ export interface SyncTunables {
   blockToleranceMs: number;
   /** …and their delays (onset − unpause) must differ by at least this, ms: the sign of quantization (a gridless output's delay is nearly constant). */
   blockMinDelayRangeMs: number;
-  /** The unpause is aimed this long after the earliest it could be caught by the planned edge, ms (reading noise on the delays learned; the rest of the block is left for late-sided jitter). */
-  blockEarlyMarginMs: number;
+  /** A planned start up to this much faster than its estimated delay is still caught by its edge, ms; the rest of the block (7 ms) is left for late-sided jitter (late timers, starts slowed by a busy host). */
+  blockEarlyToleranceMs: number;
   /** Starts remembered for the grid and the send-to-output delay (recent ones: a device clock's grid moves slowly). */
   blockWindow: number;
   /** Starts that must agree before one is planned on the grid (four random phases agree within ±1 ms by chance < 1 % of the time). */
@@ -149,7 +149,7 @@ export const DEFAULT_SYNC_TUNABLES: Readonly<SyncTunables> = Object.freeze({
   outputBlockMs: 10,
   blockToleranceMs: 1,
   blockMinDelayRangeMs: 3,
-  blockEarlyMarginMs: 1.5,
+  blockEarlyToleranceMs: 3,
   blockWindow: 8,
   blockMinStarts: 4,
 

@@ -191,3 +191,21 @@ describe('OutputBlocks, cold and warm starts', () => {
     expect(b.plan(9000, 20)!.unpauseMs).toBeCloseTo(before.unpauseMs, 9);
   });
 });
+
+describe('OutputBlocks, few starts', () => {
+  it('three starts whose delays happen to lie close together still plan a start with their delay onto its edge', () => {
+    // Delays 4.1, 4.8 and 5.4 ms allow any d in (−4.6, 4.1]: a plan that took the lowest would
+    // land a start with d = 4 a block late.
+    const b = new OutputBlocks(DEFAULT_SYNC_TUNABLES);
+    const phase = 0;
+    // Cold starts at scattered phases show the grid; the warm ones were unpaused so that u + 4
+    // fell 0.1, 0.8 and 1.4 ms before an edge.
+    for (const u of [500.4, 1503.1, 2505.9, 3508.2]) b.observe(u, onsetOf(u, 9, phase), { cold: true });
+    for (const [u, onset] of [[4995.9, 5000], [5995.2, 6000], [6994.6, 7000]] as const) b.observe(u, onset);
+    expect(b.phaseMs()).not.toBeNull();
+    for (let i = 0; i < 20; i++) {
+      const plan = b.plan(10_000 + i * 33.3, 20)!;
+      expect(onsetOf(plan.unpauseMs, 4, phase)).toBeCloseTo(plan.onsetMs, 6);
+    }
+  });
+});
