@@ -34,8 +34,6 @@ export interface SyncReading {
 export interface StartedFacts {
   /** planned on the output's block grid */
   planned?: boolean;
-  /** the player opened its output stream for this start (it was stopped before) */
-  cold?: boolean;
   /** the unpause was sent this long after its planned instant, ms */
   lateMs?: number;
 }
@@ -125,11 +123,10 @@ export class Follower {
     if (this.pendingStart) {
       // Ahead by e: the first sample was heard e before it was due.
       const { unpauseMs, onsetMs, facts } = this.pendingStart;
-      const kind = facts.cold ? 'cold' : 'warm';
-      const plan = facts.planned ? `; planned on the grid from delays ${this.blocks.describe(kind)}, unpause sent ${(facts.lateMs ?? 0).toFixed(2)} ms after its plan` : '';
-      this.log.debug(`start (${kind}): first sample ${(onsetMs - this.lastErrorMs - unpauseMs).toFixed(2)} ms after the unpause, first error ${this.lastErrorMs.toFixed(2)} ms${plan}`);
+      const plan = facts.planned ? `; planned on the grid from delays ${this.blocks.describe()}, unpause sent ${(facts.lateMs ?? 0).toFixed(2)} ms after its plan` : '';
+      this.log.debug(`start: first sample ${(onsetMs - this.lastErrorMs - unpauseMs).toFixed(2)} ms after the unpause, first error ${this.lastErrorMs.toFixed(2)} ms${plan}`);
       if (Math.abs(this.lastErrorMs) < this.t.leadMaxErrorMs) {
-        this.blocks.observe(unpauseMs, onsetMs - this.lastErrorMs, facts);
+        this.blocks.observe(unpauseMs, onsetMs - this.lastErrorMs, facts.planned);
         if (facts.planned) this.blocks.plannedOutcome(this.lastErrorMs);
       }
       this.pendingStart = null;

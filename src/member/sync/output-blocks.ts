@@ -26,10 +26,6 @@
  * `blockEarlyToleranceMs` after the edge before s: a start up to that much faster than the
  * estimate, or up to (block − that) slower, is still caught by s. Jitter is late-sided (a busy CPU,
  * a late timer, three players starting at once on one host), so most of the block is put there.
- * Two kinds of start have different delays, and each kind is learned on its own: a warm start
- * unpauses an output stream the player already has (a pause, seek or next track while it had one
- * open), a cold one is the first unpause of a stream the player has just opened (after it was
- * stopped: PulseAudio gives a new stream its first block measured ~5 ms later than a resumed one).
  * Outputs without such a grid (hardware sinks on timer scheduling, a null audio output) never show
  * one, and starts stay as before (unpaused at T minus the learned lead).
  */
@@ -40,16 +36,6 @@ type BlockTunables = Pick<SyncTunables, 'outputBlockMs' | 'blockToleranceMs' | '
 interface Start {
   unpauseMs: number;
   onsetMs: number;
-}
-
-/** warm: the player's output stream was open already; cold: it was opened for this start */
-export type StartKind = 'warm' | 'cold';
-
-export interface StartFacts {
-  /** its unpause was placed on the grid (not a random phase) */
-  planned?: boolean;
-  /** the output stream was opened for this start */
-  cold?: boolean;
 }
 
 export interface StartPlan {
@@ -65,8 +51,8 @@ export class OutputBlocks {
   private starts: Start[] = [];
   /** consecutive starts off the grid: two in a row mean the grid moved (the sink restarted) */
   private misses: Start[] = [];
-  /** the recent starts whose unpause fell at a random phase of the grid (not planned), with their kind */
-  private randomStarts: (Start & { kind: StartKind })[] = [];
+  /** the recent starts whose unpause fell at a random phase of the grid (not planned) */
+  private randomStarts: Start[] = [];
   /** sent this much earlier than the learned delay says, ms: moved when planned starts land a block off twice in a row */
   private extraLeadMs = 0;
   /** the last planned start's miss: −1 a block late, +1 a block early, 0 on its edge */
@@ -95,36 +81,29 @@ export class OutputBlocks {
   }
 
   /**
-   * The delays (onset − unpause) of the recent random-phase starts of `kind`, ms: with a grid, only
-   * those whose onset is on it (a start timed off its edge by a misstamped reading would skew the
-   * bound); slower starts only ever add delay (a busy CPU), and one a block or more over the
+   * The delays (onset − unpause) of the recent random-phase starts, ms: with a grid, only those
+   * whose onset is on it (a start timed off its edge by a misstamped reading would skew the
+   * estimate); slower starts only ever add delay (a busy CPU), and one a block or more over the
    * fastest is left out.
    */
-  private delaysOf(kind: StartKind, phase: number | null): number[] {
+  private delaysOf(phase: number | null): number[] {
     const d = this.randomStarts
-      .filter((x) => x.kind === kind && (phase === null || Math.abs(this.residual(x.onsetMs, phase)) <= this.t.blockToleranceMs))
+      .filter((x) => phase === null || Math.abs(this.residual(x.onsetMs, phase)) <= this.t.blockToleranceMs)
       .map((x) => x.onsetMs - x.unpauseMs)
       .slice(-this.t.blockWindow);
     const fastest = Math.min(...d);
     return d.filter((x) => x < fastest + this.t.outputBlockMs);
   }
 
-  /** max − min of the random-phase delays, of the kind that shows more, ms (0 with fewer than two) */
+  /** max − min of the random-phase delays, ms (0 with fewer than two) */
   private delayRange(): number {
-    const range = (d: number[]) => (d.length >= 2 ? Math.max(...d) - Math.min(...d) : 0);
-    return Math.max(range(this.delaysOf('warm', null)), range(this.delaysOf('cold', null)));
+    const d = this.delaysOf(null);
+    return d.length >= 2 ? Math.max(...d) - Math.min(...d) : 0;
   }
 
-  /** The delays a start of `kind` is planned from: its own, or the other kind's while it has none. */
-  private delaysFor(kind: StartKind): number[] {
-    const phase = this.phaseOf(this.starts);
-    const own = this.delaysOf(kind, phase);
-    return own.length ? own : this.delaysOf(kind === 'warm' ? 'cold' : 'warm', phase);
-  }
-
-  /** The send-to-output delay d of a start of `kind`: the middle of the range every random-phase start of it allows, ms (see the module comment). */
-  private delayEstimateMs(kind: StartKind): number {
-    const d = this.delaysFor(kind);
+  /** The send-to-output delay d: the middle of the range every random-phase start on the grid allows, ms (see the module comment). */
+  private delayEstimateMs(): number {
+    const d = this.delaysOf(this.phaseOf(this.starts));
     return (Math.max(...d) + Math.min(...d) - this.t.outputBlockMs) / 2;
   }
 
@@ -154,11 +133,11 @@ export class OutputBlocks {
    * A start: the unpause was sent at `unpauseMs` and its first sample was heard at `onsetMs` (local
    * ms); `planned` when its unpause was placed on the grid (not a random phase).
    */
-  observe(unpauseMs: number, onsetMs: number, facts: StartFacts = {}): void {
+  observe(unpauseMs: number, onsetMs: number, planned = false): void {
     if (!Number.isFinite(unpauseMs) || !Number.isFinite(onsetMs)) return;
     const start = { unpauseMs, onsetMs };
-    if (!facts.planned) {
-      this.randomStarts.push({ ...start, kind: facts.cold ? 'cold' : 'warm' });
+    if (!planned) {
+      this.randomStarts.push(start);
       if (this.randomStarts.length > 4 * this.t.blockWindow) this.randomStarts.shift();
     }
     const phase = this.starts.length ? this.phaseOf(this.starts) : null;
@@ -203,18 +182,18 @@ export class OutputBlocks {
     }
   }
 
-  /** The delays a start of `kind` is planned from, the d estimated from them and the extra lead, for the log. */
-  describe(kind: StartKind): string {
-    const d = this.delaysFor(kind);
-    const floor = d.length ? ` → d ${this.delayEstimateMs(kind).toFixed(1)}` : '';
-    return `${kind} ${d.map((x) => x.toFixed(1)).join(' ') || 'none'}${floor}${this.extraLeadMs ? ` (extra lead ${this.extraLeadMs.toFixed(1)})` : ''}`;
+  /** The delays a start is planned from, the d estimated from them and the extra lead, for the log. */
+  describe(): string {
+    const d = this.delaysOf(this.phaseOf(this.starts));
+    const floor = d.length ? ` → d ${this.delayEstimateMs().toFixed(1)}` : '';
+    return `${d.map((x) => x.toFixed(1)).join(' ') || 'none'}${floor}${this.extraLeadMs ? ` (extra lead ${this.extraLeadMs.toFixed(1)})` : ''}`;
   }
 
   /**
    * Plans a start at local instant `instantMs` from `positionSec` (the timeline's position there),
-   * or null when the output has shown no grid; `kind`: whether the player opens its output stream for it.
+   * or null when the output has shown no grid.
    */
-  plan(instantMs: number, positionSec: number, kind: StartKind = 'warm'): StartPlan | null {
+  plan(instantMs: number, positionSec: number): StartPlan | null {
     const phase = this.phaseMs();
     if (phase === null) return null;
     const p = this.t.outputBlockMs;
@@ -222,7 +201,7 @@ export class OutputBlocks {
     let onset = instantMs - this.residual(instantMs, phase);
     if (positionSec + (onset - instantMs) / 1000 < 0) onset += p;
     // Aim u + d at blockEarlyToleranceMs after the edge before s (see the module comment).
-    const unpause = onset - p + this.t.blockEarlyToleranceMs - this.delayEstimateMs(kind) - this.extraLeadMs;
+    const unpause = onset - p + this.t.blockEarlyToleranceMs - this.delayEstimateMs() - this.extraLeadMs;
     return { onsetMs: onset, positionSec: positionSec + (onset - instantMs) / 1000, unpauseMs: unpause };
   }
 }

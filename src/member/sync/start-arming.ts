@@ -75,12 +75,10 @@ export class StartArming {
   ): Promise<void> {
     await player.setPaused(true);
     let { positionSec, startShared } = r;
-    // Nothing loaded: the player opens its output stream for this start (a cold start, slower).
-    const cold = queue.empty;
     // On an output that takes sound in blocks on a grid, the start is planned on it (output-blocks.ts):
     // armed at the position of the grid edge nearest the instant, unpaused mid-block before it.
     const planFor = (pos: number, at: SharedMs) => {
-      const plan = follower.blocks.plan(clock.toLocal(at), pos, cold ? 'cold' : 'warm');
+      const plan = follower.blocks.plan(clock.toLocal(at), pos);
       return plan && plan.positionSec < r.durationSec ? plan : null;
     };
     let plan = planFor(positionSec, startShared);
@@ -114,6 +112,6 @@ export class StartArming {
     const unpauseMs = this.time.now();
     await player.setPaused(false);
     onStarted();
-    follower.started(unpauseMs, plan ? plan.onsetMs : clock.toLocal(startShared), { planned: plan !== null, cold, lateMs: plan ? unpauseMs - plan.unpauseMs : 0 });
+    follower.started(unpauseMs, plan ? plan.onsetMs : clock.toLocal(startShared), { planned: plan !== null, lateMs: plan ? unpauseMs - plan.unpauseMs : 0 });
   }
 }

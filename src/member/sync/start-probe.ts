@@ -12,10 +12,6 @@
  * outright and later ones by a fraction, and the OutputBlocks (when the sound began, for the
  * output's block grid). The player is stopped afterwards.
  *
- * Rounds alternate between the two kinds of start (output-blocks.ts): odd ones stop the player
- * first, so that its output stream is opened for the start (cold, as the first start after a stop
- * is), even ones reload with the stream kept open (warm, as a seek or the next track is).
- *
  * A round whose readings all had slow round trips (a busy host: other players starting at the
  * same moment) measures nothing and is tried again, and while the starts show quantized delays
  * but no agreed grid yet, rounds go on past `probeRounds`: up to `probeMaxAttempts` rounds in all. Each
@@ -73,8 +69,6 @@ export class StartProbe {
         attempts++;
         await this.time.sleep(this.random() * t.probeSpacingMs);
         if (signal.aborted) break;
-        const cold = attempts % 2 === 1;
-        if (cold) await player.stop();
         await player.setPaused(true);
         // Loaded afresh each round, as a start from silence is.
         await player.load(file.path, t.probePositionSec);
@@ -109,8 +103,8 @@ export class StartProbe {
         errors.push(err);
         lead.observe(err);
         // Ahead by err: the first sample was heard err before X.
-        blocks.observe(unpauseMs, x - err, { cold });
-        this.log.debug(`start probe round ${attempts} (${cold ? 'cold' : 'warm'}): first sample ${(x - err - unpauseMs).toFixed(2)} ms after the unpause`);
+        blocks.observe(unpauseMs, x - err);
+        this.log.debug(`start probe round ${attempts}: first sample ${(x - err - unpauseMs).toFixed(2)} ms after the unpause`);
       }
     } finally {
       await player.stop().catch(() => {});

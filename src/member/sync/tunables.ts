@@ -53,7 +53,7 @@ export interface SyncTunables {
   leadGain: number;
 
   // ---- probing the start latency before the first start (start-probe.ts)
-  /** Rounds of unpause-and-measure on silence to be timed (the first sets the lead, later ones refine it; eight give each kind of start, cold and warm, four delays for the block grid's plan). */
+  /** Rounds of unpause-and-measure on silence to be timed (the first sets the lead, later ones refine it; eight give the block grid's delay estimate eight random phases). */
   probeRounds: number;
   /** Rounds begun at most: a round whose readings were all slow is tried again, but a probe on a starved host still ends (~14 × 0.25 s). */
   probeMaxAttempts: number;

@@ -1,7 +1,6 @@
 /**
  * A Player that plays in (vitest's fake) time: the position advances at `speed` while unpaused,
- * an unpause takes effect `startLatencyMs` late (like a real output's restart latency; the first
- * after a stop `coldStartExtraMs` later still, as a new output stream's is), on an
+ * an unpause takes effect `startLatencyMs` late (like a real output's restart latency), on an
  * output with blocks (`outputBlockMs`) from the next block edge after that, loads and
  * seeks take `armMs`, and at a file's end it moves on to the next entry by itself. kill() makes
  * it dead: every call rejects, as a crashed player's would.
@@ -13,8 +12,6 @@ export interface FakePlayerOptions {
   /** file length per path, s */
   durations: Map<string, number>;
   startLatencyMs?: number;
-  /** the first unpause after a stop (the output stream opened anew) takes effect this much later still, ms */
-  coldStartExtraMs?: number;
   /** an output that takes sound in blocks of this many ms on a fixed grid (edges at blockPhaseMs + k × block): an unpause is heard from the first edge at or after it takes effect */
   outputBlockMs?: number;
   blockPhaseMs?: number;
@@ -46,8 +43,6 @@ export class FakePlayer implements Player {
   private anchorPos = 0;
   private anchorMs = 0;
   private readonly endWaiters: (() => void)[] = [];
-  /** the output stream is open: unpaused since the last stop */
-  private streamOpen = false;
 
   constructor(private readonly o: FakePlayerOptions) {}
 
@@ -150,7 +145,6 @@ export class FakePlayer implements Player {
     this.record('stop');
     this.playlist = [];
     this.entry = -1;
-    this.streamOpen = false;
   }
 
   async setPaused(paused: boolean): Promise<void> {
@@ -159,8 +153,7 @@ export class FakePlayer implements Player {
     this.reanchor();
     this.paused = paused;
     if (!paused) {
-      const effective = this.now() + (this.o.startLatencyMs ?? 0) + (this.streamOpen ? 0 : (this.o.coldStartExtraMs ?? 0));
-      this.streamOpen = true;
+      const effective = this.now() + (this.o.startLatencyMs ?? 0);
       const block = this.o.outputBlockMs;
       const phase = this.o.blockPhaseMs ?? 0;
       this.anchorMs = block ? phase + Math.ceil((effective - phase) / block) * block : effective;

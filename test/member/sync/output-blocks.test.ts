@@ -112,7 +112,7 @@ describe('OutputBlocks, starts slower than the probe\'s', () => {
       const errorMs = plan.onsetMs - onset; // positive: ahead
       if (errorMs < -5) late++;
       b.plannedOutcome(errorMs);
-      b.observe(plan.unpauseMs, onset, { planned: true });
+      b.observe(plan.unpauseMs, onset, true);
     }
     expect(late).toBeLessThanOrEqual(2);
     const last = b.plan(20_000.7, 20)!;
@@ -134,7 +134,7 @@ describe('OutputBlocks, one slow start among usual ones', () => {
     // This start took 14 ms instead of 3: a block late.
     const slow = onsetOf(before.unpauseMs, 14, 4);
     b.plannedOutcome(before.onsetMs - slow);
-    b.observe(before.unpauseMs, slow, { planned: true });
+    b.observe(before.unpauseMs, slow, true);
     const after = b.plan(20_000, 20)!;
     expect(after.onsetMs - after.unpauseMs).toBeCloseTo(before.onsetMs - before.unpauseMs, 9);
     expect(onsetOf(after.unpauseMs, 3, 4)).toBeCloseTo(after.onsetMs, 6);
@@ -150,7 +150,7 @@ describe('OutputBlocks, one slow start among usual ones', () => {
       const onset = onsetOf(plan.unpauseMs, 3 + 4 * rand(), 4);
       expect(onset).toBeCloseTo(plan.onsetMs, 6);
       b.plannedOutcome(plan.onsetMs - onset);
-      b.observe(plan.unpauseMs, onset, { planned: true });
+      b.observe(plan.unpauseMs, onset, true);
     }
     const last = b.plan(10_000, 20)!;
     expect(last.unpauseMs).toBeCloseTo(first.unpauseMs, 9);
@@ -158,30 +158,7 @@ describe('OutputBlocks, one slow start among usual ones', () => {
   });
 });
 
-describe('OutputBlocks, cold and warm starts', () => {
-  it('plans each kind of start from its own delays: a cold start (a new output stream) 9 ms slower lands on its edge too', () => {
-    const b = new OutputBlocks(DEFAULT_SYNC_TUNABLES);
-    const phase = 2.2;
-    const us = [1000.4, 2003.1, 3005.9, 4008.2, 5001.7, 6006.6, 7004.4, 8009.9];
-    us.forEach((u, i) => b.observe(u, onsetOf(u, i % 2 ? 3 : 12, phase), { cold: i % 2 === 0 }));
-    for (let i = 0; i < 50; i++) {
-      const instant = 20_000 + i * 101.3;
-      const cold = b.plan(instant, 20, 'cold')!;
-      const warm = b.plan(instant, 20, 'warm')!;
-      expect(onsetOf(cold.unpauseMs, 12, phase)).toBeCloseTo(cold.onsetMs, 6);
-      expect(onsetOf(warm.unpauseMs, 3, phase)).toBeCloseTo(warm.onsetMs, 6);
-      // Planned from the warm delays, the cold start would have been a block late.
-      expect(onsetOf(warm.unpauseMs, 12, phase)).toBeCloseTo(warm.onsetMs + BLOCK, 6);
-    }
-  });
-
-  it('a kind never seen is planned from the other kind', () => {
-    const b = new OutputBlocks(DEFAULT_SYNC_TUNABLES);
-    for (const u of [1000.4, 2003.1, 3005.9, 4008.2, 5001.7]) b.observe(u, onsetOf(u, 4, 6), { cold: true });
-    const plan = b.plan(9000, 20, 'warm')!;
-    expect(onsetOf(plan.unpauseMs, 4, 6)).toBeCloseTo(plan.onsetMs, 6);
-  });
-
+describe('OutputBlocks, starts off the grid', () => {
   it('leaves out of the delays a start timed off the grid (a misstamped reading)', () => {
     const b = new OutputBlocks(DEFAULT_SYNC_TUNABLES);
     for (const u of [1000.4, 2003.1, 3005.9, 4008.2, 5001.7]) b.observe(u, onsetOf(u, 3, 5));
@@ -193,19 +170,17 @@ describe('OutputBlocks, cold and warm starts', () => {
 });
 
 describe('OutputBlocks, few starts', () => {
-  it('three starts whose delays happen to lie close together still plan a start with their delay onto its edge', () => {
-    // Delays 4.1, 4.8 and 5.4 ms allow any d in (−4.6, 4.1]: a plan that took the lowest would
-    // land a start with d = 4 a block late.
+  it('four starts whose delays happen to lie close together plan starts with their delay, or 2.5 ms more, onto their edge', () => {
+    // Delays 4.1, 4.8, 5.4 and 7.2 ms allow any d in (−2.8, 4.1]: a plan from the lowest would land
+    // a start with d = 6.5 a block late.
     const b = new OutputBlocks(DEFAULT_SYNC_TUNABLES);
     const phase = 0;
-    // Cold starts at scattered phases show the grid; the warm ones were unpaused so that u + 4
-    // fell 0.1, 0.8 and 1.4 ms before an edge.
-    for (const u of [500.4, 1503.1, 2505.9, 3508.2]) b.observe(u, onsetOf(u, 9, phase), { cold: true });
-    for (const [u, onset] of [[4995.9, 5000], [5995.2, 6000], [6994.6, 7000]] as const) b.observe(u, onset);
+    for (const [u, onset] of [[995.9, 1000], [1995.2, 2000], [2994.6, 3000], [3992.8, 4000]] as const) b.observe(u, onset);
     expect(b.phaseMs()).not.toBeNull();
     for (let i = 0; i < 20; i++) {
       const plan = b.plan(10_000 + i * 33.3, 20)!;
       expect(onsetOf(plan.unpauseMs, 4, phase)).toBeCloseTo(plan.onsetMs, 6);
+      expect(onsetOf(plan.unpauseMs, 6.5, phase)).toBeCloseTo(plan.onsetMs, 6);
     }
   });
 });

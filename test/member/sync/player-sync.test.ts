@@ -184,34 +184,6 @@ describe('PlayerSync with a fake player', () => {
     sync.stop();
   });
 
-  it('on a block grid, starts from a stop (a new output stream, slower to start) and starts while loaded both land on their edge', async () => {
-    // A cold start's delay is 8 ms longer: planned from the warm starts' delays it would land a
-    // block late; the probe times both kinds and each start is planned from its own kind.
-    const { host, sync, readings } = setup({ outputBlockMs: 10, blockPhaseMs: 3.7, startLatencyMs: 3, coldStartExtraMs: 8 }, [], true);
-    await vi.advanceTimersByTimeAsync(2000); // the probe learns the grid and both kinds of delay
-    const p = host.current!;
-    const probeStops = p.calls.filter((c) => c.call === 'stop').length;
-    expect(probeStops).toBeGreaterThanOrEqual(DEFAULT_SYNC_TUNABLES.probeRounds / 2);
-    const errors: { cold: boolean; e: number }[] = [];
-    for (let k = 0; k < 8; k++) {
-      const cold = k % 2 === 0;
-      if (cold && k > 0) {
-        sync.setTimeline(timeline('stopped', 0, 0, sharedNow()));
-        await vi.advanceTimersByTimeAsync(300);
-      }
-      const t = timeline('playing', k % 3, 1 + 0.1 * k, sharedNow() + 700 + 2.3 * k);
-      const before = readings.length;
-      sync.setTimeline(t);
-      await vi.advanceTimersByTimeAsync(1200);
-      const first = readings.slice(before).find((r) => r.trackIndex === t.trackIndex);
-      expect(first).toBeDefined();
-      errors.push({ cold, e: first!.errorMs });
-    }
-    expect(errors.filter((x) => x.cold)).toHaveLength(4);
-    for (const x of errors) expect(Math.abs(x.e)).toBeLessThan(0.5);
-    sync.stop();
-  });
-
   /** Starts at instants of different grid phases, `aheadMs` after each command; the first reading's error of each, ms. */
   async function firstErrorsOfStarts(sync: PlayerSync, readings: SyncReading[], n: number, aheadMs: number): Promise<number[]> {
     const errors: number[] = [];
