@@ -244,7 +244,10 @@ export class SoundController {
       else if (!this.settle || Math.abs(e - this.settle.e) > this.o.settleBandSec) this.settle = { t: this.t, e };
       else if (this.t - this.settle.t >= this.o.settleForSec) this.integrating = true;
     }
-    if (this.integrating && this.o.ki > 0) {
+    // Never during a start transient, the first or a later one: its error is the start's, not the
+    // device's drift (a 10 ms pull integrated for 2 s winds the integrator to its limit, and the
+    // sound then overshoots by ~1.5 ms and takes ~20 s to unwind).
+    if (this.integrating && !this.transient && this.o.ki > 0) {
       const limit = this.o.maxIntegralCorrection / this.o.ki;
       this.integral = Math.min(limit, Math.max(-limit, this.integral + predicted * dt));
     }

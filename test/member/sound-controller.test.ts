@@ -151,4 +151,18 @@ describe('SoundController across re-arms', () => {
     expect(c.learnedDrift).toBe(0);
     expect(c.speed).toBe(1);
   });
+
+  it('a later start\'s error does not wind up the drift it learned: a block-late start (−10 ms) is removed without overshoot, the drift kept', () => {
+    const c = new SoundController();
+    // The first track: the drift is learned (and the integrator runs from then on).
+    run((m, dt) => speedOf(c.update(m, dt)), { drift: 50e-6, start: 0.0005, noiseSec: 20e-6, seconds: 30 });
+    const learned = c.learnedDrift;
+    expect(learned).toBeGreaterThan(20e-6);
+    // The next start lands a whole 10 ms block late.
+    c.rearmed();
+    const { trueErr } = run((m, dt) => speedOf(c.update(m, dt)), { drift: 50e-6, start: -0.010, noiseSec: 20e-6, seconds: 12 });
+    expect(Math.max(...trueErr)).toBeLessThan(0.0003); // no overshoot past 0.3 ms (wound up: ~1.5 ms)
+    expect(Math.abs(trueErr[60]!)).toBeLessThan(0.00025); // within 0.25 ms 6 s after the start
+    expect(Math.abs(c.learnedDrift - learned)).toBeLessThan(30e-6);
+  });
 });
