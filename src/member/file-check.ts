@@ -222,7 +222,10 @@ export class FileCheck {
     return this.progress.view();
   }
 
-  /** The worst status across the playlist, and the tracks that are not playable here. */
+  /**
+   * The worst status across the playlist, and the tracks that are not playable here, in playlist
+   * order (verdicts arrive in any order: checks run side by side).
+   */
   summary(): { status: FileStatus; problems: { index: number; status: FileStatus }[] } {
     let status: FileStatus = this.tracks.length === 0 ? 'unknown' : this.checkedCount < this.tracks.length ? 'checking' : 'ok';
     const problems: { index: number; status: FileStatus }[] = [];
@@ -230,6 +233,7 @@ export class FileCheck {
       if (RANK.indexOf(s) < RANK.indexOf(status)) status = s;
       if (problems.length < FILE_CHECK.REPORTED_PROBLEMS) problems.push({ index, status: s });
     }
+    problems.sort((a, b) => a.index - b.index);
     return { status, problems };
   }
 
