@@ -73,6 +73,8 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   await Promise.race([ended, untilSignal()]);
   clearInterval(timer);
   log.info('demo over');
-  for (const m of members) await m.stop();
+  // All at once: Ctrl-C reached every member's mpv too, and a member still waiting its turn would
+  // take its player's end for a crash.
+  await Promise.all(members.map((m) => m.stop()));
   await running.stop();
 }

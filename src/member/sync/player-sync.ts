@@ -124,7 +124,8 @@ export class PlayerSync {
       this.player = null;
       this.phase = 'down';
       this.abort?.abort();
-      opts.log.warn('mpv died; restarting it and rejoining the timeline');
+      // Shutting down, the player dies with the rest (a terminal's Ctrl-C reaches mpv too): no news.
+      if (!this.stopped) opts.log.warn('mpv died; restarting it and rejoining the timeline');
     });
   }
 
