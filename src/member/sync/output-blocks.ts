@@ -101,10 +101,9 @@ export class OutputBlocks {
     return d.length >= 2 ? Math.max(...d) - Math.min(...d) : 0;
   }
 
-  /** The send-to-output delay d: the middle of the range every random-phase start on the grid allows, ms (see the module comment). */
-  private delayEstimateMs(): number {
-    const d = this.delaysOf(this.phaseOf(this.starts));
-    return (Math.max(...d) + Math.min(...d) - this.t.outputBlockMs) / 2;
+  /** The send-to-output delay d: the middle of the range the delays of random-phase starts on the grid allow, ms (see the module comment). */
+  private delayEstimateMs(delays: readonly number[]): number {
+    return (Math.max(...delays) + Math.min(...delays) - this.t.outputBlockMs) / 2;
   }
 
   private phaseOf(starts: readonly Start[]): number | null {
@@ -184,9 +183,10 @@ export class OutputBlocks {
 
   /** The delays a start is planned from, the d estimated from them and the extra lead, for the log. */
   describe(): string {
-    const d = this.delaysOf(this.phaseOf(this.starts));
-    const floor = d.length ? ` → d ${this.delayEstimateMs().toFixed(1)}` : '';
-    return `${d.map((x) => x.toFixed(1)).join(' ') || 'none'}${floor}${this.extraLeadMs ? ` (extra lead ${this.extraLeadMs.toFixed(1)})` : ''}`;
+    const phase = this.phaseMs();
+    const d = phase === null ? [] : this.delaysOf(phase);
+    const estimate = d.length ? ` → d ${this.delayEstimateMs(d).toFixed(1)}` : '';
+    return `${d.map((x) => x.toFixed(1)).join(' ') || 'none'}${estimate}${this.extraLeadMs ? ` (extra lead ${this.extraLeadMs.toFixed(1)})` : ''}`;
   }
 
   /**
@@ -196,12 +196,16 @@ export class OutputBlocks {
   plan(instantMs: number, positionSec: number): StartPlan | null {
     const phase = this.phaseMs();
     if (phase === null) return null;
+    // No start at a random phase is on the grid (it moved, and only planned starts have shown the
+    // new one): nothing to estimate the delay from until an unplanned start lands on it.
+    const delays = this.delaysOf(phase);
+    if (delays.length === 0) return null;
     const p = this.t.outputBlockMs;
     // The edge nearest the instant; the next one when the nearest is before a position-0 start.
     let onset = instantMs - this.residual(instantMs, phase);
     if (positionSec + (onset - instantMs) / 1000 < 0) onset += p;
     // Aim u + d at blockEarlyToleranceMs after the edge before s (see the module comment).
-    const unpause = onset - p + this.t.blockEarlyToleranceMs - this.delayEstimateMs() - this.extraLeadMs;
+    const unpause = onset - p + this.t.blockEarlyToleranceMs - this.delayEstimateMs(delays) - this.extraLeadMs;
     return { onsetMs: onset, positionSec: positionSec + (onset - instantMs) / 1000, unpauseMs: unpause };
   }
 }

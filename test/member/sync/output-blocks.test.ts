@@ -169,6 +169,24 @@ describe('OutputBlocks, starts off the grid', () => {
   });
 });
 
+describe('OutputBlocks, a grid found by planned starts only', () => {
+  it('plans nothing (no delay to plan from) until an unplanned start lands on the new grid', () => {
+    const b = new OutputBlocks(DEFAULT_SYNC_TUNABLES);
+    for (const u of [1000.4, 2003.1, 3005.9, 4008.2, 5001.7]) b.observe(u, onsetOf(u, 3, 2));
+    // The output restarted on another grid, and only planned starts (not random phases) show it.
+    for (const u of [6000.4, 7003.1, 8005.9, 9008.2]) b.observe(u, onsetOf(u, 3, 7), true);
+    expect(b.phaseMs()).toBeCloseTo(7, 6);
+    expect(b.plan(20_000, 20)).toBeNull();
+    // A start at the learned lead (a random phase) lands on the new grid: planned again…
+    b.observe(21_004.6, onsetOf(21_004.6, 3, 7));
+    expect(Number.isFinite(b.plan(30_000, 20)!.unpauseMs)).toBe(true);
+    // …and on its edge once a few such starts have narrowed the delay.
+    for (const u of [22_001.1, 23_007.3, 24_003.9]) b.observe(u, onsetOf(u, 3, 7));
+    const plan = b.plan(30_000, 20)!;
+    expect(onsetOf(plan.unpauseMs, 3, 7)).toBeCloseTo(plan.onsetMs, 6);
+  });
+});
+
 describe('OutputBlocks, few starts', () => {
   it('four starts whose delays happen to lie close together plan starts with their delay, or 2.5 ms more, onto their edge', () => {
     // Delays 4.1, 4.8, 5.4 and 7.2 ms allow any d in (−2.8, 4.1]: a plan from the lowest would land
