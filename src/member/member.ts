@@ -16,7 +16,7 @@ import { memberStatus } from './member-status.js';
 import { LeaderLink } from './leader-link.js';
 import { MpvPlayerHost } from './mpv/mpv-player.js';
 import { SupervisedMpv } from './mpv/supervised-mpv.js';
-import { signalFile, silenceFile } from './signal-file.js';
+import { floatSilenceFile, signalFile, silenceFile } from './signal-file.js';
 import { PlayerSync, type SyncReading } from './sync/player-sync.js';
 import type { SoundControllerOptions } from './sound-controller.js';
 
@@ -91,6 +91,7 @@ export class Member {
       log,
       latencyOffsetMs: opts.latencyOffsetMs,
       startProbe: silenceFile(),
+      prerollSilence: floatSilenceFile(2.5),
       ...(opts.controller ? { controller: opts.controller } : {}),
       ...(opts.onReading ? { onReading: opts.onReading } : {}),
     });

@@ -24,6 +24,14 @@ export interface Player {
    * `startSec` into the file (exactly) or at its start when omitted. Pause state is kept.
    */
   load(path: string, startSec?: number): Promise<void>;
+  /**
+   * Replaces the playlist with one entry: `silenceSec` of silence (from the WAV of silence at
+   * `silencePath`, at least that long) and then `path` from its start, joined without a gap, so
+   * that the file's first sample follows the silence's last. Resolves once the player has
+   * (re)started at the entry's start; pause state is kept. Positions read while the entry plays
+   * are in its terms: the file's position plus `silenceSec`.
+   */
+  loadAfterSilence(path: string, silencePath: string, silenceSec: number): Promise<void>;
   /** Exact seek within the loaded file; resolves once playback has restarted there. */
   seek(positionSec: number): Promise<void>;
   /** Queues `path` after the playlist's last entry. */

@@ -156,6 +156,20 @@ export class SoundController {
     this.est = null;
   }
 
+  /**
+   * The start just armed was aligned before it was heard (a pre-rolled start: its error was
+   * measured and removed on silence) and is left with `errorSec`: no start transient. The
+   * observer starts from that error at once, so the first readings after the sound begins pull
+   * the estimate by a fraction of their surprise instead of driving the speed at kpStart (right
+   * after the player joins the silence to the track, readings were seen 0.3–0.8 ms off the sound
+   * for a few tenths of a second).
+   */
+  aligned(errorSec: number): void {
+    this.transient = false;
+    this.transientEnd = this.t - this.o.plantDelaySec - this.o.observerSettleSec - 1e-9;
+    this.est = errorSec;
+  }
+
   /** Forget the learned drift too (a different device or a restarted player). */
   reset(): void {
     this.integral = 0;

@@ -69,6 +69,33 @@ describe('SoundController', () => {
     expect(Math.min(...mine.trueErr)).toBeGreaterThan(-0.0001);
   });
 
+  it('a start aligned before it was heard is held calmly: early readings off the sound do not drive the speed', () => {
+    // The sound starts on time (error 0); its first four readings are 0.6 ms off it (as seen right
+    // after the player joins a pre-roll's silence to the track), then true again.
+    const biased = (c: SoundController) => {
+      let k = 0;
+      return run((m, dt) => speedOf(c.update(m + (k++ < 4 ? 0.0006 : 0), dt)), { drift: 0, start: 0, noiseSec: 30e-6, seconds: 6 });
+    };
+    const calm = new SoundController();
+    calm.rearmed(1);
+    calm.aligned(0);
+    const transient = new SoundController();
+    transient.rearmed(1);
+    const a = biased(calm);
+    const b = biased(transient);
+    const worst = (e: number[]) => Math.max(...e.map(Math.abs));
+    expect(worst(a.trueErr)).toBeLessThan(0.00015);
+    expect(worst(a.trueErr)).toBeLessThan(worst(b.trueErr) / 3);
+    // a start transient chases the readings' bias into the sound
+    expect(worst(b.trueErr)).toBeGreaterThan(0.0004);
+    // …and a real error after an aligned start is still removed (by the observer, not at once)
+    const real = new SoundController();
+    real.rearmed(1);
+    real.aligned(0);
+    const r = run((m, dt) => speedOf(real.update(m, dt)), { drift: 0, start: 0.0005, noiseSec: 30e-6, seconds: 10 });
+    expect(Math.abs(r.trueErr.at(-1)!)).toBeLessThan(0.0001);
+  });
+
   it('holds ±200 ppm drift at zero error once it has learned it', () => {
     for (const drift of [200e-6, -200e-6]) {
       const c = new SoundController();

@@ -20,6 +20,11 @@ export class MpvPlayer implements Player {
     return this.untilRestart(['loadfile', path, 'replace', ...(startSec === undefined ? [] : [`start=${startSec.toFixed(6)}`])]);
   }
 
+  /** An EDL entry (mpv's edit list): the silence's first `silenceSec`, then the whole file. */
+  loadAfterSilence(path: string, silencePath: string, silenceSec: number): Promise<void> {
+    return this.untilRestart(['loadfile', `edl://${edlPath(silencePath)},0,${silenceSec.toFixed(6)};${edlPath(path)}`, 'replace']);
+  }
+
   seek(positionSec: number): Promise<void> {
     return this.untilRestart(['seek', positionSec, 'absolute+exact']);
   }
@@ -69,6 +74,11 @@ export class MpvPlayer implements Player {
     await this.client.command(command);
     await restart;
   }
+}
+
+/** A path in an EDL: `%length%` before it (its length in bytes) lets it hold any character, `;` and `,` too. */
+function edlPath(path: string): string {
+  return `%${Buffer.byteLength(path, 'utf8')}%${path}`;
 }
 
 /** A SupervisedMpv seen as a PlayerHost: every (re)started mpv becomes a fresh MpvPlayer. */

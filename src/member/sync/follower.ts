@@ -36,6 +36,8 @@ export interface StartedFacts {
   planned?: boolean;
   /** the unpause was sent this long after its planned instant, ms */
   lateMs?: number;
+  /** started ahead of its instant on silence and aligned during it (start-arming.ts): its first reading teaches neither the lead nor the grid */
+  prerolled?: boolean;
 }
 
 export interface FollowContext {
@@ -45,6 +47,8 @@ export interface FollowContext {
   tracks: readonly Track[];
   /** the track the player has loaded */
   loadedTrack: number | null;
+  /** the silence the player plays before the loaded track (positions read are the track's plus this), s */
+  silenceBeforeSec: number;
   latencyOffsetMs: number;
 }
 
@@ -87,9 +91,15 @@ export class Follower {
     this.controller.rearmed(this.speed);
   }
 
+  /** The start was aligned before it was heard (start-arming.ts) and is left `errorMs` off: no start transient. */
+  aligned(errorMs: number): void {
+    this.controller.aligned(errorMs / 1000);
+  }
+
   /** Playback started: the unpause was sent at `unpauseMs`, the first sample was due at `onsetMs` (local ms). */
   started(unpauseMs: number, onsetMs: number, facts: StartedFacts = {}): void {
     this.lastReadingMs = null;
+    if (facts.prerolled) return;
     this.lead.started();
     this.pendingStart = { unpauseMs, onsetMs, facts };
   }
@@ -115,7 +125,8 @@ export class Follower {
     const sharedAt = c.clock.toShared(reading.localMs);
     const expected = playheadAt(c.timeline, c.tracks, sharedMs(sharedAt + c.latencyOffsetMs));
     if (expected.state !== 'playing' || expected.trackIndex !== c.loadedTrack) return;
-    const errorSec = reading.positionSec - expected.positionSec;
+    const positionSec = reading.positionSec - c.silenceBeforeSec;
+    const errorSec = positionSec - expected.positionSec;
     const dtSec = this.lastReadingMs === null ? this.t.firstReadingDtSec : (reading.localMs - this.lastReadingMs) / 1000;
     this.lastReadingMs = reading.localMs;
     this.lastErrorMs = errorSec * 1000;
@@ -141,7 +152,7 @@ export class Follower {
       await c.player.setSpeed(decision.speed);
       this.speed = decision.speed;
     }
-    this.onReading?.({ localMs: reading.localMs, sharedMs: sharedAt, latencyOffsetMs: c.latencyOffsetMs, ipcRttMs: reading.rttMs, trackIndex: expected.trackIndex, audioPtsSec: reading.positionSec, errorMs: errorSec * 1000, speed: this.speed });
+    this.onReading?.({ localMs: reading.localMs, sharedMs: sharedAt, latencyOffsetMs: c.latencyOffsetMs, ipcRttMs: reading.rttMs, trackIndex: expected.trackIndex, audioPtsSec: positionSec, errorMs: errorSec * 1000, speed: this.speed });
   }
 }
 

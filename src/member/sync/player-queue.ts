@@ -12,6 +12,8 @@ export type NextFile = (loaded: number) => { trackIndex: number; path: string } 
 export class PlayerQueue {
   /** track indices of the player's playlist entries */
   private entries: number[] = [];
+  /** entry 0's position in the player's terms minus the track's (the silence before it, when loaded after silence), s */
+  private leadInSec = 0;
   /** the file queued as entry 1 */
   private queuedPath: string | null = null;
 
@@ -23,6 +25,11 @@ export class PlayerQueue {
   /** The track of the entry playing, or null when nothing is loaded. */
   loaded(): number | null {
     return this.entries[0] ?? null;
+  }
+
+  /** What to subtract from a position the player reads to get the loaded track's, s. */
+  silenceBeforeSec(): number {
+    return this.leadInSec;
   }
 
   /** Whether anything is loaded or queued. */
@@ -38,11 +45,19 @@ export class PlayerQueue {
   /** Loads (or seeks within) `trackIndex` at exactly `positionSec`, until the player has restarted there. */
   async loadAt(player: Player, trackIndex: number, path: string, positionSec: number): Promise<void> {
     if (this.loaded() === trackIndex) {
-      await player.seek(positionSec);
+      await player.seek(positionSec + this.leadInSec);
     } else {
       await player.load(path, positionSec);
       this.entries = [trackIndex];
+      this.leadInSec = 0;
     }
+  }
+
+  /** Loads `trackIndex` from its start after `silenceSec` of silence (Player.loadAfterSilence), until the player has restarted there. */
+  async loadAfterSilence(player: Player, trackIndex: number, path: string, silencePath: string, silenceSec: number): Promise<void> {
+    await player.loadAfterSilence(path, silencePath, silenceSec);
+    this.entries = [trackIndex];
+    this.leadInSec = silenceSec;
   }
 
   /**
@@ -74,6 +89,7 @@ export class PlayerQueue {
     if (pos > 0 && this.entries.length > 1) {
       await player.remove(0);
       this.entries.shift();
+      this.leadInSec = 0;
       this.log.debug(`playing track ${(this.loaded() ?? 0) + 1}`);
       await this.queueNext(player);
     } else if (pos < 0) {

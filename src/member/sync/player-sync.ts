@@ -53,6 +53,8 @@ export interface PlayerSyncOptions {
   time?: SyncTime;
   /** a file of silence: with it, the output's start latency is measured before the first start (start-probe.ts) */
   startProbe?: ProbeFile;
+  /** a file of silence (as Player.loadAfterSilence takes it): with it, a start at a track's beginning with time to spare is pre-rolled on silence (start-arming.ts) */
+  prerollSilence?: ProbeFile;
   tunables?: Partial<SyncTunables>;
 }
 
@@ -107,7 +109,7 @@ export class PlayerSync {
       ...(opts.maxReadingRttMs !== undefined ? { maxReadingRttMs: opts.maxReadingRttMs } : {}),
       ...(opts.onReading ? { onReading: opts.onReading } : {}),
     });
-    this.arming = new StartArming(this.t, this.time, opts.log, opts.prepareMs ?? this.t.prepareMs);
+    this.arming = new StartArming(this.t, this.time, opts.log, opts.prepareMs ?? this.t.prepareMs, opts.prerollSilence ?? null);
     this.signalPlayback = new SignalPlayback(this.t, this.time, opts.log);
     this.probe = new StartProbe(this.t, this.time, opts.log);
     opts.player.onReady((player) => {
@@ -431,7 +433,7 @@ export class PlayerSync {
       const loaded = this.queue.loaded();
       if (nearBoundary(timeline, this.tracks, trackIndex, positionSec, this.target(clock.toShared(this.time.now())), this.t.boundaryGraceSec * 1000)) return;
       if (loaded === trackIndex) {
-        const outcome = await this.follower.correct({ player, clock, timeline, tracks: this.tracks, loadedTrack: this.queue.loaded(), latencyOffsetMs: this.latencyOffsetMs });
+        const outcome = await this.follower.correct({ player, clock, timeline, tracks: this.tracks, loadedTrack: this.queue.loaded(), silenceBeforeSec: this.queue.silenceBeforeSec(), latencyOffsetMs: this.latencyOffsetMs });
         if (outcome === 'rearm') this.phase = 'idle';
         return;
       }

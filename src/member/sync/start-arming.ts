@@ -4,13 +4,23 @@
  * start lead, with a precise wait. Arming takes time (a slow disk, a loaded CPU): the time allowed
  * follows the slowest recent arms, and an arm that overran its instant moves the start to a later
  * one rather than start late.
+ *
+ * A start at a track's beginning with time to spare (nothing audible before it, e.g. a scheduled
+ * start or a PLAY) is pre-rolled: the track is loaded after P ms of silence joined to it without a
+ * gap, the player is unpaused P ms before the instant, and during the silence the start's error
+ * (a late restart, a whole mixing block missed) is measured and removed by playing the silence
+ * faster or slower (silence-align.ts). The track's first sample then leaves at the instant, not
+ * at whatever the output's start granularity allows. Only at a track's beginning: the player joins
+ * silence to a file exactly only there.
  */
 import type { ClockMapping } from '../../clock/clock-mapping.js';
 import { localMs, sharedMs, type LocalMs, type SharedMs } from '../../clock/time.js';
 import type { Logger } from '../../log/logger.js';
 import type { Player } from '../player.js';
+import { SilenceAligner } from './silence-align.js';
 import type { Follower } from './follower.js';
 import type { PlayerQueue } from './player-queue.js';
+import type { ProbeFile } from './start-probe.js';
 import type { SyncTime } from './sync-time.js';
 import type { SyncTunables } from './tunables.js';
 
@@ -30,12 +40,36 @@ export class StartArming {
   /** how long recent arms (load or seek, paused, until the player restarted) took, ms */
   private readonly armDurationsMs: number[] = [];
 
+  private readonly aligner: SilenceAligner;
+
   constructor(
     private readonly t: SyncTunables,
     private readonly time: SyncTime,
     private readonly log: Logger,
     private readonly prepareMinMs: number,
-  ) {}
+    /** silence to pre-roll starts on, or null: no pre-rolled starts */
+    private readonly silence: ProbeFile | null = null,
+  ) {
+    this.aligner = new SilenceAligner(
+      {
+        firstWaitMs: t.prerollFirstReadMs,
+        settleMs: t.prerollSettleMs,
+        minSlewMs: t.prerollMinSlewMs,
+        deviation: t.prerollDeviation,
+        fastDeviation: t.prerollFastDeviation,
+        toleranceMs: t.prerollToleranceMs,
+        maxRttMs: t.signalMaxRttMs,
+        goodRttMs: t.signalGoodRttMs,
+        readingsPerRound: t.signalReadingsPerRound,
+        readingGapMs: t.probeReadingGapMs,
+        rounds: t.prerollRounds,
+        marginMs: 0,
+      },
+      time,
+      log,
+      'pre-roll',
+    );
+  }
 
   /** Time to allow for arming before an instant: the configured minimum, or more if arms have been slow. */
   prepareMs(): number {
@@ -74,6 +108,8 @@ export class StartArming {
     onStarted: () => void,
   ): Promise<void> {
     await player.setPaused(true);
+    const prerollMs = this.prerollFor(clock, follower, r);
+    if (prerollMs !== null) return this.prerolledStart(player, clock, queue, follower, r, prerollMs, signal, onArmed, onStarted);
     let { positionSec, startShared } = r;
     // On an output that takes sound in blocks on a grid, the start is planned on it (output-blocks.ts):
     // armed at the position of the grid edge nearest the instant, unpaused mid-block before it.
@@ -113,5 +149,63 @@ export class StartArming {
     await player.setPaused(false);
     onStarted();
     follower.started(unpauseMs, plan ? plan.onsetMs : clock.toLocal(startShared), { planned: plan !== null, lateMs: plan ? unpauseMs - plan.unpauseMs : 0 });
+  }
+
+  /**
+   * The silence to pre-roll `r` on, ms (a whole number of 10 ms: whole samples at 44.1 and 48 kHz),
+   * or null when it cannot be: not at the track's beginning, or less time before the instant than
+   * arming, the start lead and the shortest useful silence take.
+   */
+  private prerollFor(clock: ClockMapping, follower: Follower, r: ArmRequest): number | null {
+    if (!this.silence || r.positionSec !== 0) return null;
+    const spareMs = r.startShared - clock.toShared(this.time.now()) - this.prepareMs() - follower.lead.ms;
+    const ms = Math.floor(Math.min(spareMs, this.t.prerollMaxMs, this.silence.durationSec * 1000) / 10) * 10;
+    return ms >= this.t.prerollMinMs ? ms : null;
+  }
+
+  /** Arms `r` after `prerollMs` of silence, unpauses that much before the instant, and aligns during the silence. */
+  private async prerolledStart(
+    player: Player,
+    clock: ClockMapping,
+    queue: PlayerQueue,
+    follower: Follower,
+    r: ArmRequest,
+    prerollMs: number,
+    signal: AbortSignal,
+    onArmed: () => void,
+    onStarted: () => void,
+  ): Promise<void> {
+    const silenceSec = prerollMs / 1000;
+    const armStarted = this.time.now();
+    await queue.loadAfterSilence(player, r.trackIndex, r.path, this.silence!.path, silenceSec);
+    this.armDurationsMs.push(this.time.now() - armStarted);
+    if (this.armDurationsMs.length > this.t.armWindow) this.armDurationsMs.shift();
+    await queue.queueNext(player);
+    follower.rearmed();
+    await player.setSpeed(follower.speed);
+    if (signal.aborted) return;
+    onArmed();
+    const unpauseShared = sharedMs(r.startShared - prerollMs - follower.lead.ms);
+    await this.waitShared(clock, unpauseShared, signal);
+    if (signal.aborted) return;
+    const unpauseMs = this.time.now();
+    await player.setPaused(false);
+    onStarted();
+    const onsetMs = clock.toLocal(r.startShared);
+    follower.started(unpauseMs, onsetMs, { prerolled: true });
+    // The entry's position p (silence included) is the track's p − silence, due at startShared + that.
+    const { lastErrorMs, slewedAfter } = await this.aligner.align({
+      player,
+      errorMs: (x) => (x.positionSec - silenceSec) * 1000 - (clock.toShared(x.localMs) - r.startShared),
+      silentUntilLocalMs: onsetMs,
+      baseSpeed: follower.speed,
+      signal,
+    });
+    this.log.debug(`pre-rolled start: ${prerollMs} ms of silence, unpause sent ${(unpauseMs - clock.toLocal(unpauseShared)).toFixed(2)} ms late, last error measured ${lastErrorMs === null ? 'none' : `${lastErrorMs.toFixed(3)} ms${slewedAfter ? ' (slewed away after)' : ''}`}`);
+    // Aligned: the sound controller starts calm. Not aligned (no good readings, too little time
+    // to slew): its start transient removes what is left.
+    if (lastErrorMs !== null && Math.abs(lastErrorMs) <= this.t.prerollAlignedMs) follower.aligned(slewedAfter ? 0 : lastErrorMs);
+    // Back to the timeline only once it is in force.
+    await this.waitLocal(onsetMs, signal);
   }
 }

@@ -84,6 +84,28 @@ export interface SyncTunables {
   /** Starts that must agree before one is planned on the grid (four random phases agree within ±1 ms by chance < 1 % of the time). */
   blockMinStarts: number;
 
+  // ---- pre-rolled starts: silence before a track's start, aligned during it (start-arming.ts)
+  /** Longest silence played before a start, ms: three slews fit (a whole block off is ~2 ms off after the first, ~0.3 after the second); longer only opens the output sooner. */
+  prerollMaxMs: number;
+  /** Shortest silence worth it, ms: the first reading (~lead + 60 ms), one shortest slew and its settling must fit before the sound. */
+  prerollMinMs: number;
+  /** Wait after the first sample is due before the first readings, ms (the output reports a position once it runs). */
+  prerollFirstReadMs: number;
+  /** Audio made at the old speed plays out in this long, ms (the player's ~0.2 s buffer plus the output's latency, and a margin): a slew must end this long before the sound. */
+  prerollSettleMs: number;
+  /** Shortest slew, ms (the player applies a speed in chunks of its buffer). */
+  prerollMinSlewMs: number;
+  /** Speed deviation of a slew, fraction: nothing is heard, so a whole block's error (10 ms) goes in the shortest slew. */
+  prerollDeviation: number;
+  /** Speed deviation when time is short, fraction. */
+  prerollFastDeviation: number;
+  /** An error below this is left to the sound controller, ms (a slew is precise to a chunk's worth of its deviation). */
+  prerollToleranceMs: number;
+  /** Alignment rounds at most. */
+  prerollRounds: number;
+  /** A start aligned to within this needs no start transient from the sound controller, ms (its last error was measured after its last slew). */
+  prerollAlignedMs: number;
+
   // ---- the calibration signal (timing aligned during its silent lead-in)
   /** Audio already buffered at the old speed plays out in this long before a reading shows the change, ms. */
   signalSettleMs: number;
@@ -152,6 +174,17 @@ export const DEFAULT_SYNC_TUNABLES: Readonly<SyncTunables> = Object.freeze({
   blockEarlyToleranceMs: 3,
   blockWindow: 8,
   blockMinStarts: 4,
+
+  prerollMaxMs: 2000,
+  prerollMinMs: 650,
+  prerollFirstReadMs: 60,
+  prerollSettleMs: 350,
+  prerollMinSlewMs: 100,
+  prerollDeviation: 0.1,
+  prerollFastDeviation: 0.3,
+  prerollToleranceMs: 0.15,
+  prerollRounds: 4,
+  prerollAlignedMs: 0.3,
 
   signalSettleMs: 450,
   signalMinSlewMs: 300,

@@ -43,6 +43,8 @@ export class FakePlayer implements Player {
   private anchorPos = 0;
   private anchorMs = 0;
   private readonly endWaiters: (() => void)[] = [];
+  /** entries loaded after silence: their file and the silence's length, s */
+  private readonly joined = new Map<string, { path: string; silenceSec: number }>();
 
   constructor(private readonly o: FakePlayerOptions) {}
 
@@ -71,7 +73,7 @@ export class FakePlayer implements Player {
 
   private advanceEntries(): void {
     while (this.entry >= 0) {
-      const len = this.o.durations.get(this.playlist[this.entry]!) ?? Infinity;
+      const len = this.lengthOf(this.playlist[this.entry]!);
       const pos = this.rawPosition();
       if (pos < len) return;
       // The file ended at the instant its position reached its length.
@@ -87,6 +89,11 @@ export class FakePlayer implements Player {
         this.playlist = [];
       }
     }
+  }
+
+  private lengthOf(entry: string): number {
+    const j = this.joined.get(entry);
+    return j ? j.silenceSec + (this.o.durations.get(j.path) ?? Infinity) : (this.o.durations.get(entry) ?? Infinity);
   }
 
   /** Re-anchors at the current position so a speed or pause change applies from now on. */
@@ -110,6 +117,18 @@ export class FakePlayer implements Player {
     this.playlist = [path];
     this.entry = 0;
     this.anchorPos = startSec ?? 0;
+    this.anchorMs = this.now();
+    await this.afterArm();
+    this.anchorMs = this.now();
+  }
+
+  async loadAfterSilence(path: string, silencePath: string, silenceSec: number): Promise<void> {
+    this.record('loadAfterSilence', path, silencePath, silenceSec);
+    const entry = `${silenceSec} s of silence, then ${path}`;
+    this.joined.set(entry, { path, silenceSec });
+    this.playlist = [entry];
+    this.entry = 0;
+    this.anchorPos = 0;
     this.anchorMs = this.now();
     await this.afterArm();
     this.anchorMs = this.now();
@@ -192,10 +211,12 @@ export class FakePlayer implements Player {
     });
   }
 
-  /** The file playing now, or null. */
+  /** The file playing now (after its silence, for an entry loaded after silence), or null. */
   playing(): string | null {
     this.advanceEntries();
-    return this.entry >= 0 ? this.playlist[this.entry]! : null;
+    if (this.entry < 0) return null;
+    const e = this.playlist[this.entry]!;
+    return this.joined.get(e)?.path ?? e;
   }
 }
 

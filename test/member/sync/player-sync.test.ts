@@ -42,7 +42,9 @@ const pathOf = (i: number) => `/music/${i}.ogg`;
 const SILENCE = { path: '/tmp/silence.wav', durationSec: 1 };
 const SWEEP = { path: '/tmp/sweep.wav', durationSec: 1 };
 
-function setup(player: Partial<FakePlayerOptions> = {}, missing: number[] = [], probe = false, clockReady: () => boolean = () => true) {
+const PREROLL_SILENCE = { path: '/tmp/silence-float.wav', durationSec: 2.5 };
+
+function setup(player: Partial<FakePlayerOptions> = {}, missing: number[] = [], probe = false, clockReady: () => boolean = () => true, preroll = false) {
   missing = [...missing];
   const durations = new Map([...tracks.map((t, i) => [pathOf(i), t.durationSec] as const), [SILENCE.path, SILENCE.durationSec], [SWEEP.path, SWEEP.durationSec]]);
   const host = new FakePlayerHost(() => new FakePlayer({ durations, startLatencyMs: 12, armMs: 30, ...player }));
@@ -56,6 +58,7 @@ function setup(player: Partial<FakePlayerOptions> = {}, missing: number[] = [], 
     time: fakeTime,
     onReading: (r) => readings.push(r),
     ...(probe ? { startProbe: SILENCE } : {}),
+    ...(preroll ? { prerollSilence: PREROLL_SILENCE } : {}),
   });
   sync.setTracks(tracks);
   host.start();
@@ -79,7 +82,9 @@ function errorNowMs(t: Timeline, p: FakePlayer): { track: number | null; errorMs
   const expected = playheadAt(t, tracks, sharedNow());
   const file = p.playing();
   const track = file === null ? null : Number(file.match(/(\d+)\.ogg$/)![1]);
-  return { track, errorMs: track === expected.trackIndex ? (p.position() - expected.positionSec) * 1000 : NaN };
+  // An entry loaded after silence: its position includes the silence.
+  const silenceSec = file === null ? 0 : Number(p.playlist[p.entry]!.match(/^([\d.]+) s of silence, then /)?.[1] ?? 0);
+  return { track, errorMs: track === expected.trackIndex ? (p.position() - silenceSec - expected.positionSec) * 1000 : NaN };
 }
 
 beforeEach(() => {
@@ -471,3 +476,80 @@ describe('PlayerSync with a fake player', () => {
     sync.stop();
   });
 });
+
+describe('pre-rolled starts', () => {
+  // An output on a 10 ms grid that restarts 12 ms after an unpause: an unpause at the instant is
+  // heard up to 22 ms late, and no start lead is known yet.
+  const output = { outputBlockMs: 10, blockPhaseMs: 3, startLatencyMs: 12 } as const;
+
+  it('a start at a track\'s beginning with time to spare plays silence first and is aligned during it', async () => {
+    const { host, sync, readings } = setup(output, [], false, () => true, true);
+    const t = timeline('playing', 0, 0, sharedNow() + 3000);
+    sync.setTimeline(t);
+    await vi.advanceTimersByTimeAsync(2900);
+    const p = host.current!;
+    const load = p.calls.find((c) => c.call === 'loadAfterSilence')!;
+    expect(load.args.slice(0, 2)).toEqual([pathOf(0), PREROLL_SILENCE.path]);
+    expect(load.args[2]).toBe(DEFAULT_SYNC_TUNABLES.prerollMaxMs / 1000);
+    expect(p.calls.some((c) => c.call === 'load')).toBe(false);
+    // unpaused a whole pre-roll before the instant, and playing the silence now
+    const unpause = p.calls.find((c) => c.call === 'setPaused' && c.args[0] === false)!;
+    expect(t.at - (unpause.atMs + OFFSET_MS)).toBeGreaterThanOrEqual(DEFAULT_SYNC_TUNABLES.prerollMaxMs - 1);
+    expect(p.paused).toBe(false);
+    // the silence was played faster or slower for a while, and the speed is back to normal
+    expect(p.calls.filter((c) => c.call === 'setSpeed' && Math.abs((c.args[0] as number) - 1) > 0.01).length).toBeGreaterThan(0);
+    expect(p.speed).toBe(1);
+    await vi.advanceTimersByTimeAsync(100);
+    // At the instant plus 0.1 s the track plays where the timeline says, to within a fraction of a ms
+    // (unaligned, this output would be 12–22 ms late).
+    const e = errorNowMs(t, p);
+    expect(e.track).toBe(0);
+    expect(Math.abs(e.errorMs)).toBeLessThan(DEFAULT_SYNC_TUNABLES.prerollToleranceMs + 0.05);
+    // the follower reads the track's position, not the entry's (which includes the silence)
+    await vi.advanceTimersByTimeAsync(1000);
+    const after = readings.filter((r) => r.trackIndex === 0);
+    expect(after.length).toBeGreaterThan(3);
+    for (const r of after) expect(Math.abs(r.errorMs)).toBeLessThan(0.5);
+    expect(sync.status().hardSeeks).toBe(0);
+    // …and on into the next track, queued after the joined entry, without a re-arm
+    await vi.advanceTimersByTimeAsync(TRACK_SEC * 1000);
+    expect(errorNowMs(t, p).track).toBe(1);
+    expect(Math.abs(errorNowMs(t, p).errorMs)).toBeLessThan(0.5);
+    expect(p.calls.filter((c) => c.call === 'load' || c.call === 'loadAfterSilence' || c.call === 'seek')).toHaveLength(1);
+    sync.stop();
+  });
+
+  it('is not pre-rolled mid-track or without the time for it', async () => {
+    const { host, sync } = setup(output, [], false, () => true, true);
+    // a seek into the track: the silence can be joined only to a file's beginning
+    const mid = timeline('playing', 1, 1.5, sharedNow() + 3000);
+    sync.setTimeline(mid);
+    await vi.advanceTimersByTimeAsync(3200);
+    const p = host.current!;
+    expect(p.calls.some((c) => c.call === 'loadAfterSilence')).toBe(false);
+    expect(p.calls.find((c) => c.call === 'load')?.args).toEqual([pathOf(1), 1.5]);
+    // a track's beginning 0.5 s ahead: arming and the shortest useful silence do not fit
+    const soon = timeline('playing', 0, 0, sharedNow() + 500);
+    sync.setTimeline(soon);
+    await vi.advanceTimersByTimeAsync(700);
+    expect(p.calls.some((c) => c.call === 'loadAfterSilence')).toBe(false);
+    expect(errorNowMs(soon, p).track).toBe(0);
+    sync.stop();
+  });
+
+  it('a seek within a track loaded after silence lands on the track\'s position', async () => {
+    const { host, sync } = setup(output, [], false, () => true, true);
+    sync.setTimeline(timeline('playing', 0, 0, sharedNow() + 3000));
+    await vi.advanceTimersByTimeAsync(3500);
+    const p = host.current!;
+    const seek = timeline('playing', 0, 2.25, sharedNow() + 500);
+    sync.setTimeline(seek);
+    await vi.advanceTimersByTimeAsync(800);
+    expect(p.calls.findLast((c) => c.call === 'seek')?.args[0]).toBeCloseTo(2.25 + DEFAULT_SYNC_TUNABLES.prerollMaxMs / 1000, 3);
+    const e = errorNowMs(seek, p);
+    expect(e.track).toBe(0);
+    expect(Math.abs(e.errorMs)).toBeLessThan(25);
+    sync.stop();
+  });
+});
+
