@@ -2,6 +2,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { defaultControlSocketPath } from '../leader/control-socket-path.js';
 import { ControlServer } from '../leader/control-server.js';
+import { DEFAULT_START_LEAD_MS } from '../leader/command-lead.js';
 import { Leader } from '../leader/leader.js';
 import { startLeaderSchedule, validateScheduleOptions, type PartyScheduler } from '../leader/schedule/index.js';
 import { createLogger, type Logger } from '../log/logger.js';
@@ -38,6 +39,8 @@ export interface LeaderCommandOptions {
   shuffle?: boolean;
   repeat?: RepeatMode;
   leadMs: number;
+  /** a start from silence at a track's beginning is set at least this far ahead (default DEFAULT_START_LEAD_MS) */
+  startLeadMs?: number;
   secretFile?: string;
   /** --open: no party secret, anyone on the LAN may join (default: a party secret, members pair) */
   open?: boolean;
@@ -126,7 +129,7 @@ export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise
   // Listen at once with an empty playlist: members join, clocks converge and `ctl status`
   // answers while the music dir is scanned; the playlist follows as version 1 (and the saved
   // party resumes then, if it was saved with that playlist).
-  const leader = new Leader({ host: o.host, port: o.port, tracks: [], partyName: (o.partyName ?? defaultMemberName()).slice(0, 64), stateDir: o.open ? null : stateDir, repeat: o.repeat ?? 'off', secret, leadMs: o.leadMs, version: VERSION, log: log.child('leader'), settingsFile, party: { store: partyStore, saved, shuffleSeed: null }, files: o.serveFiles === false ? null : { musicDir, port: o.filesPort ?? 0, rateBytesPerSec: o.serveRate ?? TRANSFER.SERVE_RATE }, limits: { ...(o.maxMembers ? { maxMembers: o.maxMembers } : {}), ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}), ...(o.lostAfter ? { silentAfterMs: o.lostAfter } : {}) }, ...(ntp ? { clock: () => ntp.nowUtcMs(), clockKind: 'utc' as const } : {}) });
+  const leader = new Leader({ host: o.host, port: o.port, tracks: [], partyName: (o.partyName ?? defaultMemberName()).slice(0, 64), stateDir: o.open ? null : stateDir, repeat: o.repeat ?? 'off', secret, leadMs: o.leadMs, startLeadMs: o.startLeadMs ?? DEFAULT_START_LEAD_MS, version: VERSION, log: log.child('leader'), settingsFile, party: { store: partyStore, saved, shuffleSeed: null }, files: o.serveFiles === false ? null : { musicDir, port: o.filesPort ?? 0, rateBytesPerSec: o.serveRate ?? TRANSFER.SERVE_RATE }, limits: { ...(o.maxMembers ? { maxMembers: o.maxMembers } : {}), ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}), ...(o.lostAfter ? { silentAfterMs: o.lostAfter } : {}) }, ...(ntp ? { clock: () => ntp.nowUtcMs(), clockKind: 'utc' as const } : {}) });
   await leader.start();
   const advertiser = announce(o, leader, ntp !== null, log.child('mdns'));
 

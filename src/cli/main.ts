@@ -2,6 +2,7 @@
 import { escapeText } from '../log/escape.js';
 import { Command, Option } from 'commander';
 import type { ControlRequest } from '../leader/control-server.js';
+import { DEFAULT_START_LEAD_MS } from '../leader/command-lead.js';
 import { TRANSFER } from '../protocol/transfer-tunables.js';
 import { DEFAULT_CACHE_BYTES } from '../member/fetch/file-cache.js';
 import { DEFAULT_PORT, collect, parseByteSize, parseCount, parseMs, parsePort, parsePositiveMs } from './options.js';
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
     .option('--shuffle', 'play the playlist in a random order')
     .addOption(new Option('--repeat <mode>', 'what follows the last track: off (stop), all (start over), one (repeat each track)').choices(['off', 'all', 'one']).default('off'))
     .option('--lead-ms <ms>', "how far ahead a command's instant is set (the slowest member's round trip is added)", parsePositiveMs, 500)
+    .option('--start-lead-ms <ms>', 'how far ahead a start from silence at a track\'s beginning is set (PLAY when stopped): members align it on silence before it is heard', parsePositiveMs, DEFAULT_START_LEAD_MS)
     .option('--ntp <server[:port]>', 'keep the shared clock in UTC from this NTP server (use the same one on the leader and every member): independent leaders and scheduled starts agree to the millisecond')
     .option('--secret-file <file>', 'use the party secret in this file instead of the state dir\'s own (scripted installs; challenge–response, never sent)')
     .option('--open', 'no party secret: anyone on the network may join (default: members need the secret or a pairing)')

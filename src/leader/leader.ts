@@ -33,6 +33,12 @@ export interface LeaderOptions {
   stateDir?: string | null;
   /** minimum time between a command and its instant; the slowest member's round trip is added */
   leadMs: number;
+  /**
+   * …but a command that starts a track's beginning from silence (PLAY when stopped, a jump while
+   * paused) is set at least this far ahead, ms (default leadMs): members then have time to pre-roll
+   * the start on silence and align it before it is heard (member/sync/start-arming.ts)
+   */
+  startLeadMs?: number;
   version: string;
   log: Logger;
   heartbeatMs?: number;
@@ -296,19 +302,25 @@ export class Leader {
     return this.timeline;
   }
 
-  /** The instant a command takes effect: --lead-ms plus the slowest member's round trip. */
-  commandInstant(): SharedMs {
+  /** The instant a command takes effect: --lead-ms (or `leadMs`) plus the slowest member's round trip. */
+  commandInstant(leadMs = this.opts.leadMs): SharedMs {
     let slowest = 0;
     for (const s of this.sessions) {
       const rtt = s.lastStatus?.rttMs;
       if (s.joined && rtt != null) slowest = Math.max(slowest, rtt);
     }
-    return sharedMs(this.now() + this.opts.leadMs + Math.min(slowest, MAX_RTT_LEAD_MS));
+    return sharedMs(this.now() + leadMs + Math.min(slowest, MAX_RTT_LEAD_MS));
   }
 
-  command(command: Command, at: SharedMs = this.commandInstant()): { ok: true; timeline: Timeline } | { ok: false; error: string } {
-    const result = applyCommand(this.timeline, this.tracks, command, at);
+  command(command: Command, atGiven?: SharedMs): { ok: true; timeline: Timeline } | { ok: false; error: string } {
+    let at = atGiven ?? this.commandInstant();
+    let result = applyCommand(this.timeline, this.tracks, command, at);
     if (!result.ok) return result;
+    if (atGiven === undefined && this.opts.startLeadMs !== undefined && this.opts.startLeadMs > this.opts.leadMs && this.startsFromSilence(result.timeline, at)) {
+      at = this.commandInstant(this.opts.startLeadMs);
+      result = applyCommand(this.timeline, this.tracks, command, at);
+      if (!result.ok) return result;
+    }
     this.adoptable = false;
     // The members first: the command is due in --lead-ms, the party file can wait a moment.
     this.timeline = result.timeline;
@@ -317,6 +329,11 @@ export class Leader {
     const inMs = (at - this.now()).toFixed(0);
     this.opts.log.info(`${command.kind}${'seconds' in command ? ` ${command.seconds}` : ''} → ${this.describeTimeline()} in ${inMs} ms (sent to ${sent.count} in ${sent.ms.toFixed(1)} ms, ${sent.cpuMs.toFixed(1)} ms of CPU)`);
     return result;
+  }
+
+  /** Whether `next` starts a track's beginning at `at` while the timeline in force is silent there. */
+  private startsFromSilence(next: Timeline, at: SharedMs): boolean {
+    return next.state === 'playing' && next.positionSec === 0 && playheadAt(this.timeline, this.tracks, at).state !== 'playing';
   }
 
   /**

@@ -545,7 +545,7 @@ describe('pre-rolled starts', () => {
     const seek = timeline('playing', 0, 2.25, sharedNow() + 500);
     sync.setTimeline(seek);
     await vi.advanceTimersByTimeAsync(800);
-    expect(p.calls.findLast((c) => c.call === 'seek')?.args[0]).toBeCloseTo(2.25 + DEFAULT_SYNC_TUNABLES.prerollMaxMs / 1000, 3);
+    expect(p.calls.filter((c) => c.call === 'seek').at(-1)?.args[0]).toBeCloseTo(2.25 + DEFAULT_SYNC_TUNABLES.prerollMaxMs / 1000, 3);
     const e = errorNowMs(seek, p);
     expect(e.track).toBe(0);
     expect(Math.abs(e.errorMs)).toBeLessThan(25);
