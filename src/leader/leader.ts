@@ -331,9 +331,15 @@ export class Leader {
     return result;
   }
 
-  /** Whether `next` starts a track's beginning at `at` while the timeline in force is silent there. */
+  /**
+   * Whether `next` starts a track's beginning at `at` while the timeline in force is silent there —
+   * and stays silent until the later instant too (a start already due before it must not play on
+   * until then: the command replaces it at `at`).
+   */
   private startsFromSilence(next: Timeline, at: SharedMs): boolean {
-    return next.state === 'playing' && next.positionSec === 0 && playheadAt(this.timeline, this.tracks, at).state !== 'playing';
+    if (next.state !== 'playing' || next.positionSec !== 0) return false;
+    const silentAt = (t: SharedMs) => playheadAt(this.timeline, this.tracks, t).state !== 'playing';
+    return silentAt(at) && silentAt(this.commandInstant(this.opts.startLeadMs));
   }
 
   /**

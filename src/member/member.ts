@@ -16,7 +16,8 @@ import { memberStatus } from './member-status.js';
 import { LeaderLink } from './leader-link.js';
 import { MpvPlayerHost } from './mpv/mpv-player.js';
 import { SupervisedMpv } from './mpv/supervised-mpv.js';
-import { floatSilenceFile, signalFile, silenceFile } from './signal-file.js';
+import { prerollSilenceFor } from './preroll-silence.js';
+import { signalFile, silenceFile } from './signal-file.js';
 import { PlayerSync, type SyncReading } from './sync/player-sync.js';
 import type { SoundControllerOptions } from './sound-controller.js';
 
@@ -91,7 +92,7 @@ export class Member {
       log,
       latencyOffsetMs: opts.latencyOffsetMs,
       startProbe: silenceFile(),
-      prerollSilence: floatSilenceFile(2.5),
+      prerollSilence: prerollSilenceFor,
       ...(opts.controller ? { controller: opts.controller } : {}),
       ...(opts.onReading ? { onReading: opts.onReading } : {}),
     });

@@ -48,6 +48,14 @@ describe('command lead', () => {
     expect(leaderAt(50).lead({ kind: 'play' })).toBe(100);
   });
 
+  it('a command just before a start already due is set --lead-ms ahead: it replaces that start, which does not play meanwhile', () => {
+    const { leader, lead, advance } = leaderAt(700);
+    const r = leader.command({ kind: 'play' }, sharedMs(1_001_000)); // a scheduled start 1 s ahead
+    expect(r.ok).toBe(true);
+    advance(500); // 0.5 s before it: at +0.1 s still silent, at +0.7 s it would be playing
+    expect(lead({ kind: 'play', trackIndex: 2 })).toBe(100);
+  });
+
   it('an instant given by the caller (a scheduled start) is kept', () => {
     const { leader } = leaderAt(700);
     const r = leader.command({ kind: 'play' }, sharedMs(1_005_000));

@@ -99,7 +99,12 @@ export class Follower {
   /** Playback started: the unpause was sent at `unpauseMs`, the first sample was due at `onsetMs` (local ms). */
   started(unpauseMs: number, onsetMs: number, facts: StartedFacts = {}): void {
     this.lastReadingMs = null;
-    if (facts.prerolled) return;
+    if (facts.prerolled) {
+      // Nothing of an earlier start that never had its reading may be taken for this one's.
+      this.pendingStart = null;
+      this.lead.forget();
+      return;
+    }
     this.lead.started();
     this.pendingStart = { unpauseMs, onsetMs, facts };
   }

@@ -53,8 +53,8 @@ export interface PlayerSyncOptions {
   time?: SyncTime;
   /** a file of silence: with it, the output's start latency is measured before the first start (start-probe.ts) */
   startProbe?: ProbeFile;
-  /** a file of silence (as Player.loadAfterSilence takes it): with it, a start at a track's beginning with time to spare is pre-rolled on silence (start-arming.ts) */
-  prerollSilence?: ProbeFile;
+  /** the file of silence (as Player.loadAfterSilence takes it) to play before the track at a path: with it, a start at a track's beginning with time to spare is pre-rolled on silence (start-arming.ts) */
+  prerollSilence?: (trackPath: string) => Promise<ProbeFile>;
   tunables?: Partial<SyncTunables>;
 }
 

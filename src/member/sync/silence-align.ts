@@ -69,20 +69,23 @@ export class SilenceAligner {
     const p = this.p;
     let last: number | null = null;
     let slewedAfter = false;
+    // Waits end early on abort: a new command must not wait out a round.
+    const wait = (ms: number) => this.time.waitUntil(localMs(this.time.now() + ms), signal).catch(() => {});
     for (let round = 0; round < p.rounds && !signal.aborted; round++) {
-      await this.time.sleep(round === 0 ? p.firstWaitMs : p.settleMs);
+      await wait(round === 0 ? p.firstWaitMs : p.settleMs);
       if (signal.aborted) break;
       // The readings with the shortest round trips (a loaded machine delays some replies by ms).
       const readings: { errMs: number; rttMs: number }[] = [];
-      for (let i = 0; i < p.readingsPerRound && readings.filter((r) => r.rttMs <= p.goodRttMs).length < 3; i++) {
+      for (let i = 0; i < p.readingsPerRound && !signal.aborted && readings.filter((r) => r.rttMs <= p.goodRttMs).length < 3; i++) {
         try {
           const r = await player.readPosition();
           readings.push({ errMs: a.errorMs(r), rttMs: r.rttMs });
         } catch {
           /* not playing yet */
         }
-        await this.time.sleep(p.readingGapMs);
+        await wait(p.readingGapMs);
       }
+      if (signal.aborted) break;
       readings.sort((x, y) => x.rttMs - y.rttMs);
       const best = readings.slice(0, 3);
       if (best.length < 3 || best[2]!.rttMs > p.maxRttMs) {
@@ -101,10 +104,14 @@ export class SilenceAligner {
       let slewMs = Math.max(p.minSlewMs, Math.abs(err) / p.deviation);
       if (slewMs > availableMs / 2) slewMs = Math.max(p.minSlewMs, Math.abs(err) / p.fastDeviation, availableMs / 2);
       if (slewMs > availableMs) break;
-      await player.setSpeed(baseSpeed * (1 - err / slewMs));
-      slewedAfter = true;
-      await this.time.waitUntil(localMs(this.time.now() + slewMs), signal).catch(() => {});
-      await player.setSpeed(baseSpeed);
+      try {
+        await player.setSpeed(baseSpeed * (1 - err / slewMs));
+        slewedAfter = true;
+        await wait(slewMs);
+      } finally {
+        // Back to the base speed whatever happened (an abort, a failed command): a slew left on would be heard.
+        await player.setSpeed(baseSpeed);
+      }
     }
     return { lastErrorMs: last, slewedAfter };
   }

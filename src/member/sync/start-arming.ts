@@ -47,8 +47,8 @@ export class StartArming {
     private readonly time: SyncTime,
     private readonly log: Logger,
     private readonly prepareMinMs: number,
-    /** silence to pre-roll starts on, or null: no pre-rolled starts */
-    private readonly silence: ProbeFile | null = null,
+    /** the silence to pre-roll a start of a track's file on, or null: no pre-rolled starts */
+    private readonly silenceFor: ((trackPath: string) => Promise<ProbeFile>) | null = null,
   ) {
     this.aligner = new SilenceAligner(
       {
@@ -108,8 +108,12 @@ export class StartArming {
     onStarted: () => void,
   ): Promise<void> {
     await player.setPaused(true);
-    const prerollMs = this.prerollFor(clock, follower, r);
-    if (prerollMs !== null) return this.prerolledStart(player, clock, queue, follower, r, prerollMs, signal, onArmed, onStarted);
+    // The player may have moved on to the entry queued after the one the queue thinks it plays
+    // (a track repeated: the same track, without the silence before it).
+    await queue.followAdvance(player);
+    const silence = this.silenceFor && r.positionSec === 0 ? await this.silenceFor(r.path) : null;
+    const prerollMs = silence ? this.prerollFor(clock, follower, r, silence) : null;
+    if (silence && prerollMs !== null) return this.prerolledStart(player, clock, queue, follower, r, silence, prerollMs, signal, onArmed, onStarted);
     let { positionSec, startShared } = r;
     // On an output that takes sound in blocks on a grid, the start is planned on it (output-blocks.ts):
     // armed at the position of the grid edge nearest the instant, unpaused mid-block before it.
@@ -156,10 +160,10 @@ export class StartArming {
    * or null when it cannot be: not at the track's beginning, or less time before the instant than
    * arming, the start lead and the shortest useful silence take.
    */
-  private prerollFor(clock: ClockMapping, follower: Follower, r: ArmRequest): number | null {
-    if (!this.silence || r.positionSec !== 0) return null;
+  private prerollFor(clock: ClockMapping, follower: Follower, r: ArmRequest, silence: ProbeFile): number | null {
+    if (r.positionSec !== 0) return null;
     const spareMs = r.startShared - clock.toShared(this.time.now()) - this.prepareMs() - follower.lead.ms;
-    const ms = Math.floor(Math.min(spareMs, this.t.prerollMaxMs, this.silence.durationSec * 1000) / 10) * 10;
+    const ms = Math.floor(Math.min(spareMs, this.t.prerollMaxMs, silence.durationSec * 1000) / 10) * 10;
     return ms >= this.t.prerollMinMs ? ms : null;
   }
 
@@ -170,6 +174,7 @@ export class StartArming {
     queue: PlayerQueue,
     follower: Follower,
     r: ArmRequest,
+    silence: ProbeFile,
     prerollMs: number,
     signal: AbortSignal,
     onArmed: () => void,
@@ -177,7 +182,7 @@ export class StartArming {
   ): Promise<void> {
     const silenceSec = prerollMs / 1000;
     const armStarted = this.time.now();
-    await queue.loadAfterSilence(player, r.trackIndex, r.path, this.silence!.path, silenceSec);
+    await queue.loadAfterSilence(player, r.trackIndex, r.path, silence.path, silenceSec);
     this.armDurationsMs.push(this.time.now() - armStarted);
     if (this.armDurationsMs.length > this.t.armWindow) this.armDurationsMs.shift();
     await queue.queueNext(player);
@@ -202,6 +207,7 @@ export class StartArming {
       signal,
     });
     this.log.debug(`pre-rolled start: ${prerollMs} ms of silence, unpause sent ${(unpauseMs - clock.toLocal(unpauseShared)).toFixed(2)} ms late, last error measured ${lastErrorMs === null ? 'none' : `${lastErrorMs.toFixed(3)} ms${slewedAfter ? ' (slewed away after)' : ''}`}`);
+    if (signal.aborted) return;
     // Aligned: the sound controller starts calm. Not aligned (no good readings, too little time
     // to slew): its start transient removes what is left.
     if (lastErrorMs !== null && Math.abs(lastErrorMs) <= this.t.prerollAlignedMs) follower.aligned(slewedAfter ? 0 : lastErrorMs);

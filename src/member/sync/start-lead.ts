@@ -24,6 +24,11 @@ export class StartLead {
     this.awaitingFirstReading = true;
   }
 
+  /** A start that teaches nothing (an aligned one) replaced the last: its reading is not awaited any more. */
+  forget(): void {
+    this.awaitingFirstReading = false;
+  }
+
   /** The error of an accepted reading, ms (positive: ahead); only the first after a start counts. */
   observe(errorMs: number): void {
     if (!this.awaitingFirstReading) return;

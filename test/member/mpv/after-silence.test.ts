@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWav, encodeWav } from '../../../src/audio/wav.js';
 import { MpvProcess } from '../../../src/member/mpv/index.js';
 import { MpvPlayer } from '../../../src/member/mpv/mpv-player.js';
+import { prerollSilenceFor } from '../../../src/member/preroll-silence.js';
 import { floatSilenceFile } from '../../../src/member/signal-file.js';
 
 const RATE = 44_100;
@@ -77,6 +78,31 @@ describe('a track after silence on a real mpv', () => {
     expect(got).toHaveLength(want.length);
     got.forEach((g, i) => expect(Math.abs(g - want[i]!)).toBeLessThanOrEqual(1));
   }, 60_000);
+
+  it('a 48 kHz track after its silence plays at 48 kHz (the output keeps the first audio\'s rate)', async () => {
+    const a = join(dir, 'hi-rate.wav');
+    const s = new Float32Array(48_000);
+    s[24_000] = 0.95;
+    writeFileSync(a, encodeWav(s, 48_000, 2));
+    const out = join(dir, 'out48.wav');
+    const silence = await prerollSilenceFor(a);
+    const proc = new MpvProcess({ extraArgs: ['--ao=pcm', `--ao-pcm-file=${out}`] });
+    const client = await proc.start();
+    try {
+      const player = new MpvPlayer(client);
+      await player.setPaused(true);
+      await player.loadAfterSilence(a, silence.path, 0.25);
+      const ended = player.whenEnded(20_000);
+      await player.setPaused(false);
+      await ended;
+    } finally {
+      await proc.stop();
+    }
+    const decoded = decodeWav(readFileSync(out));
+    expect(decoded.sampleRate).toBe(48_000);
+    // the click, unresampled: one sample, exactly 0.25 s + 0.5 s in
+    expect(clicks(decoded.samples[0]!)).toEqual([12_000 + 24_000]);
+  }, 30_000);
 
   it('reads positions in the entry\'s terms: the track\'s plus the silence', async () => {
     const a = join(dir, 'pos.wav');

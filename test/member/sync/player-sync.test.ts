@@ -58,7 +58,7 @@ function setup(player: Partial<FakePlayerOptions> = {}, missing: number[] = [], 
     time: fakeTime,
     onReading: (r) => readings.push(r),
     ...(probe ? { startProbe: SILENCE } : {}),
-    ...(preroll ? { prerollSilence: PREROLL_SILENCE } : {}),
+    ...(preroll ? { prerollSilence: async () => PREROLL_SILENCE } : {}),
   });
   sync.setTracks(tracks);
   host.start();
@@ -516,6 +516,29 @@ describe('pre-rolled starts', () => {
     expect(errorNowMs(t, p).track).toBe(1);
     expect(Math.abs(errorNowMs(t, p).errorMs)).toBeLessThan(0.5);
     expect(p.calls.filter((c) => c.call === 'load' || c.call === 'loadAfterSilence' || c.call === 'seek')).toHaveLength(1);
+    sync.stop();
+  });
+
+  it('a command during the pre-roll ends it at once: the speed is restored and the new timeline followed', async () => {
+    const { host, sync } = setup(output, [], false, () => true, true);
+    const t = timeline('playing', 0, 0, sharedNow() + 3000);
+    sync.setTimeline(t);
+    // 1.55 s before the instant: the pre-roll began 0.45 s ago, its first slew is over and the
+    // alignment waits for it to settle
+    await vi.advanceTimersByTimeAsync(1450);
+    const p = host.current!;
+    expect(p.calls.some((c) => c.call === 'loadAfterSilence')).toBe(true);
+    expect(p.paused).toBe(false);
+    const stopAt = sharedNow() + 30;
+    sync.setTimeline(timeline('stopped', 0, 0, stopAt));
+    await vi.advanceTimersByTimeAsync(400);
+    expect(p.speed).toBe(1);
+    const stoppedAt = p.calls.filter((c) => c.call === 'stop').at(-1)!.atMs + OFFSET_MS;
+    expect(stoppedAt).toBeGreaterThanOrEqual(stopAt - 1);
+    // on time: the alignment's waits end on the abort (a settling wait alone is 350 ms)
+    expect(stoppedAt).toBeLessThan(stopAt + 20);
+    expect(p.playing()).toBe(null);
+    expect(sync.status().playerState).toBe('idle');
     sync.stop();
   });
 
