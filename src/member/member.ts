@@ -16,7 +16,7 @@ import { memberStatus } from './member-status.js';
 import { LeaderLink } from './leader-link.js';
 import { MpvPlayerHost } from './mpv/mpv-player.js';
 import { SupervisedMpv } from './mpv/supervised-mpv.js';
-import { prerollSilenceFor } from './preroll-silence.js';
+import { prerollSilenceFor, warmUpPrerollSilence } from './preroll-silence.js';
 import { signalFile, silenceFile } from './signal-file.js';
 import { PlayerSync, type SyncReading } from './sync/player-sync.js';
 import type { SoundControllerOptions } from './sound-controller.js';
@@ -137,6 +137,7 @@ export class Member {
    * the clock exchange runs while mpv starts (~0.3 s): the sync takes the player when it is ready.
    */
   async start(): Promise<void> {
+    warmUpPrerollSilence();
     this.sync.start();
     this.link.start();
     this.fetcher?.start();

@@ -69,8 +69,9 @@ export class SilenceAligner {
     const p = this.p;
     let last: number | null = null;
     let slewedAfter = false;
-    // Waits end early on abort: a new command must not wait out a round.
-    const wait = (ms: number) => this.time.waitUntil(localMs(this.time.now() + ms), signal).catch(() => {});
+    // Coarse waits that end early on abort: a new command must not wait out a round, and three
+    // members aligning at once on one host must not spin.
+    const wait = (ms: number) => this.time.sleep(ms, signal);
     for (let round = 0; round < p.rounds && !signal.aborted; round++) {
       await wait(round === 0 ? p.firstWaitMs : p.settleMs);
       if (signal.aborted) break;
@@ -107,7 +108,7 @@ export class SilenceAligner {
       try {
         await player.setSpeed(baseSpeed * (1 - err / slewMs));
         slewedAfter = true;
-        await wait(slewMs);
+        await this.time.waitUntil(localMs(this.time.now() + slewMs), signal).catch(() => {});
       } finally {
         // Back to the base speed whatever happened (an abort, a failed command): a slew left on would be heard.
         await player.setSpeed(baseSpeed);

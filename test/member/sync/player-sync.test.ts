@@ -32,7 +32,13 @@ const fakeTime: SyncTime = {
       const id = setTimeout(() => (signal?.removeEventListener('abort', onAbort), resolve(undefined)), Math.max(0, localMs - Date.now()));
       signal?.addEventListener('abort', onAbort, { once: true });
     }),
-  sleep: (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms))),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const done = () => (clearTimeout(id), signal?.removeEventListener('abort', done), resolve());
+      const id = setTimeout(done, Math.max(0, ms));
+      signal?.addEventListener('abort', done, { once: true });
+    }),
 };
 
 const TRACK_SEC = 4;
