@@ -1,7 +1,7 @@
 /**
  * Minimal WAV (RIFF) encoding and decoding for the calibration test signal and recordings.
  *
- * encodeWav writes 16-bit PCM. decodeWav reads PCM 8/16/24/32-bit and IEEE float 32/64-bit,
+ * encodeWav writes 16-bit PCM or 32-bit IEEE float. decodeWav reads PCM 8/16/24/32-bit and IEEE float 32/64-bit,
  * including WAVE_FORMAT_EXTENSIBLE headers, skips unknown chunks, and tolerates the bogus sizes
  * (0 or 0xFFFFFFFF) that tools writing a WAV to a pipe leave in the header.
  */
@@ -18,7 +18,7 @@ function toInt16(v: number): number {
 }
 
 /**
- * Encode samples as a 16-bit PCM WAV file.
+ * Encode samples as a 16-bit PCM WAV file (or 32-bit IEEE float with `{ float32: true }`).
  *
  * - `samples` a Float32Array: mono audio; with `channels` 2 the same signal is written to both
  *   channels (`encodeWav(renderSweep(spec), rate, 2)` gives a stereo file of the sweep).
@@ -30,6 +30,7 @@ export function encodeWav(
   samples: Float32Array | readonly Float32Array[],
   sampleRate: number,
   channels?: 1 | 2,
+  options: { float32?: boolean } = {},
 ): Buffer {
   if (!Number.isInteger(sampleRate) || sampleRate <= 0 || sampleRate > 0x7fffffff)
     throw new RangeError(`WAV sample rate must be a positive integer, got ${sampleRate}`);
@@ -49,7 +50,8 @@ export function encodeWav(
   }
   const nch = chans.length;
   const frames = chans[0]!.length;
-  const dataBytes = frames * nch * 2;
+  const bytes = options.float32 ? 4 : 2;
+  const dataBytes = frames * nch * bytes;
   if (dataBytes > 0xffffffff - 36) throw new RangeError('encodeWav: too long for a WAV file');
   const buf = Buffer.alloc(44 + dataBytes);
   buf.write('RIFF', 0, 'ascii');
@@ -57,19 +59,21 @@ export function encodeWav(
   buf.write('WAVE', 8, 'ascii');
   buf.write('fmt ', 12, 'ascii');
   buf.writeUInt32LE(16, 16);
-  buf.writeUInt16LE(WAVE_FORMAT_PCM, 20);
+  buf.writeUInt16LE(options.float32 ? WAVE_FORMAT_IEEE_FLOAT : WAVE_FORMAT_PCM, 20);
   buf.writeUInt16LE(nch, 22);
   buf.writeUInt32LE(sampleRate, 24);
-  buf.writeUInt32LE(sampleRate * nch * 2, 28); // byte rate
-  buf.writeUInt16LE(nch * 2, 32); // block align
-  buf.writeUInt16LE(16, 34); // bits per sample
+  buf.writeUInt32LE(sampleRate * nch * bytes, 28); // byte rate
+  buf.writeUInt16LE(nch * bytes, 32); // block align
+  buf.writeUInt16LE(bytes * 8, 34); // bits per sample
   buf.write('data', 36, 'ascii');
   buf.writeUInt32LE(dataBytes, 40);
   let off = 44;
   for (let i = 0; i < frames; i++) {
     for (let c = 0; c < nch; c++) {
-      buf.writeInt16LE(toInt16(chans[c]![i]!), off);
-      off += 2;
+      const v = chans[c]![i]!;
+      if (options.float32) buf.writeFloatLE(v === v ? Math.max(-1, Math.min(1, v)) : 0, off);
+      else buf.writeInt16LE(toInt16(v), off);
+      off += bytes;
     }
   }
   return buf;

@@ -316,10 +316,13 @@ export class Leader {
     let at = atGiven ?? this.commandInstant();
     let result = applyCommand(this.timeline, this.tracks, command, at);
     if (!result.ok) return result;
-    if (atGiven === undefined && this.opts.startLeadMs !== undefined && this.opts.startLeadMs > this.opts.leadMs && this.startsFromSilence(result.timeline, at)) {
-      at = this.commandInstant(this.opts.startLeadMs);
-      result = applyCommand(this.timeline, this.tracks, command, at);
-      if (!result.ok) return result;
+    if (atGiven === undefined && this.opts.startLeadMs !== undefined && this.opts.startLeadMs > this.opts.leadMs) {
+      const later = this.commandInstant(this.opts.startLeadMs);
+      if (this.startsFromSilence(result.timeline, at, later)) {
+        at = later;
+        result = applyCommand(this.timeline, this.tracks, command, at);
+        if (!result.ok) return result;
+      }
     }
     this.adoptable = false;
     // The members first: the command is due in --lead-ms, the party file can wait a moment.
@@ -333,13 +336,13 @@ export class Leader {
 
   /**
    * Whether `next` starts a track's beginning at `at` while the timeline in force is silent there —
-   * and stays silent until the later instant too (a start already due before it must not play on
-   * until then: the command replaces it at `at`).
+   * and stays silent until `later` too (a start already due before it must not play on until then:
+   * the command replaces it at `at`).
    */
-  private startsFromSilence(next: Timeline, at: SharedMs): boolean {
+  private startsFromSilence(next: Timeline, at: SharedMs, later: SharedMs): boolean {
     if (next.state !== 'playing' || next.positionSec !== 0) return false;
     const silentAt = (t: SharedMs) => playheadAt(this.timeline, this.tracks, t).state !== 'playing';
-    return silentAt(at) && silentAt(this.commandInstant(this.opts.startLeadMs));
+    return silentAt(at) && silentAt(later);
   }
 
   /**

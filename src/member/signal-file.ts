@@ -76,23 +76,6 @@ export function silenceFile(seconds = 1, sampleRate = 44_100): { path: string; d
  */
 export function floatSilenceFile(seconds: number, sampleRate = 44_100): { path: string; durationSec: number } {
   const path = join(ensureFolder(), `silence-float-${sampleRate}-${seconds}.wav`);
-  if (!existsSync(path)) {
-    const frames = Math.round(seconds * sampleRate);
-    const data = frames * 2 * 4;
-    const buf = Buffer.alloc(44 + data);
-    buf.write('RIFF', 0, 'ascii');
-    buf.writeUInt32LE(36 + data, 4);
-    buf.write('WAVEfmt ', 8, 'ascii');
-    buf.writeUInt32LE(16, 16);
-    buf.writeUInt16LE(3, 20); // IEEE float
-    buf.writeUInt16LE(2, 22); // channels
-    buf.writeUInt32LE(sampleRate, 24);
-    buf.writeUInt32LE(sampleRate * 8, 28); // bytes per second
-    buf.writeUInt16LE(8, 32); // block align
-    buf.writeUInt16LE(32, 34); // bits per sample
-    buf.write('data', 36, 'ascii');
-    buf.writeUInt32LE(data, 40);
-    writeFileSync(path, buf);
-  }
+  if (!existsSync(path)) writeFileSync(path, encodeWav(new Float32Array(Math.round(seconds * sampleRate)), sampleRate, 2, { float32: true }));
   return { path, durationSec: seconds };
 }

@@ -13,7 +13,7 @@ export class PlayerQueue {
   /** track indices of the player's playlist entries */
   private entries: number[] = [];
   /** entry 0's position in the player's terms minus the track's (the silence before it, when loaded after silence), s */
-  private leadInSec = 0;
+  private silenceSec = 0;
   /** the file queued as entry 1 */
   private queuedPath: string | null = null;
 
@@ -29,7 +29,7 @@ export class PlayerQueue {
 
   /** What to subtract from a position the player reads to get the loaded track's, s. */
   silenceBeforeSec(): number {
-    return this.leadInSec;
+    return this.silenceSec;
   }
 
   /** Whether anything is loaded or queued. */
@@ -45,11 +45,11 @@ export class PlayerQueue {
   /** Loads (or seeks within) `trackIndex` at exactly `positionSec`, until the player has restarted there. */
   async loadAt(player: Player, trackIndex: number, path: string, positionSec: number): Promise<void> {
     if (this.loaded() === trackIndex) {
-      await player.seek(positionSec + this.leadInSec);
+      await player.seek(positionSec + this.silenceSec);
     } else {
       await player.load(path, positionSec);
       this.entries = [trackIndex];
-      this.leadInSec = 0;
+      this.silenceSec = 0;
     }
   }
 
@@ -57,7 +57,7 @@ export class PlayerQueue {
   async loadAfterSilence(player: Player, trackIndex: number, path: string, silencePath: string, silenceSec: number): Promise<void> {
     await player.loadAfterSilence(path, silencePath, silenceSec);
     this.entries = [trackIndex];
-    this.leadInSec = silenceSec;
+    this.silenceSec = silenceSec;
   }
 
   /**
@@ -89,7 +89,7 @@ export class PlayerQueue {
     if (pos > 0 && this.entries.length > 1) {
       await player.remove(0);
       this.entries.shift();
-      this.leadInSec = 0;
+      this.silenceSec = 0;
       this.log.debug(`playing track ${(this.loaded() ?? 0) + 1}`);
       await this.queueNext(player);
     } else if (pos < 0) {

@@ -77,6 +77,12 @@ export class StartArming {
     return Math.max(this.prepareMinMs, this.t.slowArmFactor * slowest + this.t.slowArmMarginMs);
   }
 
+  /** Remembers how long an arm took (the recent ones set prepareMs). */
+  private armTook(ms: number): void {
+    this.armDurationsMs.push(ms);
+    if (this.armDurationsMs.length > this.t.armWindow) this.armDurationsMs.shift();
+  }
+
   /** Waits until local instant `local` (returns at once if it has passed or on abort). */
   async waitLocal(local: LocalMs, signal: AbortSignal): Promise<void> {
     if (local > this.time.now()) {
@@ -128,8 +134,7 @@ export class StartArming {
     for (let attempt = 0; ; attempt++) {
       const armStarted = this.time.now();
       await queue.loadAt(player, r.trackIndex, r.path, plan ? plan.positionSec : positionSec);
-      this.armDurationsMs.push(this.time.now() - armStarted);
-      if (this.armDurationsMs.length > this.t.armWindow) this.armDurationsMs.shift();
+      this.armTook(this.time.now() - armStarted);
       const unpauseShared = plan ? clock.toShared(localMs(plan.unpauseMs)) : startShared - follower.lead.ms;
       const spareMs = unpauseShared - clock.toShared(this.time.now());
       if (spareMs > this.t.minSpareMs || attempt >= this.t.maxLaterStarts || signal.aborted) break;
@@ -157,11 +162,10 @@ export class StartArming {
 
   /**
    * The silence to pre-roll `r` on, ms (a whole number of 10 ms: whole samples at 44.1 and 48 kHz),
-   * or null when it cannot be: not at the track's beginning, or less time before the instant than
-   * arming, the start lead and the shortest useful silence take.
+   * or null when it cannot be: less time before the instant than arming, the start lead and the
+   * shortest useful silence take. (Only a start at a track's beginning is asked.)
    */
   private prerollFor(clock: ClockMapping, follower: Follower, r: ArmRequest, silence: ProbeFile): number | null {
-    if (r.positionSec !== 0) return null;
     const spareMs = r.startShared - clock.toShared(this.time.now()) - this.prepareMs() - follower.lead.ms;
     const ms = Math.floor(Math.min(spareMs, this.t.prerollMaxMs, silence.durationSec * 1000) / 10) * 10;
     return ms >= this.t.prerollMinMs ? ms : null;
@@ -183,8 +187,7 @@ export class StartArming {
     const silenceSec = prerollMs / 1000;
     const armStarted = this.time.now();
     await queue.loadAfterSilence(player, r.trackIndex, r.path, silence.path, silenceSec);
-    this.armDurationsMs.push(this.time.now() - armStarted);
-    if (this.armDurationsMs.length > this.t.armWindow) this.armDurationsMs.shift();
+    this.armTook(this.time.now() - armStarted);
     await queue.queueNext(player);
     follower.rearmed();
     await player.setSpeed(follower.speed);
