@@ -201,8 +201,11 @@ export class PartyScheduler {
     this.timer = null;
     if (!this.running) return;
     let waitMs = Infinity;
-    for (;;) {
-      const now = this.wallNow();
+    // One reading of the wall clock decides both what is due and how long the rest wait: with a
+    // second reading, a trigger found just short of due (a timer wakes up to 1 ms early by the
+    // wall clock) could be past due by the next one and then be waited for by neither.
+    let now = this.wallNow();
+    for (;; now = this.wallNow()) {
       const due = this.triggers
         .filter((t) => t.target !== null && t.target - now <= this.leadMs)
         .sort((a, b) => a.target! - b.target!)[0];
@@ -225,7 +228,6 @@ export class PartyScheduler {
       this.advance(due, wallMs(Math.max(target, now)));
       this.logNext(due.role, false);
     }
-    const now = this.wallNow();
     for (const t of this.triggers) {
       // (a trigger still due here is waiting for the previous command's instant: waitMs covers it)
       const untilDue = t.target === null ? Infinity : t.target - this.leadMs - now;

@@ -332,6 +332,35 @@ describe('PartyScheduler', () => {
     scheduler.stop();
   });
 
+  it('a timer that fires a moment early, while the wall clock ticks on, still fires the start', () => {
+    // Node's timers count on the loop's cached monotonic clock, the schedule on the wall clock:
+    // a timer routinely wakes up to 1 ms early by the wall clock, and the wall clock can tick
+    // between two readings of it in one wake-up.
+    const clock = new FakeClock('2026-11-21T17:36:00.000Z');
+    let early = true;
+    const { scheduler, issued } = setup(clock, {
+      startAt: '17:36:15',
+      leadMs: 5000,
+      wallNow: () => {
+        // from the first wake-up on: 1 ms behind at first, then every later reading 1 ms on
+        if (clock.shared <= 1_000_000.25) return wallMs(clock.wall);
+        if (early) {
+          early = false;
+          return wallMs(clock.wall - 1);
+        }
+        return wallMs(clock.wall);
+      },
+    });
+    scheduler.start();
+    clock.advance(10_000); // the wake-up 10 s later: 1 ms short of the lead by the first reading
+    expect(early).toBe(false);
+    expect(issued).toHaveLength(0);
+    clock.advance(10_000);
+    expect(issued).toHaveLength(1);
+    expect(issued[0]!.at).toBe(sharedFor(clock, '2026-11-21T17:36:15Z'));
+    expect(clock.timerCount).toBe(0);
+  });
+
   it('stop() cancels everything', () => {
     const clock = new FakeClock('2026-11-21T17:36:00.000Z');
     const { scheduler, issued } = setup(clock, { startAt: '18:00', schedule: '* * * * *' });
