@@ -13,6 +13,9 @@
  *   loaded    a CPU hog (one busy node per core, nice 0), `--mpv` real members playing with
  *             --ao=null, and clients whose event loop is kept busy like a member's (--busy:
  *             short synchronous bursts every few ms, now and then a long one)
+ *   clean     the sync bench's clean LAN: three busy clients, each through its own impairing proxy
+ *             (0.25 ms each way), `--mpv` real members playing
+ *   direct    as clean, with the clients connected straight to the leader
  *   jitter    clients go through the impairing proxy, 20 ± 10 ms each way (uniform); --hog adds load
  *   wifi      three busy clients, each through its own impairing proxy with the sync bench's Wi-Fi
  *             preset (20 ± 10 ms each way, 200 ms stalls ~every 20 s per direction)
@@ -230,6 +233,8 @@ const SCENARIOS: Record<string, Scenario> = {
   loopback: { clients: 2, mpv: 0, hog: false, busy: false, impairment: null },
   loaded: { clients: 2, mpv: 2, hog: true, busy: true, impairment: null },
   jitter: { clients: 2, mpv: 0, hog: false, busy: false, impairment: { up: { delayMs: 20, jitterMs: 10 }, down: { delayMs: 20, jitterMs: 10 } } },
+  clean: { clients: 3, mpv: 2, hog: false, busy: true, impairment: presets.clean },
+  direct: { clients: 3, mpv: 2, hog: false, busy: true, impairment: null },
   wifi: { clients: 3, mpv: 0, hog: false, busy: true, impairment: presets.wifi },
   bad: { clients: 3, mpv: 0, hog: false, busy: true, impairment: presets.bad },
 };
@@ -347,7 +352,7 @@ async function record(args: Map<string, string>): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 
 const OPTIONS = {
-  scenario: { type: 'string', value: 'loopback|loaded|jitter|wifi|bad', help: 'record: what runs besides the clients (default loopback)' },
+  scenario: { type: 'string', value: 'loopback|loaded|clean|direct|jitter|wifi|bad', help: 'record: what runs besides the clients (default loopback)' },
   duration: { type: 'string', value: 's', help: 'record: seconds (default 120)' },
   clients: { type: 'string', value: 'n', help: "record: clients (default: the scenario's)" },
   mpv: { type: 'string', value: 'n', help: "record: real members playing (default: the scenario's)" },

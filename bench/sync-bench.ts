@@ -131,6 +131,7 @@ const drift = (ppm: number, impairment?: Impairment): MemberSetup => ({
 
 const SCENARIOS: ScenarioDef[] = [
   { name: 'clean', description: 'clean LAN: each member through its own proxy, 0.25 ms each way', targets: T_CLEAN, pulseCapable: true, member: () => plain(presets.clean) },
+  { name: 'loopback', description: 'clean loopback: each member straight to the leader, no proxy (the proxy of clean adds a delay floor that wanders by 0.1–0.3 ms, a different amount each way)', targets: T_CLEAN, pulseCapable: true, member: () => plain() },
   { name: 'wifi', description: 'Wi-Fi-like: 20 ± 10 ms each way, 200 ms stalls ~every 20 s', targets: T_WIFI, pulseCapable: true, member: () => plain(presets.wifi) },
   { name: 'bad', description: 'bad network: 60 ± 40 ms each way, 400 ms stalls ~every 5 s', targets: T_BAD, pulseCapable: true, member: () => plain(presets.bad) },
   {
@@ -189,7 +190,7 @@ const SCENARIOS: ScenarioDef[] = [
 ];
 
 /** `npm run bench`: the scenarios judged by the sound, each repeated (--runs, default 5) */
-const DEFAULT_SET = ['clean', 'snapcast', 'wifi', 'bad', 'start'];
+const DEFAULT_SET = ['clean', 'loopback', 'snapcast', 'wifi', 'bad', 'start'];
 /** the telemetry scenarios (mostly --ao=null: simulated device drift, latency, wrong clocks) */
 const TELEMETRY_SET = ['asymmetric', 'drift200', 'latency', 'faketime', 'cpu-hog', 'no-drift'];
 
@@ -1275,7 +1276,7 @@ function snapOf(r: ScenarioResult, snaps: readonly SnapResult[]): { snap: SnapRe
 /** clean on PulseAudio: p95 ≤ 0.5 × Snapcast's p95 in the same round */
 function snapRatioChecks(results: readonly ScenarioResult[], snaps: readonly SnapResult[]): { run: number; ok: boolean; ratio: number | null }[] {
   if (!snaps.length) return [];
-  return results.filter((r) => (r.scenario === 'clean' || r.scenario === 'audio') && r.headline).map((r) => {
+  return results.filter((r) => (r.scenario === 'clean' || r.scenario === 'loopback' || r.scenario === 'audio') && r.headline).map((r) => {
     const { ratio } = snapOf(r, snaps);
     return { run: r.run, ok: ratio !== null && ratio <= 0.5, ratio };
   });
