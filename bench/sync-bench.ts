@@ -131,7 +131,7 @@ const drift = (ppm: number, impairment?: Impairment): MemberSetup => ({
 
 const SCENARIOS: ScenarioDef[] = [
   { name: 'clean', description: 'clean LAN: each member through its own proxy, 0.25 ms each way', targets: T_CLEAN, pulseCapable: true, member: () => plain(presets.clean) },
-  { name: 'loopback', description: 'clean loopback: each member straight to the leader, no proxy (the proxy of clean adds a delay floor that wanders by 0.1–0.3 ms, a different amount each way)', targets: T_CLEAN, pulseCapable: true, member: () => plain() },
+  { name: 'loopback', description: 'clean loopback: each member straight to the leader, no proxy (the proxies of clean add a delay floor that wanders by 0.1–0.16 ms, a different amount each way)', targets: T_CLEAN, pulseCapable: true, member: () => plain() },
   { name: 'wifi', description: 'Wi-Fi-like: 20 ± 10 ms each way, 200 ms stalls ~every 20 s', targets: T_WIFI, pulseCapable: true, member: () => plain(presets.wifi) },
   { name: 'bad', description: 'bad network: 60 ± 40 ms each way, 400 ms stalls ~every 5 s', targets: T_BAD, pulseCapable: true, member: () => plain(presets.bad) },
   {
