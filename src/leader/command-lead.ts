@@ -5,8 +5,11 @@
  * is audible meanwhile, and the time lets members pre-roll the start on silence and align it
  * before it is heard (member/sync/start-arming.ts).
  *
- * 1.5 s: members pre-roll when a start leaves them ~0.65 s of silence after arming (~0.25 s); 1.5 s
- * leaves ~1.2 s, two alignment rounds, and a start a whole mixing block (10 ms) off is within
- * ~0.3 ms by the time it is heard.
+ * 2.5 s: arming takes ~0.4–0.5 s, so this leaves the longest silence a member pre-rolls (2 s): three
+ * or four alignment rounds of ~0.45 s (a reading, a slew, the 0.35 s the output takes to show it).
+ * Recorded on loopback and clean links, first 1-s window after a `ctl play`: spread 0.034–0.146 ms
+ * at 2.5 s (4 runs); 0.114–0.417 at 2 s (~1.55 s of silence, 4 runs); 0.065–4.4 at 1.5 s (~1.05 s,
+ * 10 runs: two rounds, and a 10 % slew that removes a 15 ms error leaves up to 1.5 ms with no time
+ * to measure again).
  */
-export const DEFAULT_START_LEAD_MS = 1500;
+export const DEFAULT_START_LEAD_MS = 2500;

@@ -17,7 +17,11 @@ export interface SyncTunables {
   /** A paused player within this of the paused position is left alone, s. */
   pausedPositionSec: number;
 
-  /** Readings taken back to back per tick; the one with the shortest round trip is used (its timestamp is the least uncertain). */
+  /**
+   * Readings taken back to back per tick; the one with the shortest round trip is used (its timestamp is the least uncertain).
+   * Six, not three: on loopback the reading noise fell from 0.105–0.134 to 0.041–0.089 ms and the recorded spread p95 from
+   * 0.139–0.277 to 0.073–0.115 ms (three interleaved pairs); each costs one ~0.5 ms IPC round trip, 60 a second.
+   */
   readingsPerTick: number;
 
   // ---- the reading gate (readings with slow round trips have uncertain timestamps)
@@ -141,7 +145,7 @@ export const DEFAULT_SYNC_TUNABLES: Readonly<SyncTunables> = Object.freeze({
   samePositionSec: 0.0005,
   pausedPositionSec: 0.001,
 
-  readingsPerTick: 3,
+  readingsPerTick: 6,
 
   gateWindow: 50,
   gateMedianFactor: 2.5,
