@@ -17,6 +17,12 @@ function toInt16(v: number): number {
   return s > 32767 ? 32767 : s < -32768 ? -32768 : s;
 }
 
+/** Float sample → a 32-bit float sample in [−1, 1] (clamped; NaN as 0), the same bounds as toInt16. */
+function toUnitFloat(v: number): number {
+  if (!(v === v)) return 0; // NaN
+  return v > 1 ? 1 : v < -1 ? -1 : v;
+}
+
 /**
  * Encode samples as a 16-bit PCM WAV file (or 32-bit IEEE float with `{ float32: true }`).
  *
@@ -71,7 +77,7 @@ export function encodeWav(
   for (let i = 0; i < frames; i++) {
     for (let c = 0; c < nch; c++) {
       const v = chans[c]![i]!;
-      if (options.float32) buf.writeFloatLE(v === v ? Math.max(-1, Math.min(1, v)) : 0, off);
+      if (options.float32) buf.writeFloatLE(toUnitFloat(v), off);
       else buf.writeInt16LE(toInt16(v), off);
       off += bytes;
     }
