@@ -29,12 +29,14 @@
  *   beyond it only the excess does. Reading noise then stops moving the speed, the speed stays
  *   put for seconds, and the sound holds (each speed change is heard as the delay wandering).
  * - Changes smaller than `minSpeedStep` are not sent.
- * - An integrator learns the device's drift, but only once the start transient is over (or the
- *   error is still): the error
- *   has moved less than `settleBandSec` over `settleForSec` (a P loop alone settles at a steady
- *   error of drift × (1/Kp + L), so "small" is not the test; "still" is). Integrating a start's
- *   error winds it up and overshoots.
- *   It keeps what it learned across seeks and track changes: drift belongs to the device.
+ * - The device's drift is fitted, not integrated (drift-fit.ts): the readings with the
+ *   controller's own speeds taken out rise by the drift per second, and their slope, known to
+ *   ±20 ppm after ~2 s of quiet readings, is fed forward as the speed s₀ = 1 − drift. The P loop
+ *   then only removes what is left. (An integrator of the error learns 200 ppm in 10–30 s, and
+ *   until then a P loop sits drift × (1/kp + L) off: 0.26 ms.) Readings join the fit only once a
+ *   start transient's speeds have left the pipe (the sound moves up to ~1.5 ms more or less than
+ *   a 10 ms pull implies), and every re-arm starts a new segment with its own intercept.
+ *   The drift is kept across seeks and track changes: it belongs to the device.
  * - A start transient (after every re-arm) is removed at full speed: the loop uses `kpStart`
  *   until the predicted error first falls within `startBandSec`, then `kp`. With the predictor
  *   this is a bang-bang move at ±maxCorrection that stops when the correction already in the pipe
@@ -43,6 +45,8 @@
  *   reading noise from moving the speed.
  * - Errors beyond `hardSeekSec` are not chased by speed: the caller re-arms with an exact seek.
  */
+
+import { DriftFit, type DriftFitOptions } from './drift-fit.js';
 
 export interface SoundControllerOptions {
   /** proportional gain on the predicted error, 1/s: a residual offset decays with time constant 1/kp */
@@ -53,8 +57,6 @@ export interface SoundControllerOptions {
   startBandSec: number;
   /** …or after this long, s (a drift keeps a P loop off zero by drift × (1/kpStart + delay)) */
   startMaxSec: number;
-  /** integral gain, 1/s² (drift): small enough not to ring with kp */
-  ki: number;
   /** dead time between a speed change and its effect on audio-pts and the sound, s */
   plantDelaySec: number;
   /** readings per median */
@@ -73,13 +75,12 @@ export interface SoundControllerOptions {
   minSpeedStep: number;
   /** speed stays within 1 ± this */
   maxCorrection: number;
-  /** the integrator alone may hold at most this correction (anti-windup) */
-  maxIntegralCorrection: number;
+  /** the drift fed forward is at most this, ratio (beyond any crystal: a fit beyond it is a fault, not a device) */
+  maxDrift: number;
   /** beyond this error the caller re-arms instead, s */
   hardSeekSec: number;
-  /** the integrator starts once the error moved less than settleBandSec over settleForSec */
-  settleBandSec: number;
-  settleForSec: number;
+  /** the drift fit (drift-fit.ts) */
+  driftFit: Partial<DriftFitOptions>;
 }
 
 /** Why each value: see the module comment; measured on this project's bench (PulseAudio, mpv 0.35). */
@@ -88,7 +89,6 @@ export const DEFAULT_SOUND_CONTROLLER: SoundControllerOptions = {
   kpStart: 10, // a start error is removed at the ±0.5 % limit until the last 0.5 ms, then in ~0.1 s
   startBandSec: 150e-6, // about the noise of a median of three readings: closer is kp's job
   startMaxSec: 4, // 0.5 % removes 20 ms in 4 s: longer is not a start any more
-  ki: 0.1, // learns 200 ppm of drift within ~10 s without ringing against kp
   plantDelaySec: 0.3, // measured dead time (speed step → sound and audio-pts), mpv's 0.2 s buffer + output
   medianOf: 3, // one outlier in three readings (a slow IPC round trip) is ignored
   observerGain: 0.15, // averages ~12 readings (1.2 s): 0.2 ms of reading noise → ~0.055 ms in the estimate (simulated at 0.15–0.3 ms noise: the sound's p95 ½–⅘ of a median of three's)
@@ -98,10 +98,9 @@ export const DEFAULT_SOUND_CONTROLLER: SoundControllerOptions = {
   deadbandSec: 20e-6, // below the reading noise (35–60 µs std): noise alone does not move the speed
   minSpeedStep: 2e-6, // 2 ppm for 1 s is 2 µs: not worth a change
   maxCorrection: 0.005, // ±0.5 % (8.6 cents): inaudible as pitch
-  maxIntegralCorrection: 0.001, // 1000 ppm: far beyond any crystal
+  maxDrift: 0.001, // 1000 ppm: far beyond any crystal
   hardSeekSec: 0.05, // 50 ms would take 10 s at 0.5 %: seek instead
-  settleBandSec: 60e-6, // a little over the median's noise
-  settleForSec: 1,
+  driftFit: {},
 };
 
 export type SoundDecision = { action: 'speed'; speed: number; predictedErrorSec: number } | { action: 'hard-seek' };
@@ -110,17 +109,24 @@ export class SoundController {
   private readonly o: SoundControllerOptions;
   /** the controller's own time, s (sum of dt) */
   private t = 0;
-  /** speeds asked for: [from t, speed], oldest first; only what the pipe can still hold is kept */
-  private speeds: [number, number][] = [[0, 1]];
+  /**
+   * speeds asked for: [from t, speed, ∫₀^{from} (s − 1) dτ], oldest first; only what the pipe can
+   * still hold is kept
+   */
+  private speeds: [number, number, number][] = [[0, 1, 0]];
   private readonly recent: number[] = [];
-  private integral = 0; // ∫e dt, s²
-  private integrating = false;
+  private readonly driftFit: DriftFit;
+  /** the drift fed forward (the last fit good enough), ratio */
+  private drift = 0;
+  /**
+   * readings join the drift fit from this time on (controller time, s): the first readings after a
+   * start were seen 0.3–0.8 ms off the sound, and a few such at a segment's start tilt its slope
+   */
+  private fitFrom = 0;
   /** in a start transient: kpStart applies */
   private transient = true;
   /** when the current start transient began (controller time, s) */
   private transientFrom = 0;
-  /** where the error was when the current still period began */
-  private settle: { t: number; e: number } | null = null;
   private lastSpeed = 1;
   private meanDt = 0.1;
   /** the observer's error estimate, s (null until the first reading after a re-arm) */
@@ -130,15 +136,16 @@ export class SoundController {
 
   constructor(options: Partial<SoundControllerOptions> = {}) {
     this.o = { ...DEFAULT_SOUND_CONTROLLER, ...options };
+    this.driftFit = new DriftFit(this.o.driftFit);
   }
 
   get speed(): number {
     return this.lastSpeed;
   }
 
-  /** The correction the integrator holds: the device's drift as the loop has learned it. */
+  /** The correction fed forward: the device's drift as the loop has learned it. */
   get learnedDrift(): number {
-    return this.o.ki * this.integral;
+    return this.drift;
   }
 
   /**
@@ -147,9 +154,10 @@ export class SoundController {
    */
   rearmed(speed = 1 - this.learnedDrift): void {
     this.recent.length = 0;
-    this.speeds = [[this.t, speed]];
+    this.speeds = [[this.t, speed, this.cumulative(this.t)]];
     this.lastSpeed = speed;
-    this.settle = null;
+    this.driftFit.newSegment();
+    this.fitFrom = this.t + this.o.plantDelaySec + this.o.observerSettleSec;
     this.transient = true;
     this.transientFrom = this.t;
     this.transientEnd = null;
@@ -172,8 +180,8 @@ export class SoundController {
 
   /** Forget the learned drift too (a different device or a restarted player). */
   reset(): void {
-    this.integral = 0;
-    this.integrating = false;
+    this.drift = 0;
+    this.driftFit.clear();
     this.rearmed(1);
   }
 
@@ -198,6 +206,14 @@ export class SoundController {
       if (start <= from) break;
     }
     return sum;
+  }
+
+  /** ∫₀^{x} (s(τ) − 1) dτ over the speeds asked for (x within what is kept, controller time, s). */
+  private cumulative(x: number): number {
+    let i = this.speeds.length - 1;
+    while (i > 0 && this.speeds[i]![0] > x) i--;
+    const [from, s, cum] = this.speeds[i]!;
+    return cum + (s - 1) * (x - from);
   }
 
   /** Forgets speeds that no window can reach any more (the dead time, the median's lag, a reading gap). */
@@ -234,6 +250,7 @@ export class SoundController {
         this.transientFrom = this.t;
         this.transientEnd = null;
         this.est = errorSec;
+        this.driftFit.newSegment();
       } else {
         const surprise = Math.min(this.o.observerMaxSurpriseSec, Math.max(-this.o.observerMaxSurpriseSec, errorSec - prior));
         this.est = prior + this.o.observerGain * surprise;
@@ -248,34 +265,25 @@ export class SoundController {
       const lag = this.o.plantDelaySec + ((this.recent.length - 1) / 2) * this.meanDt;
       predicted = e + this.pending(lag);
     }
+    if (!this.transient && settled && this.t >= this.fitFrom) {
+      // The reading with the controller's own speeds taken out (they reach the sound L later).
+      this.driftFit.add(this.t, errorSec - this.cumulative(this.t - this.o.plantDelaySec));
+      const fit = this.driftFit.estimate();
+      if (fit) this.drift = Math.min(this.o.maxDrift, Math.max(-this.o.maxDrift, fit.drift));
+    }
     this.prune();
 
-    if (!this.integrating) {
-      // Once a start transient is over the error left is drift (and noise): integrate it. Waiting
-      // for the error to be still as well never happens with real readings (0.15–0.4 ms of noise
-      // per reading), and a P loop then sits at drift × (1/kp + delay): 1.1 ms at 800 ppm.
-      if (!this.transient) this.integrating = true;
-      else if (!this.settle || Math.abs(e - this.settle.e) > this.o.settleBandSec) this.settle = { t: this.t, e };
-      else if (this.t - this.settle.t >= this.o.settleForSec) this.integrating = true;
-    }
-    // Never during a start transient, the first or a later one: its error is the start's, not the
-    // device's drift (a 10 ms pull integrated for 2 s winds the integrator to its limit, and the
-    // sound then overshoots by ~1.5 ms and takes ~20 s to unwind).
-    if (this.integrating && !this.transient && this.o.ki > 0) {
-      const limit = this.o.maxIntegralCorrection / this.o.ki;
-      this.integral = Math.min(limit, Math.max(-limit, this.integral + predicted * dt));
-    }
     if (this.transient && (Math.abs(predicted) < this.o.startBandSec || this.t - this.transientFrom > this.o.startMaxSec)) {
       this.transient = false;
       this.transientEnd = this.t;
     }
     const excess = Math.sign(predicted) * Math.max(0, Math.abs(predicted) - this.o.deadbandSec);
-    const correction = (this.transient ? this.o.kpStart : this.o.kp) * excess + this.o.ki * this.integral;
+    const correction = (this.transient ? this.o.kpStart : this.o.kp) * excess + this.drift;
     const clamped = Math.min(this.o.maxCorrection, Math.max(-this.o.maxCorrection, correction));
     const speed = 1 - clamped;
     if (Math.abs(speed - this.lastSpeed) >= this.o.minSpeedStep) {
       this.lastSpeed = speed;
-      this.speeds.push([this.t, speed]);
+      this.speeds.push([this.t, speed, this.cumulative(this.t)]);
     }
     return { action: 'speed', speed: this.lastSpeed, predictedErrorSec: predicted };
   }

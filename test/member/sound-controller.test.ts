@@ -34,8 +34,17 @@ function run(update: (measured: number, dt: number) => number | 'seek', o: { dri
 const p95 = (v: number[]): number => quantile(v.map(Math.abs), 0.95);
 const speedOf = (d: ReturnType<SoundController['update']>): number | 'seek' => (d.action === 'speed' ? d.speed : 'seek');
 
-/** The loop without what this controller adds: a plain PI on every reading (no plant model, median, deadband or step threshold). */
-const plainPi = (kp = 1): SoundController => new SoundController({ kp, ki: 0.3, plantDelaySec: 0, medianOf: 1, deadbandSec: 0, minSpeedStep: 0 });
+/** The loop without what this controller adds: a plain PI on every reading (no plant model, median, deadband, step threshold or drift fit). */
+const plainPi = (kp = 1, ki = 0.3): { update: (e: number, dt: number) => ReturnType<SoundController['update']> } => {
+  let integral = 0;
+  return {
+    update: (e, dt) => {
+      integral += e * dt;
+      const correction = Math.min(0.005, Math.max(-0.005, kp * e + ki * integral));
+      return { action: 'speed', speed: 1 - correction, predictedErrorSec: e };
+    },
+  };
+};
 
 describe('SoundController', () => {
   it('removes a start offset without overshoot despite the 0.3 s dead time', () => {
@@ -104,6 +113,20 @@ describe('SoundController', () => {
       expect(Math.abs(tail.reduce((a, b) => a + b, 0) / tail.length)).toBeLessThan(30e-6);
       expect(p95(tail)).toBeLessThan(80e-6);
       expect(c.learnedDrift).toBeCloseTo(drift / (1 + drift), 4);
+    }
+  });
+
+  it('learns ±200 ppm within seconds of an aligned start: the sound is on time from 8 s on, under half of what an integrator (PI) leaves in 8–15 s', () => {
+    for (const drift of [200e-6, -200e-6]) {
+      const c = new SoundController();
+      c.rearmed(1);
+      c.aligned(0);
+      const mine = run((m, dt) => speedOf(c.update(m, dt)), { drift, start: 0, noiseSec: 50e-6, seconds: 30 });
+      const pi = plainPi(1, 0.1);
+      const theirs = run((m, dt) => speedOf(pi.update(m, dt)), { drift, start: 0, noiseSec: 50e-6, seconds: 30 });
+      expect(p95(mine.trueErr.slice(80))).toBeLessThan(40e-6);
+      expect(p95(mine.trueErr.slice(80, 150))).toBeLessThan(p95(theirs.trueErr.slice(80, 150)) / 2);
+      expect(Math.abs(c.learnedDrift - drift)).toBeLessThan(10e-6);
     }
   });
 
