@@ -1,7 +1,7 @@
 /**
  * What a speed change does to the sound, against what mpv's audio-pts says it did.
  *
- *   node dist/bench/speed-probe.js [--hacks yes|no] [--step 0.001] [--toggle 0.0005]
+ *   node dist/bench/speed-probe.js [--hacks yes|no] [--step 0.001] [--toggle 0.0005] [--slew-ms 100]
  *
  * Two bare mpv players in one PulseAudio room (bench/pulse-room.ts): `ref` plays at speed 1
  * throughout; `probe` is driven through a pattern while its audio-pts is read every 20 ms
@@ -11,6 +11,8 @@
  *
  *   A  4 s at 1.0                        (baseline: start offset of the two)
  *   B  one step: 1 + step for 2 s, back  (the sound should move by step × 2 s; when, and how?)
+ *      — or, with --slew-ms, a slew: 1 + step for that long, back, as a pre-rolled start's
+ *      alignment makes them (the sound should move by step × slew)
  *   C  4 s of toggling every 100 ms between 1 ± toggle (net zero: the sound should end where it began)
  *   D  4 s at 1.0
  *
@@ -34,10 +36,12 @@ const { values: ARGS } = benchArgs('node dist/bench/speed-probe.js [options]', {
   hacks: { type: 'string', value: 'yes|no', help: "mpv's --pulse-latency-hacks (default yes)" },
   step: { type: 'string', value: 'ratio', help: 'the speed step of phase B (default 0.001)' },
   toggle: { type: 'string', value: 'ratio', help: 'the ± toggle of phase C (default 0.0005)' },
+  'slew-ms': { type: 'string', value: 'ms', help: 'phase B holds the step this long only (default: all of its 2 s)' },
 });
 const HACKS = ARGS.hacks ?? 'yes';
 const STEP = numberOption('--step', ARGS.step, 0.001);
 const TOGGLE = numberOption('--toggle', ARGS.toggle, 0.0005);
+const SLEW_MS = ARGS['slew-ms'] === undefined ? null : numberOption('--slew-ms', ARGS['slew-ms'], 100);
 
 class Ipc {
   private buf = '';
@@ -117,7 +121,17 @@ async function main(): Promise<void> {
     let toggles = 0;
     for (const [name, len] of phases) {
       marks[name] = phaseStart;
-      if (name === 'B') await setSpeed(1 + STEP);
+      if (name === 'B') {
+        await setSpeed(1 + STEP);
+        if (SLEW_MS !== null) {
+          const end = monotonicMs() + SLEW_MS;
+          await sleep(Math.max(0, SLEW_MS - 3));
+          while (monotonicMs() < end) {
+            /* spin to the slew's end */
+          }
+          await setSpeed(1);
+        }
+      }
       if (name === 'B2' || name === 'D') await setSpeed(1);
       while (monotonicMs() < phaseStart + len) {
         if (name === 'C' && monotonicMs() >= phaseStart + toggles * 100 - 0) {
@@ -158,7 +172,7 @@ async function main(): Promise<void> {
     };
     const s0 = base(marks.A! + 1000, marks.B!, 'soundAheadMs');
     const p0 = base(marks.A! + 1000, marks.B!, 'ptsAheadMs');
-    process.stdout.write(`speed probe: --pulse-latency-hacks=${HACKS}, step ${STEP}, toggle ±${TOGGLE}; load ${(await import('node:os')).loadavg().map((v) => v.toFixed(2)).join(' ')}\n`);
+    process.stdout.write(`speed probe: --pulse-latency-hacks=${HACKS}, step ${STEP}${SLEW_MS === null ? '' : ` for ${SLEW_MS} ms`}, toggle ±${TOGGLE}; load ${(await import('node:os')).loadavg().map((v) => v.toFixed(2)).join(' ')}\n`);
     process.stdout.write(`baseline (A): probe ahead of ref by ${s0?.toFixed(3)} ms (sound) / ${p0?.toFixed(3)} ms (audio-pts)\n`);
     process.stdout.write('t (s from B) | probe ahead, sound − baseline | audio-pts − baseline | difference\n');
     for (const r of rows) {
@@ -168,7 +182,7 @@ async function main(): Promise<void> {
       const tag = r.t < marks.B2! ? 'B' : r.t < marks.C! ? 'B2' : r.t < marks.D! ? 'C' : 'D';
       process.stdout.write(`${((r.t - marks.B!) / 1000).toFixed(3).padStart(7)} ${tag.padEnd(2)} | ${s === null ? '—' : s.toFixed(3)} | ${p === null ? '—' : p.toFixed(3)} | ${s === null || p === null ? '—' : (s - p).toFixed(3)}\n`);
     }
-    const expectB = STEP * 2000;
+    const expectB = STEP * (SLEW_MS ?? 2000);
     process.stdout.write(`expected after B: +${expectB.toFixed(3)} ms; after C: unchanged (net zero)\n`);
     process.stdout.write(`end of B2: sound ${((base(marks.C! - 1000, marks.C!, 'soundAheadMs') ?? NaN) - (s0 ?? NaN)).toFixed(3)}, audio-pts ${((base(marks.C! - 1000, marks.C!, 'ptsAheadMs') ?? NaN) - (p0 ?? NaN)).toFixed(3)}\n`);
     process.stdout.write(`end of D:  sound ${((base(marks.D! + 1500, marks.end!, 'soundAheadMs') ?? NaN) - (s0 ?? NaN)).toFixed(3)}, audio-pts ${((base(marks.D! + 1500, marks.end!, 'ptsAheadMs') ?? NaN) - (p0 ?? NaN)).toFixed(3)}\n`);
