@@ -32,6 +32,7 @@
  * is then taken from the real correlation's extremum of that polarity.
  */
 import { fftOf, nextPow2, type FFT } from '../audio/fft.js';
+import { median } from '../math/median.js';
 
 export interface ArrivalEstimate {
   /** Arrival of the reference's first sample, in samples from the start of the recording (sub-sample). */
@@ -139,12 +140,6 @@ function smoothConstantQ(p: Float64Array): Float64Array {
     out[k] = (cum[hi + 1]! - cum[lo]!) / (hi - lo + 1);
   }
   return out;
-}
-
-function median(values: Float64Array): number {
-  const s = Float64Array.from(values).sort();
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : 0.5 * (s[m - 1]! + s[m]!);
 }
 
 function refused(

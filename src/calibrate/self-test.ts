@@ -27,6 +27,7 @@ import { Capture, type CaptureTool } from './capture.js';
 import { findArrival } from './correlate.js';
 import { DEFAULT_SWEEP, renderSweep, type SweepSpec } from '../audio/signal.js';
 import { encodeWav } from '../audio/wav.js';
+import { median } from '../math/median.js';
 
 export interface SelfTestOptions {
   tool: CaptureTool;
@@ -68,12 +69,6 @@ const LEAD_IN_SEC = 0.5;
 const TAIL_SEC = 0.3;
 /** mpv member options that matter for timing (as member.ts). */
 const MEMBER_MPV_ARGS = ['--hr-seek=yes', '--audio-display=no'];
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : 0.5 * (s[m - 1]! + s[m]!);
-}
 
 export async function runSelfTest(o: SelfTestOptions): Promise<SelfTestResult> {
   const say = o.log ?? (() => {});

@@ -263,6 +263,12 @@ export class OffsetEstimator {
     return medianAboveFastest(rtts, n);
   }
 
+  /** How much member time the window's points span, ms (0 with fewer than two). */
+  get spanMs(): number {
+    const w = this.points;
+    return w.length < 2 ? 0 : w.x[w.slot(w.length - 1)]! - w.x[w.slot(0)]!;
+  }
+
   get sampleCount(): number {
     return this.points.length;
   }

@@ -2,8 +2,9 @@
  * How often the leader asks each member to exchange time, given how many peers it answers.
  *
  * A member's own schedule (member/time-exchange.ts) is a chain of 4 exchanges twice a second, and
- * 8 a second while its link is noisy. For a household that is nothing; for 1,000 members it is
- * 8,000 exchanges a second or more, each a read, a tag check, a parse, a tag and a write, and it
+ * 8 a second while its link is noisy or its clock estimate young (its first two minutes). For a
+ * household that is nothing; for 1,000 members it is 8,000 exchanges a second or more, each a
+ * read, a tag check, a parse, a tag and a write, and it
  * set the leader's CPU (~6 % of a core per 1,000 exchanges/s). So the leader answers at most
  * `chainsPerSec` chains a second in total: above chainsPerSec × (the fastest member spacing)
  * peers, every time reply carries `paceMs`, the spacing it asks for between a member's chains. A
@@ -24,7 +25,7 @@ export interface ExchangePaceTunables {
 export const EXCHANGE_PACE: Readonly<ExchangePaceTunables> = Object.freeze({
   /** chains a second the leader answers in total, all members together (×4 exchanges each) */
   chainsPerSec: 500,
-  /** the fastest a member chains on its own (8 Hz, on a noisy link): below it no pace is sent */
+  /** the fastest a member chains on its own (8 Hz, on a noisy link or young): below it no pace is sent */
   memberSpacingMs: 125,
   /** paces move in steps this big, so members joining one by one do not change it each time */
   stepMs: 250,

@@ -16,6 +16,7 @@
  * drift that wanders with temperature, or a clock estimate whose skew is still settling, is
  * followed within that window.
  */
+import { median } from '../math/median.js';
 
 export interface DriftFitOptions {
   /** readings older than this are forgotten, s */
@@ -37,12 +38,6 @@ export const DEFAULT_DRIFT_FIT: Readonly<DriftFitOptions> = Object.freeze({
   outlierSigmas: 4, // a slow reading under load, not the noise
   maxReadings: 600, // 60 s at 10 readings/s
 });
-
-const median = (v: number[]): number => {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 interface Point {
   segment: number;

@@ -364,12 +364,15 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
   };
 
   /**
-   * ms between chains after the burst: this member's own rate (faster while the link is noisy), or
-   * the slower pace its leader asks for (bounded).
+   * ms between chains after the burst: this member's own rate (faster while the link is noisy or
+   * the estimate young), or the slower pace its leader asks for (bounded).
    */
   chainSpacingMs(): number {
-    this.noisyLink = isNoisyLink(this.clock.rttSpreadMs, this.noisyLink);
-    return chainSpacingMs(this.leaderPaceMs, this.opts.exchangeHz ?? (this.noisyLink ? TIME_EXCHANGE.noisyHz : TIME_EXCHANGE.steadyHz));
+    const fed = this.pendingClock ?? this.clock;
+    this.noisyLink = isNoisyLink(fed.rttSpreadMs, this.noisyLink);
+    const young = fed.spanMs < TIME_EXCHANGE.youngSpanMs;
+    const ownHz = this.noisyLink ? TIME_EXCHANGE.noisyHz : young ? TIME_EXCHANGE.youngHz : TIME_EXCHANGE.steadyHz;
+    return chainSpacingMs(this.leaderPaceMs, this.opts.exchangeHz ?? ownHz);
   }
 
   private requestTime(chainLeft = CHAIN_LENGTH - 1): void {

@@ -275,4 +275,19 @@ describe('OffsetEstimator', () => {
     feed(est, world, 30, symmetric(0.25), world.L0 + 40_000, 5000);
     expect(est.sampleCount).toBe(3); // 10 s window at one sample per 5 s
   });
+
+  it('reports how long a span its window covers, and starts it again after a reset', () => {
+    const world = new World(1, 0);
+    const est = new OffsetEstimator({ windowMs: 60_000 });
+    expect(est.spanMs).toBe(0);
+    feed(est, world, 1, symmetric(0.25));
+    expect(est.spanMs).toBe(0);
+    feed(est, world, 30, symmetric(0.25), world.L0 + 1000);
+    expect(est.spanMs).toBeCloseTo(30_000, 3);
+    feed(est, world, 100, symmetric(0.25), world.L0 + 31_000);
+    expect(est.spanMs).toBeCloseTo(60_000, -3); // the window's length, not the time since the first exchange
+    expect(est.spanMs).toBeLessThanOrEqual(60_000);
+    est.reset();
+    expect(est.spanMs).toBe(0);
+  });
 });

@@ -10,6 +10,7 @@ import { LeaderLink } from '../../src/member/leader-link.js';
 import { PROTOCOL_VERSION, type LeaderMessage, type MemberMessage, type Timeline } from '../../src/protocol/index.js';
 import { readLines, socketPair, type FakeSocket } from '../protocol/fake-socket.js';
 import { seededRandom } from '../../bench/seeded-random.js';
+import { TIME_EXCHANGE } from '../../src/member/time-exchange.js';
 
 /** The leader's clock runs this far ahead of the member's monotonic clock. */
 const OFFSET_MS = 12_345.678;
@@ -115,7 +116,7 @@ describe('LeaderLink', () => {
     expect(clock!.rttMs).toBeCloseTo(2 * ONE_WAY_MS, 1);
   });
 
-  it('after the burst it starts a chain twice a second, or at the slower pace its leader asks for, bounded', async () => {
+  it('after the burst it chains 8 times a second while its estimate is young, then twice a second, or at the slower pace its leader asks for, bounded', async () => {
     /** time requests that start a chain (not sent as the previous reply arrived) from `from` ms on */
     const chainStarts = (from: number): number[] => {
       const t1s = leader.last.received.flatMap((m) => (m.type === 'time-req' && m.t1 >= from ? [m.t1] : []));
@@ -125,7 +126,16 @@ describe('LeaderLink', () => {
     link.start();
     await advance(1200, 4);
     let from = monotonicMs();
-    await advance(3000, 4);
+    await advance(1000, 4);
+    // A young estimate (its window spans < 2 min): 8 chains a second.
+    expect(gaps(chainStarts(from))).toEqual(Array(7).fill(125));
+    expect(link.chainSpacingMs()).toBe(125);
+    await advance(TIME_EXCHANGE.youngSpanMs - 2000, 20);
+    expect(link.clock.spanMs).toBeLessThan(TIME_EXCHANGE.youngSpanMs);
+    await advance(2000, 4);
+    expect(link.clock.spanMs).toBeGreaterThanOrEqual(TIME_EXCHANGE.youngSpanMs);
+    from = monotonicMs() + 600;
+    await advance(3600, 4);
     // A small party: no pace in the replies, the member's own 2 Hz.
     expect(gaps(chainStarts(from))).toEqual(Array(5).fill(500));
     expect(link.chainSpacingMs()).toBe(500);
