@@ -125,7 +125,7 @@ describe('LeaderLink', () => {
     const gaps = (starts: number[]): number[] => starts.slice(1).map((t, i) => Math.round(t - starts[i]!));
     link.start();
     await advance(1200, 4);
-    let from = monotonicMs();
+    let from: number = monotonicMs();
     await advance(1000, 4);
     // A young estimate (its window spans < 2 min): 8 chains a second.
     expect(gaps(chainStarts(from))).toEqual(Array(7).fill(125));
@@ -134,7 +134,7 @@ describe('LeaderLink', () => {
     expect(link.clock.spanMs).toBeLessThan(TIME_EXCHANGE.youngSpanMs);
     await advance(2000, 4);
     expect(link.clock.spanMs).toBeGreaterThanOrEqual(TIME_EXCHANGE.youngSpanMs);
-    from = monotonicMs() + 600;
+    from = monotonicMs() as number + 600;
     await advance(3600, 4);
     // A small party: no pace in the replies, the member's own 2 Hz.
     expect(gaps(chainStarts(from))).toEqual(Array(5).fill(500));
