@@ -4,9 +4,8 @@
  *   - the handshake: server-hello → hello (name, clientNonce, role "member", HMAC proof when a
  *     secret is given) → welcome;
  *   - time exchanges: a burst of 20 at 25 Hz, then 2 Hz (or the slower pace a leader of a large party
- *     asks for in its replies), each a chain of 4 back-to-back exchanges (as src/member/leader-link.ts;
- *     a real member's 8 Hz while its estimate is young is left out: above 62 peers the leader's pace
- *     is slower than either, and this bench runs hundreds);
+ *     asks for in its replies), 8 Hz for the first two minutes (a real member's young estimate),
+ *     each a chain of 4 back-to-back exchanges (as src/member/leader-link.ts);
  *   - a status report every second with plausible values (clock estimate from its own exchanges,
  *     a small sync error while playing, file status ok, the volume the leader set);
  *   - reading heartbeats, timelines, settings;
@@ -160,6 +159,8 @@ class SimMember {
   private exchangeTimer: NodeJS.Timeout | null = null;
   private statusTimer: NodeJS.Timeout | null = null;
   private burst = 0;
+  /** when its exchanges began (monotonic ms): its estimate is young for TIME_EXCHANGE.youngSpanMs */
+  private exchangesFromMs = 0;
   /** the spacing between chains the leader asked for in its last time reply, ms (0: none) */
   private leaderPaceMs = 0;
   /** recent samples for the clock estimate: [rtt, offset] */
@@ -303,6 +304,7 @@ class SimMember {
   }
 
   private startExchanges(): void {
+    this.exchangesFromMs = monotonicMs();
     const tick = (): void => {
       this.requestTime();
       this.burst += 1;
@@ -323,7 +325,9 @@ class SimMember {
   };
 
   private chainSpacingMs(): number {
-    return chainSpacingMs(this.leaderPaceMs, EXCHANGE_HZ);
+    // (--ignore-pace replays the schedule before leaders paced: 2 Hz throughout)
+    const young = !this.opts.ignorePace && monotonicMs() - this.exchangesFromMs < TIME_EXCHANGE.youngSpanMs;
+    return chainSpacingMs(this.leaderPaceMs, young ? TIME_EXCHANGE.youngHz : EXCHANGE_HZ);
   }
 
   private requestTime(chainLeft = CHAIN_LENGTH - 1): void {
