@@ -18,7 +18,7 @@
  * −1/(the loop's effective gain), −1 to −2 s. A sound that followed a speed change later than the
  * readings do would instead tie d to the "earlier" speeds, with a slope of minus that extra delay.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { channelLags } from './audio-spread.js';
 import { trueErrors, windowMean, type Series } from './sync-analysis.js';
 import { benchArgs, numberOption } from './args.js';
@@ -168,7 +168,10 @@ function main(): void {
   console.log('|---|---|---:|---|---|---|---:|');
   for (const run of results) {
     if (run.scenario === 'snapcast' || (values.scenario && run.scenario !== values.scenario) || (onlyRun !== null && run.run !== onlyRun)) continue;
-    const dir = `${file.replace(/\.json$/, '')}/${run.scenario}-${run.run}`;
+    // (the bench names a run's folder by its scenario alone when it ran one run of each)
+    const base = file.replace(/\.json$/, '');
+    const numbered = `${base}/${run.scenario}-${run.run}`;
+    const dir = existsSync(numbered) ? numbered : `${base}/${run.scenario}`;
     let fits: MemberFit[];
     try {
       fits = readingVsSound(run, dir, names);

@@ -12,7 +12,7 @@ import type { LocalMs } from '../clock/time.js';
 export interface TimedPosition {
   /** position of the sample leaving the audio output now, s into the file */
   positionSec: number;
-  /** local monotonic ms the reading holds for (the midpoint of its request's round trip) */
+  /** local monotonic ms the reading holds for (where in its request's round trip the player read it) */
   localMs: LocalMs;
   /** the request's round trip, ms: the timestamp is uncertain by up to half of it */
   rttMs: number;

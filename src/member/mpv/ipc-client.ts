@@ -31,6 +31,19 @@ const DEFAULT_WAIT_EVENT_TIMEOUT_MS = 10_000;
 /** Refuse to buffer more than this without seeing a newline (protects against a runaway peer). */
 const MAX_LINE_BYTES = 16 * 1024 * 1024;
 /** Event names never re-emitted by name because this class uses them itself. */
+/**
+ * Where within a request's round trip (0: sent, 1: reply arrived) mpv reads the value it answers
+ * with. Most of a round trip is spent before mpv reads it (its IPC thread hands the request to the
+ * core, which may be asleep); the reply then comes straight back. Measured with recordings
+ * (bench/reading-vs-sound.ts on a headline set, 30 member pairs): how far two members' sound and
+ * their readings disagreed grew with the difference of their readings' round trips, by 0.28–0.50
+ * of it (median 0.41), correlation 0.64–0.95, when readings were stamped at the midpoint (0.5).
+ * So the value belongs at ~0.9 of the round trip, and a midpoint stamp made a reading look ahead by
+ * 0.4 × its round trip: 0.1–0.3 ms that wandered with the machine's load, and which the sound
+ * controller faithfully played.
+ */
+export const READING_INSTANT_FRACTION = 0.9;
+
 const RESERVED_EVENT_NAMES = new Set(['close', 'error', 'event', 'property-change', 'newListener', 'removeListener']);
 
 export interface MpvIpcClientOptions {
@@ -54,7 +67,7 @@ export interface MpvEvent {
 export interface TimedReading {
   /** The property's value. */
   value: number;
-  /** Local monotonic ms at the midpoint of the request's round trip. */
+  /** Local monotonic ms the value belongs to: READING_INSTANT_FRACTION of the way through the round trip. */
   localMs: number;
   /** Round trip of the request, ms (the reading's uncertainty is ±rttMs/2). */
   rttMs: number;
@@ -166,8 +179,9 @@ export class MpvIpcClient extends EventEmitter {
   }
 
   /**
-   * Reads a numeric property and stamps it with the local monotonic time at the midpoint of the
-   * request's round trip (send → arrival of the data chunk holding the reply).
+   * Reads a numeric property and stamps it with the local monotonic time at which mpv read it:
+   * READING_INSTANT_FRACTION of the way from the send to the arrival of the data chunk holding the
+   * reply.
    */
   timedGetProperty(name: string, options: CommandOptions = {}): Promise<TimedReading> {
     let sentMs = 0;
@@ -177,7 +191,7 @@ export class MpvIpcClient extends EventEmitter {
       if (typeof value !== 'number' || !Number.isFinite(value)) {
         throw new MpvCommandError('not a number', command, `property ${name} is not a number (got ${safeJson(value)})`);
       }
-      return { value, localMs: (sentMs + replyMs) / 2, rttMs: replyMs - sentMs };
+      return { value, localMs: sentMs + READING_INSTANT_FRACTION * (replyMs - sentMs), rttMs: replyMs - sentMs };
     });
   }
 

@@ -18,7 +18,7 @@ import { StartLead } from './start-lead.js';
 import type { SyncTunables } from './tunables.js';
 
 export interface SyncReading {
-  /** local monotonic ms of the reading (midpoint of its IPC round trip) */
+  /** local monotonic ms of the reading (where in its IPC round trip mpv read it: mpv/ipc-client.ts) */
   localMs: LocalMs;
   /** the same instant on the shared clock, as this member estimates it */
   sharedMs: SharedMs;
@@ -114,8 +114,8 @@ export class Follower {
    * too large to chase by speed (the caller re-arms with an exact seek).
    */
   async correct(c: FollowContext): Promise<'rearm' | undefined> {
-    // A reading is stamped at the midpoint of its round trip, so it is uncertain by up to half of
-    // it; of a few taken back to back, the one with the shortest round trip is the best.
+    // A reading is uncertain by up to its round trip (when within it mpv read the value); of a
+    // few taken back to back, the one with the shortest round trip is the best.
     let reading: Awaited<ReturnType<Player['readPosition']>> | undefined;
     for (let i = 0; i < this.t.readingsPerTick; i++) {
       try {

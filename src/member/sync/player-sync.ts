@@ -7,8 +7,8 @@
  *   seeked exactly) and unpaused at that instant with a precise wait (start-arming.ts), early by
  *   the learned start lead (start-lead.ts) — or, on an output that mixes in blocks on a grid,
  *   armed at the grid edge nearest the instant and unpaused mid-block before it (output-blocks.ts);
- * - while playing, the player's output position, stamped at the midpoint of its request's round
- *   trip, is compared with the timeline and the SoundController turns the error into a speed
+ * - while playing, the player's output position, stamped where in its request's round trip mpv
+ *   read it, is compared with the timeline and the SoundController turns the error into a speed
  *   nudge, or asks for a re-arm when it is large (follower.ts; readings with slow round trips are
  *   dropped by reading-gate.ts);
  * - tracks follow one another inside the player (gapless, the next one queued: player-queue.ts),

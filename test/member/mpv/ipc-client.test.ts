@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { MpvCommandError, MpvIpcClient } from '../../../src/member/mpv/index.js';
+import { READING_INSTANT_FRACTION } from '../../../src/member/mpv/ipc-client.js';
 
 /** A fake mpv end: captures written lines, lets the test push lines back. */
 function fakeMpv() {
@@ -137,7 +138,7 @@ describe('MpvIpcClient (fake stream)', () => {
     await expect(c.command(['quit'])).rejects.toThrow(/closed/);
   });
 
-  it('timedGetProperty stamps the reading at the round-trip midpoint', async () => {
+  it('timedGetProperty stamps the reading late in its round trip, where mpv reads the value', async () => {
     const { stream, written, send } = fakeMpv();
     const c = new MpvIpcClient(stream);
     const p = c.timedGetProperty('audio-pts');
@@ -148,7 +149,9 @@ describe('MpvIpcClient (fake stream)', () => {
     expect(r.value).toBe(12.5);
     expect(r.rttMs).toBeGreaterThanOrEqual(35);
     expect(r.localMs).toBeLessThan(before);
-    expect(r.localMs).toBeGreaterThan(before - r.rttMs);
+    // past the midpoint: READING_INSTANT_FRACTION (0.9) of the way from the send to the reply
+    expect(r.localMs).toBeGreaterThan(before - r.rttMs / 2);
+    expect(READING_INSTANT_FRACTION).toBeGreaterThan(0.5);
     const q = c.timedGetProperty('audio-pts');
     await tick();
     send(`{"data":null,"request_id":${written[1]!.request_id},"error":"success"}\n`);
