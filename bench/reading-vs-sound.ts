@@ -10,7 +10,10 @@
  * is how far the two members' sound and their readings disagree. It prints d's mean and sd, its
  * autocorrelation (a slow d is one no filter of the readings removes) and its correlation with the
  * members' speed difference over the second centred 0.3 s before the window's centre ("now") and the
- * second before that ("earlier"), with the slope of d on the first.
+ * second before that ("earlier"), with the slope of d on the first; and its correlation with the
+ * difference of the two members' reading round trips (the kept readings' mean over the window),
+ * with the slope: a reading stamped at a fraction f of its round trip while mpv reads the value at α
+ * looks ahead by (α − f)·RTT, so d = (α − f)·(RTT_i − RTT_1) — a slope near 0 means f fits.
  *
  * Reading it: a member steers its speed by its readings. If a reading carries an error n that the
  * sound does not, the controller moves the speed against n within a few tenths of a second, and d
@@ -20,7 +23,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { channelLags } from './audio-spread.js';
-import { trueErrors, windowMean, type Series } from './sync-analysis.js';
+import { trueErrors, windowMean, type Series, type TrueReading } from './sync-analysis.js';
 import { benchArgs, numberOption } from './args.js';
 import type { Timeline, Track } from '../src/protocol/messages.js';
 import type { TelemetryLine } from '../src/member/telemetry.js';
@@ -52,6 +55,9 @@ interface MemberFit {
   earlierCorr: number;
   /** d per unit of speed difference, s */
   speedSlopeSec: number;
+  /** correlation of d with the round-trip difference, and d per ms of it */
+  rttCorr: number;
+  rttSlope: number;
 }
 
 const STEADY_FROM_MS = 8000;
@@ -76,9 +82,13 @@ function pearson(pairs: readonly [number, number][]): { r: number; slope: number
   return { r: sxy / Math.sqrt(sxx * syy), slope: sxy / sxx };
 }
 
-function meanSpeed(series: Series, member: string, from: number, to: number): number | null {
+function meanOf(series: Series, member: string, from: number, to: number, value: (r: TrueReading) => number): number | null {
   const list = (series.get(member) ?? []).filter((r) => r.t >= from && r.t < to);
-  return list.length === 0 ? null : list.reduce((a, r) => a + r.speed, 0) / list.length;
+  return list.length === 0 ? null : list.reduce((a, r) => a + value(r), 0) / list.length;
+}
+
+function meanSpeed(series: Series, member: string, from: number, to: number): number | null {
+  return meanOf(series, member, from, to, (r) => r.speed);
 }
 
 function readRecording(dir: string): { meta: RecordingMeta; channels: Float32Array[] } {
@@ -111,6 +121,7 @@ export function readingVsSound(run: SavedRun, dir: string, names: readonly strin
     const d: (number | null)[] = [];
     const withSpeed: [number, number][] = [];
     const withEarlier: [number, number][] = [];
+    const withRtt: [number, number][] = [];
     for (const { w, at } of steady) {
       const e0 = windowMean(series, names[0]!, at);
       const ei = windowMean(series, member, at);
@@ -130,6 +141,9 @@ export function readingVsSound(run: SavedRun, dir: string, names: readonly strin
       const earlier = diff(SPEED_EARLIER_MS);
       if (now !== null) withSpeed.push([now, di]);
       if (earlier !== null) withEarlier.push([earlier, di]);
+      const rtt0 = meanOf(series, names[0]!, at - 500, at + 500, (r) => r.ipcRttMs);
+      const rtti = meanOf(series, member, at - 500, at + 500, (r) => r.ipcRttMs);
+      if (rtt0 !== null && rtti !== null) withRtt.push([rtti - rtt0, di]);
     }
     const known = d.filter((x): x is number => x !== null);
     const meanMs = known.reduce((a, x) => a + x, 0) / known.length;
@@ -145,8 +159,9 @@ export function readingVsSound(run: SavedRun, dir: string, names: readonly strin
     });
     const fit = withSpeed.length > 2 ? pearson(withSpeed) : { r: NaN, slope: NaN };
     const fitEarlier = withEarlier.length > 2 ? pearson(withEarlier) : { r: NaN, slope: NaN };
+    const fitRtt = withRtt.length > 2 ? pearson(withRtt) : { r: NaN, slope: NaN };
     // slope is ms of d per unit of speed difference: ms → s
-    return { member, windows: known.length, meanMs, sdMs, autocorr, speedCorr: fit.r, earlierCorr: fitEarlier.r, speedSlopeSec: fit.slope / 1000 };
+    return { member, windows: known.length, meanMs, sdMs, autocorr, speedCorr: fit.r, earlierCorr: fitEarlier.r, speedSlopeSec: fit.slope / 1000, rttCorr: fitRtt.r, rttSlope: fitRtt.slope };
   });
 }
 
@@ -164,8 +179,8 @@ function main(): void {
   const onlyRun = values.run === undefined ? null : numberOption('--run', values.run, 1);
   const results = (JSON.parse(readFileSync(file, 'utf8')) as { results: SavedRun[] }).results;
   const names = ['m1', 'm2', 'm3'];
-  console.log('| run | member vs m1 | windows | d mean / sd, ms | d autocorrelation at 0.5 / 1 / 2 / 4 s | corr. with speed difference, now / earlier | slope on now, s |');
-  console.log('|---|---|---:|---|---|---|---:|');
+  console.log('| run | member vs m1 | windows | d mean / sd, ms | d autocorrelation at 0.5 / 1 / 2 / 4 s | corr. with speed difference, now / earlier | slope on now, s | corr. with round-trip difference (slope) |');
+  console.log('|---|---|---:|---|---|---|---:|---|');
   for (const run of results) {
     if (run.scenario === 'snapcast' || (values.scenario && run.scenario !== values.scenario) || (onlyRun !== null && run.run !== onlyRun)) continue;
     // (the bench names a run's folder by its scenario alone when it ran one run of each)
@@ -176,12 +191,12 @@ function main(): void {
     try {
       fits = readingVsSound(run, dir, names);
     } catch (e) {
-      console.log(`| ${run.scenario} ${run.run} | — | no recording or telemetry in ${dir} (${(e as Error).message.split('\n')[0]}) | | | | |`);
+      console.log(`| ${run.scenario} ${run.run} | — | no recording or telemetry in ${dir} (${(e as Error).message.split('\n')[0]}) | | | | | |`);
       continue;
     }
     for (const f of fits) {
       console.log(
-        `| ${run.scenario} ${run.run} | ${f.member} | ${f.windows} | ${f.meanMs.toFixed(3)} / ${f.sdMs.toFixed(3)} | ${f.autocorr.map((a) => a.toFixed(2)).join(' / ')} | ${f.speedCorr.toFixed(2)} / ${f.earlierCorr.toFixed(2)} | ${f.speedSlopeSec.toFixed(2)} |`,
+        `| ${run.scenario} ${run.run} | ${f.member} | ${f.windows} | ${f.meanMs.toFixed(3)} / ${f.sdMs.toFixed(3)} | ${f.autocorr.map((a) => a.toFixed(2)).join(' / ')} | ${f.speedCorr.toFixed(2)} / ${f.earlierCorr.toFixed(2)} | ${f.speedSlopeSec.toFixed(2)} | ${f.rttCorr.toFixed(2)} (${f.rttSlope.toFixed(2)}) |`,
       );
     }
   }
