@@ -22,9 +22,10 @@
  * readings do would instead tie d to the "earlier" speeds, with a slope of minus that extra delay.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { channelLags } from './audio-spread.js';
+import { channelLags, deinterleaveS16 } from './audio-spread.js';
 import { trueErrors, windowMean, type Series, type TrueReading } from './sync-analysis.js';
 import { benchArgs, numberOption } from './args.js';
+import { mean } from './stats.js';
 import type { Timeline, Track } from '../src/protocol/messages.js';
 import type { TelemetryLine } from '../src/member/telemetry.js';
 
@@ -83,8 +84,7 @@ function pearson(pairs: readonly [number, number][]): { r: number; slope: number
 }
 
 function meanOf(series: Series, member: string, from: number, to: number, value: (r: TrueReading) => number): number | null {
-  const list = (series.get(member) ?? []).filter((r) => r.t >= from && r.t < to);
-  return list.length === 0 ? null : list.reduce((a, r) => a + value(r), 0) / list.length;
+  return mean((series.get(member) ?? []).filter((r) => r.t >= from && r.t < to).map(value));
 }
 
 function meanSpeed(series: Series, member: string, from: number, to: number): number | null {
@@ -93,13 +93,7 @@ function meanSpeed(series: Series, member: string, from: number, to: number): nu
 
 function readRecording(dir: string): { meta: RecordingMeta; channels: Float32Array[] } {
   const meta = JSON.parse(readFileSync(`${dir}/recording.json`, 'utf8')) as RecordingMeta;
-  const raw = readFileSync(`${dir}/recording.s16`);
-  const frames = Math.floor(raw.length / 2 / meta.channels);
-  const channels = Array.from({ length: meta.channels }, () => new Float32Array(frames));
-  for (let i = 0; i < frames; i++) {
-    for (let c = 0; c < meta.channels; c++) channels[c]![i] = raw.readInt16LE((i * meta.channels + c) * 2) / 32768;
-  }
-  return { meta, channels };
+  return { meta, channels: deinterleaveS16(readFileSync(`${dir}/recording.s16`), meta.channels) };
 }
 
 export function readingVsSound(run: SavedRun, dir: string, names: readonly string[]): MemberFit[] {
@@ -146,7 +140,7 @@ export function readingVsSound(run: SavedRun, dir: string, names: readonly strin
       if (rtt0 !== null && rtti !== null) withRtt.push([rtti - rtt0, di]);
     }
     const known = d.filter((x): x is number => x !== null);
-    const meanMs = known.reduce((a, x) => a + x, 0) / known.length;
+    const meanMs = mean(known) ?? NaN;
     const sdMs = Math.sqrt(known.reduce((a, x) => a + (x - meanMs) ** 2, 0) / known.length);
     const autocorr = [1, 2, 4, 8].map((lagSteps) => {
       const pairs: [number, number][] = [];

@@ -1,8 +1,9 @@
 /**
  * Which position readings to trust. A reading's timestamp is placed where in its request's round
- * trip mpv usually reads the value (mpv/ipc-client.ts), so it is off by up to most of the round trip. 1 ms is the limit on a quiet machine;
- * on a loaded one most round trips grow, and discarding nearly every reading would blind the
- * controller, so the limit follows a multiple of the recent median round trip, within
+ * trip mpv usually reads the value (mpv/ipc-client.ts), so it is off by up to most of the round
+ * trip. 1 ms is the limit on a quiet machine; on a loaded one most round trips grow, and
+ * discarding nearly every reading would blind the controller, so the limit follows a multiple of
+ * the recent median round trip, within
  * [gateMinMs, gateMaxMs]. A fixed limit (maxReadingRttMs) replaces the rule.
  * It runs on every reading (10 a second): the window is a ring and the median is selected in a
  * reused buffer, so it allocates nothing.
