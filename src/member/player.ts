@@ -14,7 +14,7 @@ export interface TimedPosition {
   positionSec: number;
   /** local monotonic ms the reading holds for (where in its request's round trip the player read it) */
   localMs: LocalMs;
-  /** the request's round trip, ms: the timestamp is uncertain by up to half of it */
+  /** the request's round trip, ms: the timestamp is uncertain by up to it */
   rttMs: number;
 }
 

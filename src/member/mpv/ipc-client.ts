@@ -30,7 +30,6 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
 const DEFAULT_WAIT_EVENT_TIMEOUT_MS = 10_000;
 /** Refuse to buffer more than this without seeing a newline (protects against a runaway peer). */
 const MAX_LINE_BYTES = 16 * 1024 * 1024;
-/** Event names never re-emitted by name because this class uses them itself. */
 /**
  * Where within a request's round trip (0: sent, 1: reply arrived) mpv reads the value it answers
  * with. Most of a round trip is spent before mpv reads it (its IPC thread hands the request to the
@@ -44,6 +43,7 @@ const MAX_LINE_BYTES = 16 * 1024 * 1024;
  */
 export const READING_INSTANT_FRACTION = 0.9;
 
+/** Event names never re-emitted by name because this class uses them itself. */
 const RESERVED_EVENT_NAMES = new Set(['close', 'error', 'event', 'property-change', 'newListener', 'removeListener']);
 
 export interface MpvIpcClientOptions {
@@ -69,7 +69,7 @@ export interface TimedReading {
   value: number;
   /** Local monotonic ms the value belongs to: READING_INSTANT_FRACTION of the way through the round trip. */
   localMs: number;
-  /** Round trip of the request, ms (the reading's uncertainty is ±rttMs/2). */
+  /** Round trip of the request, ms (the reading's timestamp is uncertain by up to this). */
   rttMs: number;
 }
 
