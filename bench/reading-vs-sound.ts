@@ -23,7 +23,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { channelLags, deinterleaveS16 } from './audio-spread.js';
-import { trueErrors, windowMean, type Series, type TrueReading } from './sync-analysis.js';
+import { telemetryLagMs, trueErrors, type Series, type TrueReading } from './sync-analysis.js';
 import { benchArgs, numberOption } from './args.js';
 import { mean } from './stats.js';
 import type { Timeline, Track } from '../src/protocol/messages.js';
@@ -117,14 +117,13 @@ export function readingVsSound(run: SavedRun, dir: string, names: readonly strin
     const withEarlier: [number, number][] = [];
     const withRtt: [number, number][] = [];
     for (const { w, at } of steady) {
-      const e0 = windowMean(series, names[0]!, at);
-      const ei = windowMean(series, member, at);
+      const expected = telemetryLagMs(series, names[0]!, member, at);
       const lag = w.lagMs[i];
-      if (e0 === null || ei === null || lag === null || lag === undefined) {
+      if (expected === null || lag === null || lag === undefined) {
         d.push(null);
         continue;
       }
-      const di = lag - (e0 - ei);
+      const di = lag - expected;
       d.push(di);
       const diff = ([from, to]: [number, number]): number | null => {
         const s0 = meanSpeed(series, names[0]!, at + from, at + to);

@@ -340,3 +340,14 @@ export function windowMean(series: Series, member: string, t: number, halfMs = 5
   }
   return n >= minReadings ? sum / n : null;
 }
+
+/**
+ * How far `member`'s sound should lag `first`'s around t by the telemetry alone: first's mean
+ * true error − member's, over the same ±halfMs window (null when either has too few readings).
+ * The recorded lag minus this is how far the two members' sound and readings disagree.
+ */
+export function telemetryLagMs(series: Series, first: string, member: string, t: number): number | null {
+  const e0 = windowMean(series, first, t);
+  const ei = windowMean(series, member, t);
+  return e0 === null || ei === null ? null : e0 - ei;
+}

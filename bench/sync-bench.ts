@@ -52,7 +52,7 @@ import {
   readingNoiseMs,
   shiftSeries,
   windowedSpreads,
-  windowMean,
+  telemetryLagMs,
   median,
   stats,
   trackBoundaries,
@@ -919,11 +919,10 @@ async function runScenario(def: ScenarioDef, opts: Options, resultsDir: string, 
       const aw: number[] = [];
       const tw: number[] = [];
       for (const w of usable) {
-        const e0 = windowMean(series, names[0]!, at(w));
-        const ei = windowMean(series, n, at(w));
-        if (e0 === null || ei === null) continue;
+        const expected = telemetryLagMs(series, names[0]!, n, at(w));
+        if (expected === null) continue;
         aw.push(w.lagMs[i]!);
-        tw.push(e0 - ei);
+        tw.push(expected);
       }
       audioLag.set(n, median(aw));
       telemetryLag.set(n, median(tw));
