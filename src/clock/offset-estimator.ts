@@ -54,7 +54,7 @@
  *   a point keeps its fastest a and fastest b, each at its own exchange's midpoint, so the fit
  *   sees exactly the samples that matter, and the window and its cost scale with chains, not
  *   with exchanges. So does any exchange sent less than pointMs after its point's first one (a
- *   noisy link's chains come 8 a second): of exchanges that close together only the fastest
+ *   noisy link's exchanges come every ~21 ms): of exchanges that close together only the fastest
  *   each way can be on the envelope (a slope of ±500 ppm moves it < 0.2 ms in 400 ms).
  * - A sample whose own interval [−b, a] cannot meet the current model (plus a tolerance) is held
  *   back; stepSamples such samples in a row mean the clock relation itself changed (e.g. the
@@ -87,8 +87,8 @@ export interface OffsetEstimatorOptions {
   windowMs?: number;
   /**
    * At most this many points (chains) are kept, oldest dropped first. Default 800: a whole window
-   * of a noisy link's points (8 chains a second, member/time-exchange.ts, merged to ~2.5 points a
-   * second by pointMs) or of a quiet link's 2 chains a second (600).
+   * of a noisy link's points (an exchange every ~21 ms, member/time-exchange.ts, merged to ~2.5
+   * points a second by pointMs) or of a quiet link's 2 chains a second (600).
    */
   maxSamples?: number;
   /** isReady once this many exchanges have been taken (since the last restart). Default 5. */
@@ -119,8 +119,8 @@ export interface OffsetEstimatorOptions {
   chainGapMs?: number;
   /**
    * An exchange sent less than this after the first exchange of the newest point joins that point.
-   * Default 400: a noisy link's 8 chains a second become ~2.5 points a second (the window's size
-   * and the fit's cost per exchange a third), while 2 Hz chains stay one point each.
+   * Default 400: a noisy link's ~48 exchanges a second become ~2.5 points a second (the window's size
+   * and the fit's cost follow the points, not the exchanges), while 2 Hz chains stay one point each.
    */
   pointMs?: number;
 }

@@ -1,8 +1,9 @@
 /**
  * How often the leader asks each member to exchange time, given how many peers it answers.
  *
- * A member's own schedule (member/time-exchange.ts) is a chain of 4 exchanges twice a second, and
- * 8 a second while its link is noisy or its clock estimate young (its first two minutes). For a
+ * A member's own schedule (member/time-exchange.ts) is a chain of 4 exchanges twice a second, 8
+ * a second while its clock estimate is young (its first two minutes), and the exchanges of 12
+ * chains a second, one by one, while its link is noisy. For a
  * household that is nothing; for 1,000 members it is 8,000 exchanges a second or more, each a
  * read, a tag check, a parse, a tag and a write, and it
  * set the leader's CPU (~6 % of a core per 1,000 exchanges/s). So the leader answers at most
@@ -15,6 +16,8 @@
  * exchanges over a 300 s window (clock/offset-estimator.ts), and a chain every 2 s still gives it
  * 150 points; drift of a crystal moves the offset by well under a microsecond in 2 s.
  */
+import { TIME_EXCHANGE } from '../member/time-exchange.js';
+
 export interface ExchangePaceTunables {
   chainsPerSec: number;
   memberSpacingMs: number;
@@ -25,8 +28,8 @@ export interface ExchangePaceTunables {
 export const EXCHANGE_PACE: Readonly<ExchangePaceTunables> = Object.freeze({
   /** chains a second the leader answers in total, all members together (×4 exchanges each) */
   chainsPerSec: 500,
-  /** the fastest a member chains on its own (8 Hz, on a noisy link or young): below it no pace is sent */
-  memberSpacingMs: 125,
+  /** the fastest a member chains on its own (12 Hz, on a noisy link): below it no pace is sent */
+  memberSpacingMs: 1000 / Math.max(TIME_EXCHANGE.noisyHz, TIME_EXCHANGE.youngHz),
   /** paces move in steps this big, so members joining one by one do not change it each time */
   stepMs: 250,
   /**

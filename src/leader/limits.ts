@@ -37,16 +37,16 @@ export const DEFAULT_LIMITS: LeaderLimits = {
   maxMembers: 128,
   // A hello is one line sent the moment server-hello arrives; 5 s allows a congested Wi-Fi.
   handshakeTimeoutMs: 5000,
-  // Members send a status every 1 s and time requests at 2–8 Hz: 3.5 s of silence is three missed
+  // Members send a status every 1 s and time requests at 2–48 Hz: 3.5 s of silence is three missed
   // reports, the member itself gives up on a leader silent for 5 s.
   silentAfterMs: 3500,
   // Heartbeats are ~300 B/s per member: 1 MiB is minutes of backlog, far past any live reader.
   maxWriteBufferBytes: 1024 * 1024,
   preJoinMaxLineBytes: 16 * 1024,
   // An honest member's start-up burst is 20 chains of 4 in 0.8 s (100/s), then 2 chains/s (8/s),
-  // 8 chains/s on a noisy link or while its estimate is young (< 32/s: each request waits for the
-  // previous reply).
-  timeRequestsPerSec: 40,
+  // 8 chains/s while its estimate is young (< 32/s: each request waits for the previous reply), and
+  // on a noisy link single requests at most every 1000 / 12 / 4 ms (48/s).
+  timeRequestsPerSec: 64,
   timeRequestBurst: 160,
   // An honest member sends one status a second.
   messagesPerSec: 20,

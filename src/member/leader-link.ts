@@ -3,7 +3,7 @@
  * reconnection with backoff. It never stops trying; while the leader is away the member keeps
  * following the last timeline on its current clock estimate.
  */
-import { TIME_EXCHANGE, chainSpacingMs, isNoisyLink } from './time-exchange.js';
+import { TIME_EXCHANGE, chainSpacingMs, isNoisyLink, noisyExchangeSpacingMs } from './time-exchange.js';
 import { ReconnectBackoff, type ReconnectTunables } from './reconnect-backoff.js';
 import { sharedMs, type SharedMs } from '../clock/time.js';
 import { EventEmitter } from 'node:events';
@@ -357,9 +357,19 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
     tick();
   }
 
-  /** After the burst: a chain, then the next one a spacing later (the leader may ask for a slower pace meanwhile). */
+  /**
+   * After the burst: a chain, then the next one a spacing later (the leader may ask for a slower
+   * pace meanwhile). On a noisy link a chain's exchanges go out evenly spread over its spacing
+   * instead, each on its own (noisyExchangeSpacingMs): no waiting for replies.
+   */
   private readonly steadyChain = (): void => {
-    this.exchangeTimer = setTimeout(this.steadyChain, this.chainSpacingMs());
+    const spacing = this.chainSpacingMs();
+    if (this.noisyLink) {
+      this.exchangeTimer = setTimeout(this.steadyChain, noisyExchangeSpacingMs(spacing, (this.pendingClock ?? this.clock).rttSpreadMs));
+      this.requestTime(0);
+      return;
+    }
+    this.exchangeTimer = setTimeout(this.steadyChain, spacing);
     this.requestTime();
   };
 

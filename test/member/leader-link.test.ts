@@ -159,22 +159,42 @@ describe('LeaderLink', () => {
     expect(link.readyClock).not.toBeNull();
   });
 
-  it('on a noisy link it chains 8 times a second (more fast exchanges), and still follows its leader\'s pace', async () => {
+  it('on a noisy link it sends single exchanges, evenly spaced by its chain spacing over 4 or by the round-trip spread, and still follows its leader\'s pace', async () => {
     const rnd = seededRandom(7);
+    let jitterMs = 20;
     // Replies delayed by 0–20 ms more (uniform): round trips spread ~10 ms around their fastest.
-    leader.replyJitterMs = () => 20 * rnd();
+    leader.replyJitterMs = () => jitterMs * rnd();
     link.start();
     await advance(3000, 4);
     expect(link.clock.rttSpreadMs).toBeGreaterThan(2);
-    expect(link.chainSpacingMs()).toBe(125);
-    const from = monotonicMs();
+    expect(link.clock.rttSpreadMs).toBeLessThan(1000 / TIME_EXCHANGE.noisyHz / 4);
+    expect(link.chainSpacingMs()).toBeCloseTo(1000 / TIME_EXCHANGE.noisyHz, 6);
+    const requestTimes = (from: number): number[] => leader.last.received.flatMap((m) => (m.type === 'time-req' && m.t1 >= from ? [m.t1] : []));
+    const gaps = (ts: number[]): number[] => ts.slice(1).map((t, i) => t - ts[i]!);
+    let from: number = monotonicMs();
+    await advance(2000, 1);
+    // One every 1000 / 12 / 4 ≈ 20.8 ms (a timer and the 1 ms steps may add ~1 ms), none sent as a reply arrived.
+    let g = gaps(requestTimes(from));
+    expect(g.length).toBeGreaterThanOrEqual(88);
+    expect(Math.min(...g)).toBeGreaterThanOrEqual(20);
+    expect(Math.max(...g)).toBeLessThanOrEqual(23);
+    // Round trips spread over ~50 ms: spaced by the spread instead (fewer requests queue behind the one before).
+    jitterMs = 100;
+    await advance(4000, 4);
+    const spread = link.clock.rttSpreadMs;
+    expect(spread).toBeGreaterThan(25);
+    from = monotonicMs();
     await advance(2000, 4);
-    const starts = leader.last.received.filter((m) => m.type === 'time-req' && m.t1 >= from).length;
-    // 16 chains in 2 s (the 2 Hz of a quiet link would start 4); each gets at least its first request out.
-    expect(starts).toBeGreaterThanOrEqual(16);
+    g = gaps(requestTimes(from));
+    expect(Math.min(...g)).toBeGreaterThanOrEqual(Math.min(spread, 1000 / TIME_EXCHANGE.noisyHz) * 0.7);
+    expect(g.length).toBeLessThan(2000 / 21);
     leader.paceMs = 1000;
     await advance(600, 4);
     expect(link.chainSpacingMs()).toBe(1000);
+    from = monotonicMs();
+    await advance(3000, 4);
+    g = gaps(requestTimes(from));
+    expect(g.every((x) => x >= 249 && x <= 256)).toBe(true);
     // The estimate keeps its quality: the fastest replies (jitter near 0) pin the offset.
     const now = monotonicMs();
     expect(Math.abs(link.readyClock!.toShared(now) - (now + OFFSET_MS))).toBeLessThan(0.5);
