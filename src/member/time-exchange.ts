@@ -76,10 +76,12 @@ export function isNoisyLink(rttSpreadMs: number, wasNoisy: boolean): boolean {
  * before it is often held behind it, and a held exchange's delay tells nothing about the floor.
  * With one-way delays spread over R and exchanges every s < R, about s/R of the fast draws get
  * through unheld, so fast exchanges per second stay ~1/R however small s is; s = R gets them all
- * with the fewest packets. Recorded through the bench's impairing proxy (3 clients, 90 s each):
- * on the bad-network preset (R ≈ 80 ms) an exchange every 16 ms put the fastest up delays 6–9 ms
- * above their floor against 0.3–0.9 ms at 31 ms; on the Wi-Fi preset (R ≈ 20) 16 ms spacing gave
- * |offset error| p95 0.08–0.14 ms from 30 s on, against 0.15–0.23 for 2.5 replies per chain.
+ * with the fewest packets. Recorded through the bench's impairing proxy (3 clients per trace): on
+ * the bad-network preset (R ≈ 80 ms) an exchange every 16 ms put the fastest up delays 6–9 ms
+ * above their floor, against 0.3–0.9 ms at 31 ms. On the Wi-Fi preset (R ≈ 20), a client's
+ * |offset error| p95 60–120 s after joining was 0.05–0.14 ms (median 0.071, 12 clients) against
+ * 0.05–0.24 (median 0.153, 9) with chains of 8 a second, and 0.02–0.08 against 0.06–0.16 from
+ * 120 to 240 s; in the first minute the two are alike (the skew fit over a short window rules).
  */
 export function noisyExchangeSpacingMs(chainSpacing: number, rttSpreadMs: number): number {
   return Math.min(chainSpacing, Math.max(chainSpacing / TIME_EXCHANGE.chainLength, rttSpreadMs));
