@@ -80,7 +80,7 @@ const OPTIONS = {
   'cpu-prof': { type: 'boolean', help: 'run the leader under node --cpu-prof and report where its time goes' },
   'keep-tmp': { type: 'boolean', help: 'keep the temporary directory (logs, profiles)' },
   open: { type: 'boolean', help: 'no party secret (default: a secret; every line both ways tagged and verified)' },
-  'leader-nice': { type: 'string', value: 'n', help: "run the leader's threads at this nice value, e.g. --leader-nice=-10 (raising it needs the privilege)" },
+  'leader-nice': { type: 'string', value: 'n', help: "run the leader's threads at this nice value once it listens (where permitted it raises itself to −10 at start: --leader-nice=0 runs it at normal priority; raising it needs the privilege)" },
   'ignore-pace': { type: 'boolean', help: "members exchange time at their own 2 Hz, ignoring the slower pace the leader asks for in a large party (the schedule before leaders paced)" },
   'sim-nice': { type: 'string', value: 'n', help: "the same for the simulated members and this process, which issues and stamps the commands (the meter: on a shared machine, others' load must not starve it)" },
 } as const satisfies BenchOptions;

@@ -29,6 +29,7 @@ import type { FirstFrame } from '../leader/ui/first-frame.js';
 import { loadLeaderUi } from '../leader/ui/load-ui.js';
 import type { ProgressView } from '../playlist/progress.js';
 import { terminalUiWanted } from './terminal-ui.js';
+import { raiseThreads, SYNC_NICE } from '../member/priority.js';
 
 export interface LeaderCommandOptions {
   musicDir: string;
@@ -103,6 +104,7 @@ export interface RunningLeader {
 const SCAN_LOG_EVERY_MS = 2000;
 
 export async function startLeader(o: LeaderCommandOptions, log: Logger): Promise<RunningLeader> {
+  if (!raiseThreads(process.pid, SYNC_NICE)) log.debug(`could not raise this process's priority to nice ${SYNC_NICE} (not permitted)`);
   let ntp: NtpClock | null = null;
   if (o.ntp) {
     parseNtpServer(o.ntp);
