@@ -363,9 +363,10 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
    * instead, each on its own (noisyExchangeSpacingMs): no waiting for replies.
    */
   private readonly steadyChain = (): void => {
-    const spacing = this.chainSpacingMs();
+    const spreadMs = this.fed.rttSpreadMs;
+    const spacing = this.chainSpacingMs(spreadMs);
     if (this.noisyLink) {
-      this.exchangeTimer = setTimeout(this.steadyChain, noisyExchangeSpacingMs(spacing, (this.pendingClock ?? this.clock).rttSpreadMs));
+      this.exchangeTimer = setTimeout(this.steadyChain, noisyExchangeSpacingMs(spacing, spreadMs));
       this.requestTime(0);
       return;
     }
@@ -373,14 +374,19 @@ export class LeaderLink extends EventEmitter<LeaderLinkEvents> {
     this.requestTime();
   };
 
+  /** The estimate this link's exchanges feed: the one for this connection while it is not ready yet. */
+  private get fed(): OffsetEstimator {
+    return this.pendingClock ?? this.clock;
+  }
+
   /**
    * ms between chains after the burst: this member's own rate (faster while the link is noisy or
-   * the estimate young), or the slower pace its leader asks for (bounded).
+   * the estimate young), or the slower pace its leader asks for (bounded). `rttSpreadMs`: the fed
+   * estimate's round-trip spread, when the caller has it already.
    */
-  chainSpacingMs(): number {
-    const fed = this.pendingClock ?? this.clock;
-    this.noisyLink = isNoisyLink(fed.rttSpreadMs, this.noisyLink);
-    const young = fed.spanMs < TIME_EXCHANGE.youngSpanMs;
+  chainSpacingMs(rttSpreadMs: number = this.fed.rttSpreadMs): number {
+    this.noisyLink = isNoisyLink(rttSpreadMs, this.noisyLink);
+    const young = this.fed.spanMs < TIME_EXCHANGE.youngSpanMs;
     const ownHz = this.noisyLink ? TIME_EXCHANGE.noisyHz : young ? TIME_EXCHANGE.youngHz : TIME_EXCHANGE.steadyHz;
     return chainSpacingMs(this.leaderPaceMs, this.opts.exchangeHz ?? ownHz);
   }
